@@ -1,0 +1,114 @@
+"""aicode-exporter: flags -> config -> wiring -> run until a signal."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from exporter.app import App
+from exporter.cli import demo_parser, exporter_parser, simulate_parser
+from exporter.config import Config, load_config
+from exporter.errors import ConfigError
+from exporter.logsetup import setup_logging
+from exporter.server import parse_listen_address
+
+logger = logging.getLogger("exporter")
+
+EXIT_CONFIG = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    commands = {"simulate": _simulate, "demo": _demo}
+    if argv and argv[0] in commands:
+        return commands[argv[0]](argv[1:])
+    args = exporter_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    if not args.config_file:
+        print("error: --config.file is required", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        cfg = load_config(args.config_file)
+        listen = args.listen or cfg.listen_address
+        parse_listen_address(listen)
+    except (ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.config_check:
+        print(f"{args.config_file}: configuration is valid "
+              f"({len(cfg.providers)} provider(s))")
+        return 0
+    if args.once:
+        sys.stdout.buffer.write(App(cfg).run_once())
+        sys.stdout.flush()
+        return 0
+    return _serve(App(cfg), listen)
+
+
+def _serve(app: App, listen: str, on_ready: Any = None) -> int:
+    done = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        logger.info("signal received signal=%s", signal.Signals(signum).name)
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        app.start(listen)
+    except OSError as e:
+        print(f"error: cannot listen on {listen}: {e.strerror}", file=sys.stderr)
+        app.close()
+        return 1
+    if on_ready:
+        on_ready(app)
+    done.wait()
+    app.stop()
+    return 0
+
+
+def _simulate(argv: list[str]) -> int:
+    from exporter.simulator import serve
+
+    args = simulate_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    serve(args.listen, users=args.users, repos=args.repos, seed=args.seed)
+    return 0
+
+
+def _demo(argv: list[str]) -> int:
+    from exporter.simulator import Simulator
+
+    args = demo_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    sim = Simulator(seed=args.seed, users=args.users, repos=args.repos)
+    sim.start("127.0.0.1", 0)
+    state = Path(tempfile.mkdtemp(prefix="aicode-demo-")) / "state.db"
+    common = {"name": "demo", "base_url": sim.url, "api_key": "sim-key",
+              "poll_interval": args.poll_interval}
+    cfg = Config.model_validate({"state_path": state, "providers": [
+        {"type": "qoder", "organization_id": "org_sim", **common},
+        {"type": "cursor", **common},
+    ]})
+    host, port = parse_listen_address(args.listen)
+    shown = f"{'localhost' if host in ('', '0.0.0.0', '::') else host}:{port}"
+
+    def announce(_app: App) -> None:
+        print(f"aicode-exporter demo: simulator at {sim.url}\n"
+              f"  metrics:      http://{shown}/metrics\n"
+              f"  landing page: http://{shown}/\n"
+              f"Press Ctrl-C to stop.", flush=True)
+
+    try:
+        return _serve(App(cfg), args.listen, on_ready=announce)
+    finally:
+        sim.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

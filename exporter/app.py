@@ -1,0 +1,74 @@
+"""Wiring: config -> providers -> poller -> publisher -> server. Used by the daemon,
+`--once`, the demo and the tests, so they all run the same path."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+
+from exporter.config import Config
+from exporter.exposition import Publisher
+from exporter.families import Family
+from exporter.poller import Poller, interruptible_sleep
+from exporter.server import MetricsServer
+from exporter.telemetry import Telemetry
+from exporter.vendors import Wiring, build_provider
+
+logger = logging.getLogger(__name__)
+
+
+class App:
+    def __init__(
+        self,
+        cfg: Config,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.stopping = threading.Event()
+        self.telemetry = Telemetry()
+        wiring = Wiring(telemetry=self.telemetry, users=cfg.users, transport=transport,
+                        clock=clock, wall=wall, sleep=sleep or interruptible_sleep(self.stopping))
+        self.providers = [build_provider(p, wiring) for p in cfg.providers]
+        self.publisher = Publisher(extra=self._self_families)
+        self.poller = Poller(self.providers, self.publisher, self.telemetry, clock=clock,
+                             wall=wall, stopping=self.stopping)
+        self.server: MetricsServer | None = None
+
+    def _self_families(self) -> list[Family]:
+        return self.telemetry.families()
+
+    def run_once(self) -> bytes:
+        """Poll every provider once and return the text exposition."""
+        try:
+            self.poller.poll_all_once()
+            return self.publisher.render().text
+        finally:
+            self.close()
+
+    def start(self, listen: str) -> None:
+        self.publisher.render()  # build_info and pending endpoints before the first poll
+        self.server = MetricsServer(listen, self.publisher, self.telemetry,
+                                    lambda: self.poller.ready)
+        self.server.start()
+        logger.info("listening address=%s metrics=/metrics providers=%d", listen,
+                    len(self.providers))
+        self.poller.start()
+
+    def stop(self) -> None:
+        logger.info("shutting down")
+        self.poller.stop()
+        if self.server is not None:
+            self.server.stop()
+        self.close()
+
+    def close(self) -> None:
+        for p in self.providers:
+            p.close()

@@ -1,0 +1,60 @@
+"""What every vendor provider hands the poller: a list of endpoints to run each poll."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from exporter.errors import SchemaError
+from exporter.families import Family
+
+
+@dataclass(frozen=True)
+class PollContext:
+    now: datetime  # aware, UTC: the reference time for windows and "today"
+    deadline: float  # monotonic time by which the endpoint should be done
+
+
+@dataclass
+class Outcome:
+    """Per part (e.g. a window): families to publish. Parts that failed are absent (their
+    old values stay published) and their errors listed."""
+
+    parts: dict[str, tuple[Family, ...]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str
+    run: Callable[[PollContext], Outcome]
+
+
+class Tolerant(BaseModel):
+    """Vendor response models: unknown fields ignored, missing ones default."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+M = TypeVar("M", bound="Tolerant")
+
+
+def parse_as(model: type[M], data: Any, endpoint: str) -> M:
+    """Validate a decoded body; accept the `{"success": true, "data": {...}}` envelope some
+    sections of the API use even where the document shows the bare object."""
+    if isinstance(data, dict) and isinstance(data.get("data"), dict) and "success" in data:
+        data = data["data"]
+    if not isinstance(data, dict):
+        raise SchemaError(f"expected a JSON object, got {type(data).__name__}",
+                          endpoint=endpoint)
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise SchemaError(f"unexpected response shape at {where}: {first['msg']}",
+                          endpoint=endpoint) from None
