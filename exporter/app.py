@@ -15,6 +15,7 @@ from exporter.exposition import Publisher
 from exporter.families import Family
 from exporter.poller import Poller, interruptible_sleep
 from exporter.server import MetricsServer
+from exporter.state import StateStore
 from exporter.telemetry import Telemetry
 from exporter.vendors import Wiring, build_provider
 
@@ -34,13 +35,24 @@ class App:
         self.cfg = cfg
         self.stopping = threading.Event()
         self.telemetry = Telemetry()
-        wiring = Wiring(telemetry=self.telemetry, users=cfg.users, transport=transport,
+        self.store = StateStore(cfg.state_path)
+        wiring = Wiring(telemetry=self.telemetry, users=cfg.users, store=self.store,
+                        transport=transport,
                         clock=clock, wall=wall, sleep=sleep or interruptible_sleep(self.stopping))
         self.providers = [build_provider(p, wiring) for p in cfg.providers]
         self.publisher = Publisher(extra=self._self_families)
         self.poller = Poller(self.providers, self.publisher, self.telemetry, clock=clock,
                              wall=wall, stopping=self.stopping)
         self.server: MetricsServer | None = None
+        self._restore()
+
+    def _restore(self) -> None:
+        """Serve persisted counters from the first scrape on, before any poll."""
+        for p in self.providers:
+            for ep in p.endpoints:
+                if ep.restore is not None:
+                    for part, families in ep.restore().parts.items():
+                        self.publisher.publish((p.kind, p.name, ep.name, part), families)
 
     def _self_families(self) -> list[Family]:
         return self.telemetry.families()
@@ -72,3 +84,4 @@ class App:
     def close(self) -> None:
         for p in self.providers:
             p.close()
+        self.store.close()

@@ -112,3 +112,55 @@ API_REQUESTS = Spec("aicode_api_requests_total", "counter",
 API_RATE_LIMITED = Spec("aicode_api_rate_limited_total", "counter",
                         "Vendor answers that asked us to slow down (429, or 503 with "
                         "Retry-After).", _EP)
+
+# Counters from the record streams (Qoder and Cursor AI Code Tracking).
+_REC = "Counted once per record, ever (de-duplicated, persisted in the state file)."
+COMMITS = _spec("aicode_commits_total", "counter",
+                f"Commits reported by the AI code tracking stream. {_REC}",
+                "repo", "primary_branch")
+COMMIT_LINES_ADDED = _spec("aicode_commit_lines_added_total", "counter",
+                           f"Lines added in commits, by the tool and mode that wrote them. {_REC}",
+                           "repo", "source")
+COMMIT_LINES_DELETED = _spec("aicode_commit_lines_deleted_total", "counter",
+                             f"Lines deleted in commits, by tool and mode. {_REC}",
+                             "repo", "source")
+CHANGES = _spec("aicode_changes_total", "counter",
+                f"Accepted AI changes in the IDE. {_REC}", "source", "model")
+CHANGE_LINES_ADDED = _spec("aicode_change_lines_added_total", "counter",
+                           f"Lines added by accepted AI changes. {_REC}", "source", "model")
+CHANGE_LINES_DELETED = _spec("aicode_change_lines_deleted_total", "counter",
+                             f"Lines deleted by accepted AI changes. {_REC}", "source", "model")
+CHANGE_FILE_LINES_ADDED = _spec("aicode_change_file_lines_added_total", "counter",
+                                f"Lines added by accepted AI changes per file extension "
+                                f"(change metadata). {_REC}", "source", "extension")
+CHANGE_FILE_LINES_DELETED = _spec("aicode_change_file_lines_deleted_total", "counter",
+                                  f"Lines deleted by accepted AI changes per file extension. "
+                                  f"{_REC}", "source", "extension")
+USER_COMMIT_LINES_ADDED = _spec("aicode_user_commit_lines_added_total", "counter",
+                                f"Lines added in commits per user and source "
+                                f"(users.per_user_counters). {_REC}", "user", "source")
+USER_CHANGES = _spec("aicode_user_changes_total", "counter",
+                     f"Accepted AI changes per user and source (users.per_user_counters). {_REC}",
+                     "user", "source")
+
+_STREAM = ("stream",)
+RECORDS_INGESTED = _spec("aicode_records_ingested_total", "counter",
+                         "Records counted for the first time.", *_STREAM)
+RECORDS_DUPLICATE = _spec("aicode_records_duplicate_total", "counter",
+                          "Records read again (look-back overlap, re-ingestion) and not "
+                          "counted.", *_STREAM)
+RECORDS_INVALID = _spec("aicode_records_invalid_total", "counter",
+                        "Records skipped because a required field (id) was missing or "
+                        "unparsable.", *_STREAM)
+USER_RECORDS_FOLDED = _spec("aicode_user_records_folded_total", "counter",
+                            "Records whose user was beyond users.max_users and was counted "
+                            "as user=\"__other__\".", *_STREAM)
+NEWEST_RECORD = _spec("aicode_newest_record_timestamp_seconds", "gauge",
+                      "Event time (commit time, or change time) of the newest record seen.",
+                      *_STREAM)
+
+STREAM_COUNTERS = {s.name: s for s in (
+    COMMITS, COMMIT_LINES_ADDED, COMMIT_LINES_DELETED, CHANGES, CHANGE_LINES_ADDED,
+    CHANGE_LINES_DELETED, CHANGE_FILE_LINES_ADDED, CHANGE_FILE_LINES_DELETED,
+    USER_COMMIT_LINES_ADDED, USER_CHANGES, RECORDS_INGESTED, RECORDS_DUPLICATE,
+    RECORDS_INVALID, USER_RECORDS_FOLDED)}

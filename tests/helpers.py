@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ import httpx
 
 FIXTURES = Path(__file__).parent / "fixtures"
 QODER_KEY = "qk_test_secret_value_123"
+CURSOR_KEY = "key_cursor_test_secret_456"
 
 
 def fixture(vendor: str, name: str) -> Any:
@@ -46,53 +48,109 @@ QODER_ROUTES = {
     "/ai-code/stats/member-ranking": "member-ranking.json",
     "/ai-code/repos": "repos.json",
     "/ai-code/file-extensions": "file-extensions.json",
+    "/ai-code-tracking/commits": "tracking-commits.json",
+    "/ai-code-tracking/commits/export": "tracking-commits.csv",
+    "/ai-code-tracking/changes": "tracking-changes.json",
+}
+
+CURSOR_ROUTES = {
+    "/analytics/ai-code/commits": "commits.json",
+    "/analytics/ai-code/commits.csv": "commits.csv",
+    "/analytics/ai-code/changes": "changes.json",
+    "/analytics/ai-code/changes.csv": "changes.csv",
 }
 
 
 @dataclass
-class QoderFake:
-    """Serves the seed's example payloads; `script` overrides answers per path suffix with
-    a queue of responses (consumed in order, then the fixture again)."""
+class VendorFake:
+    """Serves recorded payloads by path; `script` overrides answers per path suffix with a
+    queue of responses (consumed in order, then the fixture again)."""
 
-    org: str = "org_test"
-    key: str = QODER_KEY
+    vendor: str = ""
+    key: str = ""
     script: dict[str, list[httpx.Response | Exception]] = field(default_factory=dict)
-    files: dict[str, str] = field(default_factory=lambda: dict(QODER_ROUTES))
+    files: dict[str, str] = field(default_factory=dict)
     requests: list[httpx.Request] = field(default_factory=list)
+
+    prefix = ""
+
+    def authorized(self, request: httpx.Request) -> bool:
+        raise NotImplementedError
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
-        prefix = f"/v1/organizations/{self.org}"
         path = request.url.path
-        if request.headers.get("authorization") != f"Bearer {self.key}":
+        if not self.authorized(request):
             return httpx.Response(401, json={"requestId": "req_1", "code": "Unauthorized",
                                              "message": "API key missing or invalid"})
-        if not path.startswith(prefix):
+        if not path.startswith(self.prefix):
             return httpx.Response(403, json={"requestId": "req_2", "code": "Forbidden",
                                              "message": "no access"})
-        suffix = path[len(prefix):]
+        suffix = path[len(self.prefix):]
         queue = self.script.get(suffix)
         if queue:
             item = queue.pop(0)
             if isinstance(item, Exception):
                 raise item
             return item
-        if suffix not in self.files:
+        name = self.files.get(suffix)
+        if name is None:
             return httpx.Response(404, json={"code": "NotFound", "message": suffix})
-        return httpx.Response(200, json=fixture("qoder", self.files[suffix]))
+        body = (FIXTURES / self.vendor / name).read_bytes()
+        ctype = "text/csv; charset=utf-8" if name.endswith(".csv") else "application/json"
+        return httpx.Response(200, content=body, headers={"content-type": ctype})
 
     def transport(self) -> httpx.MockTransport:
         return httpx.MockTransport(self)
 
     def paths(self) -> list[str]:
-        return [r.url.path.rsplit("/ai-code", 1)[-1] for r in self.requests]
+        return [r.url.path[len(self.prefix):] for r in self.requests]
 
 
-def qoder_config(tmp_path: Path, **overrides: Any) -> Any:
-    from exporter.config import Config
+@dataclass
+class QoderFake(VendorFake):
+    vendor: str = "qoder"
+    key: str = QODER_KEY
+    org: str = "org_test"
+    files: dict[str, str] = field(default_factory=lambda: dict(QODER_ROUTES))
 
+    @property
+    def prefix(self) -> str:  # type: ignore[override]
+        return f"/v1/organizations/{self.org}"
+
+    def authorized(self, request: httpx.Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.key}"
+
+
+@dataclass
+class CursorFake(VendorFake):
+    vendor: str = "cursor"
+    key: str = CURSOR_KEY
+    files: dict[str, str] = field(default_factory=lambda: dict(CURSOR_ROUTES))
+
+    def authorized(self, request: httpx.Request) -> bool:
+        token = base64.b64encode(f"{self.key}:".encode()).decode()
+        return request.headers.get("authorization") == f"Basic {token}"
+
+
+def qoder_config(tmp_path: Path, users: dict[str, Any] | None = None,
+                 **overrides: Any) -> Any:
     provider = {"type": "qoder", "name": "acme", "base_url": "http://qoder.test",
                 "organization_id": "org_test", "api_key": QODER_KEY,
                 "windows": ["7d"], **overrides}
+    return make_config(tmp_path, [provider], users)
+
+
+def cursor_config(tmp_path: Path, users: dict[str, Any] | None = None,
+                  **overrides: Any) -> Any:
+    provider = {"type": "cursor", "name": "acme", "base_url": "http://cursor.test",
+                "api_key": CURSOR_KEY, **overrides}
+    return make_config(tmp_path, [provider], users)
+
+
+def make_config(tmp_path: Path, providers: list[dict[str, Any]],
+                users: dict[str, Any] | None = None) -> Any:
+    from exporter.config import Config
+
     return Config.model_validate({"state_path": str(tmp_path / "state.db"),
-                                  "providers": [provider]})
+                                  "users": users or {}, "providers": providers})

@@ -32,6 +32,8 @@ class Outcome:
 class Endpoint:
     name: str
     run: Callable[[PollContext], Outcome]
+    # Values to serve before the first poll (persisted counters), if any.
+    restore: Callable[[], Outcome] | None = None
 
 
 class Tolerant(BaseModel):

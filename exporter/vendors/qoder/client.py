@@ -6,20 +6,28 @@ section (issue-3 code) uses camelCase. Dates go out as RFC 3339 UTC.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
+from typing import Any
 from urllib.parse import quote
 
+from exporter.csvrecords import M, Skipped, read_csv, validate_items
 from exporter.httpclient import ApiClient
 from exporter.vendors.base import parse_as
 from exporter.vendors.qoder.models import (
+    CommitDetail,
+    CommitDetails,
     DailyTrend,
     FileExtension,
     FileExtensions,
     Member,
     Overview,
+    QoderChange,
+    QoderCommit,
     Ranking,
     Repo,
     RepoPage,
+    TrackingPage,
 )
 
 REPOS_PER_PAGE = 100  # the documented maximum
@@ -76,3 +84,74 @@ class QoderMetricsClient:
         data = self.api.get_json("file_extensions", f"{self.prefix}/ai-code/file-extensions",
                                  self._range(start, end), deadline=deadline)
         return parse_as(FileExtensions, data, "file_extensions").fileExtensions
+
+
+TRACKING_PAGE_SIZE = 200  # the documented maximum
+DETAIL_BATCH = 50  # commit detail takes at most 50 hashes
+
+QODER_COMMIT_CSV_REQUIRED = ("commitHash", "branchName", "repoName", "totalLinesAdded")
+QODER_CHANGE_CSV_REQUIRED = ("changeId", "source", "totalLinesAdded")
+
+
+class QoderTrackingClient:
+    """AI Code Tracking: commits and changes as JSON pages or streamed CSV, commit detail.
+    Parameters are camelCase here (startDate, pageSize), unlike the metrics section."""
+
+    def __init__(self, api: ApiClient, organization_id: str) -> None:
+        self.api = api
+        self.prefix = f"/v1/organizations/{quote(organization_id, safe='')}/ai-code-tracking"
+
+    def _range(self, start: datetime, end: datetime) -> dict[str, str]:
+        return {"startDate": rfc3339(start), "endDate": rfc3339(end)}
+
+    def pages(self, stream: str, start: datetime, end: datetime,
+              on_total: Callable[[int], None] = lambda n: None) -> Iterator[Any]:
+        """Raw items of every page, in order; stops on totalPages."""
+        total: int | None = None
+        page = 1
+        while total is None or page <= total:
+            data = self.api.get_json(stream, f"{self.prefix}/{stream}",
+                                     {**self._range(start, end), "page": page,
+                                      "pageSize": TRACKING_PAGE_SIZE}, deadline=None)
+            got = parse_as(TrackingPage, data, stream)
+            if total is None:
+                total = min(got.pagination.totalPages or 1, MAX_PAGES)
+                on_total(total)
+            yield from got.items
+            if not got.items:
+                break
+            page += 1
+
+    def commits_json(self, start: datetime, end: datetime,
+                     on_total: Callable[[int], None] = lambda n: None,
+                     ) -> Iterator[QoderCommit | Skipped]:
+        return validate_items(QoderCommit, self.pages("commits", start, end, on_total))
+
+    def changes_json(self, start: datetime, end: datetime,
+                     on_total: Callable[[int], None] = lambda n: None,
+                     ) -> Iterator[QoderChange | Skipped]:
+        return validate_items(QoderChange, self.pages("changes", start, end, on_total))
+
+    def _csv(self, stream: str, model: type[M], required: tuple[str, ...],
+             start: datetime, end: datetime) -> Iterator[M | Skipped]:
+        with self.api.stream_text(stream, f"{self.prefix}/{stream}/export",
+                                  self._range(start, end), deadline=None) as text:
+            yield from read_csv(text, model, required=required, endpoint=stream)
+
+    def commits_csv(self, start: datetime, end: datetime) -> Iterator[QoderCommit | Skipped]:
+        return self._csv("commits", QoderCommit, QODER_COMMIT_CSV_REQUIRED, start, end)
+
+    def changes_csv(self, start: datetime, end: datetime) -> Iterator[QoderChange | Skipped]:
+        return self._csv("changes", QoderChange, QODER_CHANGE_CSV_REQUIRED, start, end)
+
+    def commit_detail(self, hashes: Sequence[str], branch: str | None = None,
+                      *, deadline: float | None = None) -> list[CommitDetail]:
+        out: list[CommitDetail] = []
+        for i in range(0, len(hashes), DETAIL_BATCH):
+            body: dict[str, Any] = {"commitHashes": list(hashes[i:i + DETAIL_BATCH])}
+            if branch:
+                body["branch"] = branch
+            data = self.api.post_json("commit_detail", f"{self.prefix}/commits/detail", body,
+                                      deadline=deadline)
+            out.extend(parse_as(CommitDetails, data, "commit_detail").commits)
+        return out

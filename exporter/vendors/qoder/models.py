@@ -103,3 +103,118 @@ class FileExtension(Tolerant):
 class FileExtensions(Tolerant):
     fileExtensions: Annotated[list[FileExtension], BeforeValidator(_list_if_null)] = Field(
         default_factory=list)
+
+
+# -- AI Code Tracking records (JSON items and CSV rows share these models) --------------
+
+def _false_none(v: Any) -> Any:
+    return None if v in ("", None) else v
+
+
+OptBool = Annotated[bool | None, BeforeValidator(_false_none)]
+OptTime = Annotated[datetime | None, BeforeValidator(_false_none)]
+
+# Field prefix -> `source` label (CONTRACT.md): eight AI product x scenario pairs + non-AI.
+QODER_COMMIT_SOURCES = (
+    ("ideNext", "ide_next"), ("pluginNext", "plugin_next"), ("ideAgent", "ide_agent"),
+    ("pluginAgent", "plugin_agent"), ("cliAgent", "cli_agent"), ("ideQuest", "ide_quest"),
+    ("ideInlineChat", "ide_inline_chat"), ("jbInlineChat", "jb_inline_chat"),
+    ("nonAi", "non_ai"),
+)
+
+
+class QoderCommit(Tolerant):
+    commitHash: str = Field(min_length=1)
+    userId: Str = ""
+    userEmail: Str = ""
+    userName: Str = ""
+    repoName: Str = ""
+    branchName: Str = ""
+    isPrimaryBranch: OptBool = None
+    totalLinesAdded: Num = 0
+    totalLinesDeleted: Num = 0
+    ideNextLinesAdded: Num = 0
+    ideNextLinesDeleted: Num = 0
+    pluginNextLinesAdded: Num = 0
+    pluginNextLinesDeleted: Num = 0
+    ideAgentLinesAdded: Num = 0
+    ideAgentLinesDeleted: Num = 0
+    pluginAgentLinesAdded: Num = 0
+    pluginAgentLinesDeleted: Num = 0
+    cliAgentLinesAdded: Num = 0
+    cliAgentLinesDeleted: Num = 0
+    ideQuestLinesAdded: Num = 0
+    ideQuestLinesDeleted: Num = 0
+    ideInlineChatLinesAdded: Num = 0
+    ideInlineChatLinesDeleted: Num = 0
+    jbInlineChatLinesAdded: Num = 0
+    jbInlineChatLinesDeleted: Num = 0
+    nonAiLinesAdded: Num = 0
+    nonAiLinesDeleted: Num = 0
+    commitTs: OptTime = None
+    createdAt: OptTime = None
+
+
+class FileMeta(Tolerant):
+    fileName: Str = ""  # left out in Cursor's privacy mode
+    fileExtension: Str = ""
+    linesAdded: Num = 0
+    linesDeleted: Num = 0
+
+
+class QoderChange(Tolerant):
+    changeId: str = Field(min_length=1)
+    userId: Str = ""
+    userEmail: Str = ""
+    source: Str = ""
+    model: Str = ""
+    totalLinesAdded: Num = 0
+    totalLinesDeleted: Num = 0
+    metadata: Annotated[list[FileMeta], BeforeValidator(_list_if_null)] = Field(
+        default_factory=list)
+    createdAt: OptTime = None
+
+
+class TrackingPagination(Tolerant):
+    currentPage: int | None = None
+    pageSize: int | None = None
+    totalItems: int | None = None
+    totalPages: int | None = None
+
+
+class TrackingPage(Tolerant):
+    """`data` of a tracking list; items are validated one by one by the caller."""
+
+    items: Annotated[list[Any], BeforeValidator(_list_if_null)] = Field(default_factory=list)
+    pagination: TrackingPagination = Field(default_factory=TrackingPagination)
+
+
+class RangeItem(Tolerant):
+    start: int = 0
+    end: int = 0
+
+
+class AnnotationGroup(Tolerant):
+    conversationId: Str = ""
+    source: Str = ""
+    productType: Str = ""
+    type: Str = ""
+    ranges: Annotated[list[RangeItem], BeforeValidator(_list_if_null)] = Field(
+        default_factory=list)
+
+
+class FileAnnotation(Tolerant):
+    filePath: Str = ""
+    groups: Annotated[list[AnnotationGroup], BeforeValidator(_list_if_null)] = Field(
+        default_factory=list)
+
+
+class CommitDetail(Tolerant):
+    commitHash: Str = ""
+    rangeAnnotations: Annotated[list[FileAnnotation], BeforeValidator(_list_if_null)] = Field(
+        default_factory=list)
+
+
+class CommitDetails(Tolerant):
+    commits: Annotated[list[CommitDetail], BeforeValidator(_list_if_null)] = Field(
+        default_factory=list)

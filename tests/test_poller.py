@@ -1,0 +1,115 @@
+"""Per-endpoint independence: a failure keeps last good values and flips only its own
+aicode_up; series that vanish upstream vanish from /metrics."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+
+from exporter.app import App
+from tests.helpers import FakeClock, QoderFake, qoder_config
+
+
+def samples(text: bytes) -> dict[str, float]:
+    out = {}
+    for line in text.decode().splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            out[name] = float(value)
+    return out
+
+
+def make_app(tmp_path: Path, fake: QoderFake, **cfg: object) -> tuple[App, FakeClock]:
+    clock = FakeClock()
+    app = App(qoder_config(tmp_path, **cfg), transport=fake.transport(),
+              clock=clock.monotonic, wall=clock.wall, sleep=clock.sleep)
+    return app, clock
+
+
+UP = 'aicode_up{{endpoint="{}",org="acme",provider="qoder"}}'
+SHARE = 'aicode_ai_share_ratio{org="acme",provider="qoder",window="7d"}'
+REPO = 'aicode_repo_commits{{org="acme",provider="qoder",repo="{}",window="7d"}}'
+
+
+def poll(app: App) -> dict[str, float]:
+    app.poller.poll_all_once()
+    return samples(app.publisher.snapshot.text)
+
+
+def test_failed_endpoint_keeps_values_and_only_its_up_drops(tmp_path: Path) -> None:
+    fake = QoderFake()
+    app, _ = make_app(tmp_path, fake)
+    first = poll(app)
+    assert first[SHARE] == 0.3 and first[UP.format("overview")] == 1
+    fake.script["/ai-code/stats/overview"] = [httpx.Response(500, json={"code": "x"})] * 10
+    fake.script["/ai-code/repos"] = [httpx.Response(200, json={"repos": [
+        {"repoName": "new-repo", "commitCount": 7, "totalLinesAdded": 70}], "totalCount": 1})]
+    second = poll(app)
+    assert second[SHARE] == 0.3  # last good value still served
+    assert second[UP.format("overview")] == 0
+    assert all(second[UP.format(ep)] == 1 for ep in
+               ("daily_trend", "member_ranking", "repos", "file_extensions"))
+    assert second[REPO.format("new-repo")] == 7
+    assert REPO.format("my-project") not in second  # vanished upstream -> gone
+    assert 'aicode_api_requests_total{code="500",endpoint="overview",org="acme",' \
+           'provider="qoder"}' in second
+    app.close()
+
+
+def test_one_window_failing_keeps_that_window_and_publishes_the_other(tmp_path: Path) -> None:
+    fake = QoderFake()
+    app, _ = make_app(tmp_path, fake, windows=["1d", "7d"])
+    poll(app)
+    fake.script["/ai-code/stats/overview"] = [
+        httpx.Response(200, json={"aiShareRate": 50.0}),
+        httpx.Response(400, json={"code": "BadRequest", "message": "nope"}),
+    ]
+    got = poll(app)
+    assert got[SHARE.replace("7d", "1d")] == 0.5
+    assert got[SHARE] == 0.3
+    assert got[UP.format("overview")] == 0
+    lines = app.telemetry.statuses()[("qoder", "acme", "overview")].last_error
+    assert "window 7d" in lines and "BadRequest" in lines
+    app.close()
+
+
+def test_disabled_endpoints_are_not_requested(tmp_path: Path) -> None:
+    fake = QoderFake()
+    app, _ = make_app(tmp_path, fake, endpoints={"member_ranking": {"enabled": False},
+                                                 "repos": {"enabled": False}})
+    got = poll(app)
+    assert not any("member-ranking" in p or p.startswith("/repos") for p in fake.paths())
+    assert UP.format("repos") not in got and UP.format("overview") in got
+    app.close()
+
+
+def test_auth_failure_stops_after_first_window(tmp_path: Path) -> None:
+    fake = QoderFake()
+    fake.key = "rotated"
+    app, _ = make_app(tmp_path, fake, windows=["1d", "7d", "30d"])
+    got = poll(app)
+    overview_calls = [p for p in fake.paths() if p == "/stats/overview"]
+    assert len(overview_calls) == 1
+    assert got[UP.format("overview")] == 0
+    assert got['aicode_api_requests_total{code="401",endpoint="overview",org="acme",'
+               'provider="qoder"}'] == 1
+    app.close()
+
+
+def test_user_label_modes(tmp_path: Path) -> None:
+    key = tmp_path / "hmac"
+    key.write_text("0123456789abcdef-secret")
+    from exporter.config import UsersConfig
+    from exporter.userlabels import UserLabeler
+
+    base = {"user_id": "user_abc123", "email": "Alice@Example.com", "name": "Alice"}
+    assert UserLabeler(UsersConfig(label="email")).label(**base) == "Alice@Example.com"
+    assert UserLabeler(UsersConfig(label="id")).label(**base) == "user_abc123"
+    assert UserLabeler(UsersConfig(label="name")).label(**base) == "Alice"
+    assert UserLabeler(UsersConfig(label="name")).label(user_id="u9", name="") == "u9"
+    h = UserLabeler(UsersConfig(label="hmac", hmac_key_file=key))
+    a = h.label(**base)
+    assert len(a) == 16 and a == h.label(user_id="other-id", email="alice@example.com")
+    assert "alice" not in a
+    assert not UserLabeler(UsersConfig(label="none")).enabled
