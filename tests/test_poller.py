@@ -79,7 +79,7 @@ def test_disabled_endpoints_are_not_requested(tmp_path: Path) -> None:
     app, _ = make_app(tmp_path, fake, endpoints={"member_ranking": {"enabled": False},
                                                  "repos": {"enabled": False}})
     got = poll(app)
-    assert not any("member-ranking" in p or p.startswith("/repos") for p in fake.paths())
+    assert not any("member-ranking" in p or p.endswith("/repos") for p in fake.paths())
     assert UP.format("repos") not in got and UP.format("overview") in got
     app.close()
 
@@ -89,7 +89,7 @@ def test_auth_failure_stops_after_first_window(tmp_path: Path) -> None:
     fake.key = "rotated"
     app, _ = make_app(tmp_path, fake, windows=["1d", "7d", "30d"])
     got = poll(app)
-    overview_calls = [p for p in fake.paths() if p == "/stats/overview"]
+    overview_calls = [p for p in fake.paths() if p == "/ai-code/stats/overview"]
     assert len(overview_calls) == 1
     assert got[UP.format("overview")] == 0
     assert got['aicode_api_requests_total{code="401",endpoint="overview",org="acme",'
