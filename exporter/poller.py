@@ -20,6 +20,9 @@ from exporter.vendors.base import Outcome, PollContext
 logger = logging.getLogger(__name__)
 
 DEADLINE_FRACTION = 0.9  # retries and waits end before the next poll is due
+# Mid-poll renders let fast endpoints show before slow, paced ones finish, without
+# re-rendering a large exposition after every endpoint.
+RENDER_EVERY = 5.0
 
 
 class Poller:
@@ -53,11 +56,15 @@ class Poller:
         started = self._clock()
         ctx = PollContext(now=datetime.fromtimestamp(self._wall(), UTC),
                           deadline=started + p.interval.total_seconds() * DEADLINE_FRACTION)
+        last_render = started
         try:
             for ep in p.endpoints:
                 if self.stopping.is_set():
                     raise Cancelled()
                 self._run_endpoint(p, ep.name, ep.run, ctx)
+                if self._clock() - last_render >= RENDER_EVERY:
+                    self.publisher.render()
+                    last_render = self._clock()
         except Cancelled:
             logger.info("poll abandoned for shutdown provider=%s org=%s", p.kind, p.name)
             return
