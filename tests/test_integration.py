@@ -145,8 +145,9 @@ def test_cursor_at_5_per_minute_never_sees_a_429(tmp_path: Path) -> None:
     start = clock.monotonic()
     for i in range(6):  # the scheduler's intervals, coalesced when a poll overruns
         app.poller.poll_all_once()
-        clock.mono = max(clock.mono, start + (i + 1) * 60)
-        clock.wall_time = max(clock.wall_time, clock.wall_time)
+        idle = max(0.0, start + (i + 1) * 60 - clock.mono)
+        clock.mono += idle
+        clock.wall_time += idle
     app.close()
     statuses = [r.status for r in sim.requests]
     assert 429 not in statuses
