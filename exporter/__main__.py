@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from exporter.app import App
-from exporter.cli import demo_parser, exporter_parser, simulate_parser
+from exporter.cli import commit_detail_parser, demo_parser, exporter_parser, simulate_parser
 from exporter.config import Config, load_config
-from exporter.errors import ConfigError
+from exporter.errors import ConfigError, VendorError
 from exporter.logsetup import setup_logging
 from exporter.server import parse_listen_address
 
@@ -24,7 +24,7 @@ EXIT_CONFIG = 2
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"simulate": _simulate, "demo": _demo}
+    commands = {"simulate": _simulate, "demo": _demo, "commit-detail": _commit_detail}
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
     args = exporter_parser().parse_args(argv)
@@ -69,6 +69,24 @@ def _serve(app: App, listen: str, on_ready: Any = None) -> int:
         on_ready(app)
     done.wait()
     app.stop()
+    return 0
+
+
+def _commit_detail(argv: list[str]) -> int:
+    from exporter import commitdetail
+
+    args = commit_detail_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        cfg = load_config(args.config_file)
+        rows = commitdetail.lookup(cfg, args.provider, args.hashes, args.branch)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except VendorError as e:
+        print(f"error: {args.provider}: {e}", file=sys.stderr)
+        return 1
+    commitdetail.render(rows, args.hashes, sys.stdout, args.json)
     return 0
 
 

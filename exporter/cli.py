@@ -58,3 +58,17 @@ def demo_parser() -> argparse.ArgumentParser:
     _sim_flags(p)
     _logging_flags(p)
     return p
+
+
+def commit_detail_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="aicode-exporter commit-detail",
+        description="Print per commit and file the AI line ranges by source and session.")
+    p.add_argument("--config.file", dest="config_file", metavar="PATH", required=True)
+    p.add_argument("--provider", required=True, metavar="NAME",
+                   help="provider name from the config (type/name when ambiguous)")
+    p.add_argument("--branch", help="scope the look-up to a branch")
+    p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    p.add_argument("hashes", nargs="+", metavar="HASH")
+    _logging_flags(p)
+    return p
