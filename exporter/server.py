@@ -105,6 +105,9 @@ def _handler(publisher: Publisher, telemetry: Telemetry,
     class Handler(BaseHTTPRequestHandler):
         server_version = f"aicode-exporter/{__version__}"
         protocol_version = "HTTP/1.1"
+        # Headers and body go out in separate writes; with Nagle on, keep-alive scrapes
+        # stall ~40 ms on the peer's delayed ACK.
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:
             self._route(head=False)
