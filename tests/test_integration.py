@@ -154,3 +154,62 @@ def test_cursor_at_5_per_minute_never_sees_a_429(tmp_path: Path) -> None:
     pages = [r for r in sim.requests if r.path.endswith("/changes")]
     assert len(pages) > 10  # enough requests that the limit was really in play
     assert sum(clock.sleeps) >= 60 * (len(pages) - 5) / 5 - 1
+
+
+AGGREGATES = (
+    "aicode_committed_lines_edited", "aicode_committed_ai_lines_edited",
+    "aicode_accepted_ai_lines_edited", "aicode_ai_share_ratio", "aicode_agent_edits",
+    "aicode_tab_completions", "aicode_chat_messages", "aicode_user_lines_added",
+    "aicode_user_ai_lines_added", "aicode_user_ai_share_ratio", "aicode_user_commits",
+    "aicode_repo_commits", "aicode_repo_lines_added", "aicode_extension_changes",
+    "aicode_extension_lines_added", "aicode_extension_ai_share_ratio",
+    "aicode_daily_ai_lines_added", "aicode_daily_other_lines_added", "aicode_daily_commits",
+    "aicode_daily_ai_share_ratio", "aicode_daily_extension_lines_added",
+    "aicode_daily_extension_ai_lines_added", "aicode_daily_tab_suggestions",
+    "aicode_daily_tab_accepts", "aicode_daily_tab_accept_ratio",
+    "aicode_daily_date_timestamp_seconds")
+
+
+def test_demo_fills_every_aggregate_gauge_within_30s(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(exporter_cmd("demo", "--web.listen-address", f"127.0.0.1:{port}"),
+                 tmp_path / "demo.log") as proc:
+        def filled() -> bool:
+            r = get(f"{url}/metrics")
+            names = {k.split("{")[0] for k in parse(r.text)} if r else set()
+            return set(AGGREGATES) <= names
+
+        wait_for(filled, 30, "every aggregate gauge")
+        assert proc.poll() is None
+    out = (tmp_path / "demo.log").read_text()
+    assert f"http://127.0.0.1:{port}/metrics" in out and f"http://127.0.0.1:{port}/" in out
+
+
+def test_sigterm_mid_poll_exits_0_within_10s_and_commits_nothing_partial(
+        tmp_path: Path) -> None:
+    import time
+
+    sim_port, port = free_port(), free_port()
+    # Cursor JSON at 5/min: the poll sits in the rate limiter for minutes.
+    cfg = write_config(tmp_path / "c.yaml", tmp_path / "state.db", [{
+        "type": "cursor", "name": "sim", "base_url": f"http://127.0.0.1:{sim_port}",
+        "api_key": "sim-key", "endpoints": {"commits": {"format": "json"},
+                                            "changes": {"format": "json"}}}])
+    with running(exporter_cmd("simulate", "--listen", f"127.0.0.1:{sim_port}", "--users",
+                              "400"), tmp_path / "sim.log"), \
+            running(exporter_cmd("--config.file", str(cfg), "--web.listen-address",
+                                 f"127.0.0.1:{port}"), tmp_path / "exp.log") as exp:
+        wait_for(lambda: get(f"http://127.0.0.1:{sim_port}/") is not None, 30, "simulator")
+        wait_for(lambda: "stream configured" in (tmp_path / "exp.log").read_text(), 30, "start")
+        time.sleep(3)  # first page fetched, now waiting on the bucket
+        t0 = time.monotonic()
+        exp.send_signal(signal.SIGTERM)
+        rc = exp.wait(15)
+        took = time.monotonic() - t0
+    assert rc == 0 and took < 10, (rc, took)
+    from exporter.state import StateStore
+
+    store = StateStore(tmp_path / "state.db")
+    assert store.counters("cursor", "sim") == {}  # the unfinished poll left nothing
+    store.close()
