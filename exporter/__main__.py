@@ -43,11 +43,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.config_file}: configuration is valid "
               f"({len(cfg.providers)} provider(s))")
         return 0
+    try:
+        app = App(cfg)
+    except ConfigError as e:
+        print(f"error: {args.config_file}: {e}", file=sys.stderr)
+        return EXIT_CONFIG
     if args.once:
-        sys.stdout.buffer.write(App(cfg).run_once())
+        sys.stdout.buffer.write(app.run_once())
         sys.stdout.flush()
         return 0
-    return _serve(App(cfg), listen)
+    return _serve(app, listen)
 
 
 def _serve(app: App, listen: str, on_ready: Any = None) -> int:

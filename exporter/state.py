@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from exporter.errors import ConfigError
+
 SCHEMA_VERSION = 1
 CounterKey = tuple[str, tuple[str, ...]]  # metric name, label values after (provider, org)
 
@@ -67,12 +69,15 @@ class StreamState:
 class StateStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        if self.path != ":memory:":
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if self.path != ":memory:":
+                Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False,
+                                       isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+        except (OSError, sqlite3.Error) as e:
+            raise ConfigError(f"state_path: cannot open {self.path!r}: {e}") from None
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None,
-                                   timeout=30)
-        self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # a committed poll survives power loss
         with self._tx() as db:
             # executescript() would COMMIT on its own; run the statements in our tx.
@@ -82,8 +87,8 @@ class StateStore:
             if row is None:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
             elif int(row[0]) != SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path}: state schema {row[0]} is not the "
-                                   f"supported {SCHEMA_VERSION}")
+                raise ConfigError(f"state_path: {self.path!r} has state schema {row[0]}, "
+                                  f"this version reads {SCHEMA_VERSION}")
 
     def close(self) -> None:
         with self._lock:

@@ -82,3 +82,14 @@ def test_cli_config_check_exit_codes(tmp_path: Path) -> None:
     missing = run_cli("--config.file", str(tmp_path / "absent.yaml"), "--once")
     assert missing.returncode == 2 and "absent.yaml" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_unopenable_state_path_exits_2_naming_the_key(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    cfg.write_text(f"state_path: {blocker}/sub/state.db\n"
+                   "providers:\n  - {type: cursor, name: a, api_key: k}\n")
+    r = run_cli("--config.file", str(cfg), "--once")
+    assert r.returncode == 2 and "state_path: cannot open" in r.stderr
+    assert "Traceback" not in r.stderr
