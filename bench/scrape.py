@@ -25,8 +25,8 @@ def publisher_with(series: int) -> Publisher:
     per_family = series // 4
     specs = (catalog.USER_LINES, catalog.USER_AI_LINES, catalog.USER_AI_SHARE,
              catalog.USER_COMMITS)
-    fams = [spec.family(((("qoder", "acme", "30d", f"user{i:06d}@example.com"), float(i))
-                         for i in range(per_family))) for spec in specs]
+    fams = [spec.family((("qoder", "acme", "30d", f"user{i:06d}@example.com"), float(i))
+                         for i in range(per_family)) for spec in specs]
     pub.publish(("qoder", "acme", "member_ranking", "30d"), fams)
     return pub
 
