@@ -1,0 +1,97 @@
+"""The handler-level response type and the two vendors' error bodies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from http import HTTPStatus
+
+JSON_TYPE = "application/json"
+CSV_TYPE = "text/csv; charset=utf-8"
+
+# Qoder's documented codes (Conventions), plus names for statuses it leaves out.
+_QODER_CODES = {
+    400: "BadRequest",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    409: "AlreadyExists",
+    429: "TooManyRequests",
+    500: "InternalError",
+    502: "BadGateway",
+    503: "ServiceUnavailable",
+    504: "GatewayTimeout",
+}
+
+
+@dataclass(frozen=True)
+class Request:
+    method: str
+    path: str
+    query: dict[str, str]  # last value of each parameter
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: Iterable[bytes]
+
+
+@dataclass
+class ApiError(Exception):
+    """Raised by handlers; the vendor module renders it in its own error shape."""
+
+    status: int
+    message: str
+    details: list[str] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def json_bytes(payload: object) -> bytes:
+    """Compact UTF-8 JSON, as the vendors send it."""
+    return _encode(payload).encode()
+
+
+def json_response(status: int, payload: object, headers: dict[str, str] | None = None) -> Response:
+    data = json_bytes(payload)
+    return Response(
+        status,
+        {"Content-Type": JSON_TYPE, "Content-Length": str(len(data)), **(headers or {})},
+        [data],
+    )
+
+
+def qoder_code(status: int) -> str:
+    return _QODER_CODES.get(status, "InternalError" if status >= 500 else "BadRequest")
+
+
+def qoder_error_body(status: int, message: str, details: list[str], request_id: str) -> bytes:
+    """Conventions' shape, no top-level status field; details always present (maybe [])."""
+    return json_bytes(
+        {
+            "requestId": request_id,
+            "code": qoder_code(status),
+            "message": message,
+            "details": details,
+        }
+    )
+
+
+def cursor_error_body(status: int, message: str) -> bytes:
+    """Cursor documents no error shape; the simulator answers {"error": <reason>, "message"}."""
+    return json_bytes({"error": _reason(status), "message": message})
+
+
+def _reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"
