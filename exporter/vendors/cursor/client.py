@@ -12,9 +12,10 @@ from urllib.parse import quote
 from exporter.csvrecords import M, Skipped, read_csv, snake_to_camel, validate_items
 from exporter.errors import SchemaError
 from exporter.httpclient import ApiClient
+from exporter.paging import paginate
 from exporter.vendors.base import parse_as
 from exporter.vendors.cursor.models import CursorChange, CursorCommit, CursorPage
-from exporter.vendors.qoder.client import MAX_PAGES, rfc3339
+from exporter.vendors.qoder.client import rfc3339
 
 PAGE_SIZE = 1000  # the documented maximum
 DETAIL_BATCH = 50  # hashes per blame request: keeps the URL short
@@ -33,21 +34,16 @@ class CursorTrackingClient:
 
     def pages(self, stream: str, start: datetime, end: datetime,
               on_total: Callable[[int], None] = lambda n: None) -> Iterator[Any]:
-        total: int | None = None
-        page = 1
-        while total is None or page <= total:
+        def fetch(page: int) -> tuple[list[Any], int | None]:
             data = self.api.get_json(stream, f"{BASE}/{stream}",
                                      {**self._range(start, end), "page": page,
                                       "pageSize": PAGE_SIZE}, deadline=None)
             got = parse_as(CursorPage, data, stream)
-            if total is None:
-                size = got.pageSize or PAGE_SIZE
-                total = min(math.ceil((got.totalCount or 0) / size) or 1, MAX_PAGES)
-                on_total(total)
-            yield from got.items
-            if not got.items:
-                break
-            page += 1
+            size = got.pageSize or PAGE_SIZE
+            pages = math.ceil(got.totalCount / size) if got.totalCount is not None else None
+            return got.items, pages
+
+        return paginate(fetch, page_size=PAGE_SIZE, endpoint=stream, on_total=on_total)
 
     def commits_json(self, start: datetime, end: datetime,
                      on_total: Callable[[int], None] = lambda n: None,

@@ -13,6 +13,7 @@ from urllib.parse import quote
 
 from exporter.csvrecords import M, Skipped, read_csv, validate_items
 from exporter.httpclient import ApiClient
+from exporter.paging import paginate
 from exporter.vendors.base import parse_as
 from exporter.vendors.qoder.models import (
     CommitDetail,
@@ -31,7 +32,6 @@ from exporter.vendors.qoder.models import (
 )
 
 REPOS_PER_PAGE = 100  # the documented maximum
-MAX_PAGES = 1000  # a vendor that never reports an end must not loop us forever
 
 
 def rfc3339(t: datetime) -> str:
@@ -64,20 +64,18 @@ class QoderMetricsClient:
 
     def repos(self, start: datetime, end: datetime, *, deadline: float) -> list[Repo]:
         """Every page; a failure on any page fails the whole list (no partial windows)."""
-        out: list[Repo] = []
-        for page in range(1, MAX_PAGES + 1):
+
+        def fetch(page: int) -> tuple[list[Any], int | None]:
             data = self.api.get_json(
                 "repos", f"{self.prefix}/ai-code/repos",
                 {**self._range(start, end), "page": page, "per_page": REPOS_PER_PAGE},
                 deadline=deadline)
             got = parse_as(RepoPage, data, "repos")
-            out.extend(got.repos)
-            per_page = got.perPage or REPOS_PER_PAGE
-            if not got.repos or len(got.repos) < per_page:
-                break
-            if got.totalCount is not None and len(out) >= got.totalCount:
-                break
-        return out
+            size = got.perPage or REPOS_PER_PAGE
+            pages = -(-got.totalCount // size) if got.totalCount is not None else None
+            return list(got.repos), pages
+
+        return list(paginate(fetch, page_size=REPOS_PER_PAGE, endpoint="repos"))
 
     def file_extensions(self, start: datetime, end: datetime,
                         *, deadline: float) -> list[FileExtension]:
@@ -107,20 +105,16 @@ class QoderTrackingClient:
     def pages(self, stream: str, start: datetime, end: datetime,
               on_total: Callable[[int], None] = lambda n: None) -> Iterator[Any]:
         """Raw items of every page, in order; stops on totalPages."""
-        total: int | None = None
-        page = 1
-        while total is None or page <= total:
+
+        def fetch(page: int) -> tuple[list[Any], int | None]:
             data = self.api.get_json(stream, f"{self.prefix}/{stream}",
                                      {**self._range(start, end), "page": page,
                                       "pageSize": TRACKING_PAGE_SIZE}, deadline=None)
             got = parse_as(TrackingPage, data, stream)
-            if total is None:
-                total = min(got.pagination.totalPages or 1, MAX_PAGES)
-                on_total(total)
-            yield from got.items
-            if not got.items:
-                break
-            page += 1
+            return got.items, got.pagination.totalPages
+
+        return paginate(fetch, page_size=TRACKING_PAGE_SIZE, endpoint=stream,
+                        on_total=on_total)
 
     def commits_json(self, start: datetime, end: datetime,
                      on_total: Callable[[int], None] = lambda n: None,
