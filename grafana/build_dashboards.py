@@ -1,0 +1,1016 @@
+#!/usr/bin/env python3
+"""Write the aicode-exporter Grafana dashboards to grafana/dashboards/*.json.
+
+    python grafana/build_dashboards.py           # rewrite the JSON files
+    python grafana/build_dashboards.py --check   # exit 1 if a JSON file is out of date
+
+The committed JSON is what Grafana loads; this script is how it is written, so panels
+share one layout, one variable set and descriptions that always name their source.
+tests/test_ops_dashboards.py fails when the JSON and this script disagree.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+OUT_DIR = Path(__file__).resolve().parent / "dashboards"
+
+DS = {"type": "prometheus", "uid": "${datasource}"}
+F = 'provider=~"$provider", org=~"$org"'
+FW = F + ', window="$window"'
+RATIO_1H = "provider_org:aicode_commit_ai_lines_added_per_lines_added:ratio_rate1h"
+RATIO_1D = "provider_org:aicode_commit_ai_lines_added_per_lines_added:ratio_rate1d"
+REPO_RATIO_1D = "provider_org_repo:aicode_commit_ai_lines_added_per_lines_added:ratio_rate1d"
+ERROR_RATIO_1H = "provider_org_endpoint:aicode_api_request_errors_per_requests:ratio_rate1h"
+
+# --- where every number comes from (used in panel descriptions) -------------------------
+
+_Q = "/v1/organizations/{organization_id}"
+_OVERVIEW = f"Qoder `GET {_Q}/ai-code/stats/overview`"
+_TREND = f"Qoder `GET {_Q}/ai-code/stats/daily-trend`"
+_RANKING = f"Qoder `GET {_Q}/ai-code/stats/member-ranking`"
+_REPOS = f"Qoder `GET {_Q}/ai-code/repos` (all pages)"
+_EXTS = f"Qoder `GET {_Q}/ai-code/file-extensions`"
+_COMMITS = f"Qoder `GET {_Q}/ai-code-tracking/commits` and Cursor `GET /analytics/ai-code/commits`"
+_CHANGES = f"Qoder `GET {_Q}/ai-code-tracking/changes` and Cursor `GET /analytics/ai-code/changes`"
+_LINE_FIELDS = (
+    "the per-source `*LinesAdded` fields (Qoder ideNext, pluginNext, ideAgent, pluginAgent, "
+    "cliAgent, ideQuest, ideInlineChat, jbInlineChat, nonAi; Cursor tab, composer, nonAi)"
+)
+_RECORDING = "recording rule in prometheus/rules/aicode-recording.rules.yml"
+
+SOURCES: dict[str, str] = {
+    "aicode_committed_lines_edited": f"{_OVERVIEW} field `committedTotalLinesEdit`",
+    "aicode_committed_ai_lines_edited": f"{_OVERVIEW} field `committedAiLinesEdit`",
+    "aicode_accepted_ai_lines_edited": f"{_OVERVIEW} field `acceptedLinesEdit`",
+    "aicode_ai_share_ratio": f"{_OVERVIEW} field `aiShareRate` / 100",
+    "aicode_agent_edits": f"{_OVERVIEW} field `agentEditCount`",
+    "aicode_tab_completions": f"{_OVERVIEW} field `tabCompletionCount`",
+    "aicode_chat_messages": f"{_OVERVIEW} field `messageCount`",
+    "aicode_user_lines_added": f"{_RANKING} field `items[].totalLinesAdded`",
+    "aicode_user_ai_lines_added": f"{_RANKING} field `items[].aiLinesAdded`",
+    "aicode_user_ai_share_ratio": f"{_RANKING} field `items[].aiShareRate` / 100",
+    "aicode_user_commits": f"{_RANKING} field `items[].commitCount`",
+    "aicode_repo_commits": f"{_REPOS} field `repos[].commitCount`",
+    "aicode_repo_lines_added": f"{_REPOS} field `repos[].totalLinesAdded`",
+    "aicode_extension_changes": f"{_EXTS} field `fileExtensions[].changeCount`",
+    "aicode_extension_lines_added": f"{_EXTS} field `fileExtensions[].totalLinesAdded`",
+    "aicode_extension_ai_share_ratio": f"{_EXTS} field `fileExtensions[].aiShareRate` / 100",
+    "aicode_daily_ai_lines_added": f"{_TREND} field `items[].aiLinesAdded`",
+    "aicode_daily_other_lines_added": f"{_TREND} field `items[].otherLinesAdded`",
+    "aicode_daily_commits": f"{_TREND} field `items[].commitCount`",
+    "aicode_daily_ai_share_ratio": f"{_TREND} field `items[].aiShareRate` / 100",
+    "aicode_daily_extension_lines_added": f"{_TREND} field `extItems[].totalLinesAdded`",
+    "aicode_daily_extension_ai_lines_added": f"{_TREND} field `extItems[].aiLinesAdded`",
+    "aicode_daily_tab_suggestions": f"{_TREND} field `nextItems[].nextSuggestedCount`",
+    "aicode_daily_tab_accepts": f"{_TREND} field `nextItems[].nextAcceptedCount`",
+    "aicode_daily_tab_accept_ratio": f"{_TREND} field `nextItems[].nextAcceptRate` / 100",
+    "aicode_daily_date_timestamp_seconds": f"{_TREND} field `date` of the day shown",
+    "aicode_commits_total": (
+        f"{_COMMITS}: one per commit record (de-duplicated by commitHash and branchName), "
+        "`isPrimaryBranch` as primary_branch"
+    ),
+    "aicode_commit_lines_added_total": f"{_COMMITS}: {_LINE_FIELDS}",
+    "aicode_commit_lines_deleted_total": f"{_COMMITS}: the matching `*LinesDeleted` fields",
+    "aicode_changes_total": f"{_CHANGES}: one per change record (changeId), `source`, `model`",
+    "aicode_change_lines_added_total": f"{_CHANGES}: field `totalLinesAdded`",
+    "aicode_change_lines_deleted_total": f"{_CHANGES}: field `totalLinesDeleted`",
+    "aicode_change_file_lines_added_total": (
+        f"{_CHANGES}: `metadata[].linesAdded` by `metadata[].fileExtension`"
+    ),
+    "aicode_change_file_lines_deleted_total": (
+        f"{_CHANGES}: `metadata[].linesDeleted` by `metadata[].fileExtension`"
+    ),
+    "aicode_user_commit_lines_added_total": (
+        f"{_COMMITS}: {_LINE_FIELDS} per user (only with `users.per_user_counters: true`)"
+    ),
+    "aicode_user_changes_total": (
+        f"{_CHANGES}: one per change record per user (only with `users.per_user_counters: true`)"
+    ),
+    "aicode_exporter_build_info": "the exporter itself (`version` label)",
+    "aicode_up": "the exporter: 1 if the last poll of the endpoint succeeded",
+    "aicode_last_success_timestamp_seconds": "the exporter: end of the last successful poll",
+    "aicode_poll_duration_seconds": "the exporter: duration of the last poll of the endpoint",
+    "aicode_api_requests_total": "the exporter: vendor HTTP requests by status `code`",
+    "aicode_api_rate_limited_total": "the exporter: requests the vendor throttled",
+    "aicode_records_ingested_total": "the exporter: new tracking records counted",
+    "aicode_records_duplicate_total": "the exporter: re-read records skipped by de-duplication",
+    "aicode_newest_record_timestamp_seconds": "the exporter: time of the newest record seen",
+    RATIO_1H: f"{_RECORDING}: AI / all commit lines added over 1h, from "
+    "aicode_commit_lines_added_total",
+    RATIO_1D: f"{_RECORDING}: AI / all commit lines added over 1d, from "
+    "aicode_commit_lines_added_total",
+    REPO_RATIO_1D: f"{_RECORDING}: AI / all commit lines added per repo over 1d, from "
+    "aicode_commit_lines_added_total",
+    ERROR_RATIO_1H: f"{_RECORDING}: non-2xx / all vendor requests over 1h, from "
+    "aicode_api_requests_total",
+}
+
+_NAME = re.compile(r"\b[a-z_]+:aicode_[a-z0-9_]+:[a-z0-9_]+\b|\baicode_[a-z0-9_]+\b")
+
+
+def metrics_in(expr: str) -> list[str]:
+    """aicode_* metric and recording-rule names used by a PromQL expression, in order."""
+    seen: list[str] = []
+    for name in _NAME.findall(expr):
+        if name not in seen:
+            seen.append(name)
+    return seen
+
+
+# --- panel builders ---------------------------------------------------------------------
+
+Json = dict[str, Any]
+
+
+def t(expr: str, legend: str = "__auto") -> Json:
+    return {"expr": expr, "legendFormat": legend}
+
+
+def _describe(meaning: str, targets: list[Json]) -> str:
+    names: list[str] = []
+    for target in targets:
+        names += [n for n in metrics_in(target["expr"]) if n not in names]
+    lines = [f"- `{n}`: {SOURCES[n]}" for n in names]
+    return meaning + ("\n\nSource:\n" + "\n".join(lines) if lines else "")
+
+
+def _targets(targets: list[Json], instant: bool, table: bool) -> list[Json]:
+    out = []
+    for i, target in enumerate(targets):
+        out.append(
+            {
+                "datasource": DS,
+                "refId": chr(ord("A") + i),
+                "expr": target["expr"],
+                "legendFormat": target["legendFormat"],
+                "instant": instant,
+                "range": not instant,
+                "format": "table" if table else "time_series",
+            }
+        )
+    return out
+
+
+def _thresholds(*steps: tuple[str, float | None]) -> Json:
+    return {"mode": "absolute", "steps": [{"color": c, "value": v} for c, v in steps]}
+
+
+_GREEN = _thresholds(("green", None))
+_SHARE = _thresholds(("red", None), ("orange", 0.2), ("green", 0.4))
+_UPDOWN = [
+    {
+        "type": "value",
+        "options": {
+            "0": {"text": "DOWN", "color": "red", "index": 0},
+            "1": {"text": "UP", "color": "green", "index": 1},
+        },
+    }
+]
+
+
+def panel(
+    kind: str,
+    title: str,
+    meaning: str,
+    targets: list[Json],
+    *,
+    w: int = 12,
+    h: int = 8,
+    unit: str = "short",
+    instant: bool = False,
+    table: bool = False,
+    options: Json | None = None,
+    defaults: Json | None = None,
+    transformations: list[Json] | None = None,
+) -> Json:
+    field_defaults: Json = {"unit": unit, "thresholds": _GREEN, "mappings": []}
+    if unit == "percentunit":
+        field_defaults.update({"min": 0, "max": 1})
+    field_defaults.update(defaults or {})
+    out: Json = {
+        "type": kind,
+        "title": title,
+        "description": _describe(meaning, targets),
+        "datasource": DS,
+        "gridPos": {"w": w, "h": h},
+        "targets": _targets(targets, instant, table),
+        "fieldConfig": {"defaults": field_defaults, "overrides": []},
+        "options": options or {},
+    }
+    if transformations:
+        out["transformations"] = transformations
+    return out
+
+
+_REDUCE = {"calcs": ["lastNotNull"], "fields": "", "values": False}
+
+
+def stat(title: str, meaning: str, targets: list[Json], **kw: Any) -> Json:
+    kw.setdefault("w", 6)
+    kw.setdefault("h", 5)
+    options = {
+        "reduceOptions": _REDUCE,
+        "colorMode": "value",
+        "graphMode": "none",
+        "justifyMode": "auto",
+        "textMode": kw.pop("text_mode", "value_and_name"),
+        "orientation": "auto",
+    }
+    return panel("stat", title, meaning, targets, instant=True, options=options, **kw)
+
+
+def timeseries(
+    title: str, meaning: str, targets: list[Json], *, stack: bool = False, **kw: Any
+) -> Json:
+    custom: Json = {
+        "drawStyle": "line",
+        "lineInterpolation": "stepAfter",
+        "fillOpacity": 20 if stack else 0,
+        "showPoints": "never",
+        "spanNulls": False,
+        "stacking": {"mode": "normal" if stack else "none", "group": "A"},
+    }
+    options = {
+        "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
+        "tooltip": {"mode": "multi", "sort": "desc"},
+    }
+    defaults = {"custom": custom, **kw.pop("defaults", {})}
+    return panel("timeseries", title, meaning, targets, options=options, defaults=defaults, **kw)
+
+
+def bargauge(title: str, meaning: str, targets: list[Json], **kw: Any) -> Json:
+    options = {
+        "reduceOptions": _REDUCE,
+        "orientation": "horizontal",
+        "displayMode": "gradient",
+        "showUnfilled": True,
+        "valueMode": "color",
+        "namePlacement": "auto",
+        "minVizHeight": 10,
+        "minVizWidth": 0,
+        "sizing": "auto",
+    }
+    return panel("bargauge", title, meaning, targets, instant=True, options=options, **kw)
+
+
+def table(title: str, meaning: str, columns: dict[str, str], keys: list[str], **kw: Any) -> Json:
+    """One instant query per column, merged into rows keyed by `keys` labels."""
+    targets = [t(expr, name) for name, expr in columns.items()]
+    rename = {f"Value #{chr(ord('A') + i)}": name for i, name in enumerate(columns)}
+    exclude = {"Time": True}
+    order = {k: i for i, k in enumerate([*keys, *columns])}
+    transformations = [
+        {"id": "merge", "options": {}},
+        {
+            "id": "organize",
+            "options": {"excludeByName": exclude, "renameByName": rename, "indexByName": order},
+        },
+        {"id": "sortBy", "options": {"sort": [{"field": next(iter(columns)), "desc": True}]}},
+    ]
+    options = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}}
+    return panel(
+        "table",
+        title,
+        meaning,
+        targets,
+        instant=True,
+        table=True,
+        options=options,
+        transformations=transformations,
+        **kw,
+    )
+
+
+def row(title: str) -> Json:
+    return {"type": "row", "title": title, "collapsed": False, "panels": [], "gridPos": {"h": 1}}
+
+
+def layout(panels: list[Json]) -> list[Json]:
+    """Give panels ids and grid positions, left to right, rows on their own line."""
+    x = y = line_h = 0
+    for pid, p in enumerate(panels, start=1):
+        w = p["gridPos"].get("w", 24)
+        h = p["gridPos"]["h"]
+        if p["type"] == "row" or x + w > 24:
+            x, y, line_h = 0, y + line_h, 0
+        p["id"] = pid
+        p["gridPos"] = {"h": h, "w": w, "x": x, "y": y}
+        x += w
+        line_h = max(line_h, h)
+        if p["type"] == "row":
+            x, y, line_h = 0, y + h, 0
+    return panels
+
+
+# --- variables and the dashboard shell --------------------------------------------------
+
+
+def _query_var(name: str, label: str, query: str, *, multi: bool = True) -> Json:
+    var: Json = {
+        "type": "query",
+        "name": name,
+        "label": label,
+        "datasource": DS,
+        "query": query,
+        "definition": query,
+        "refresh": 2,
+        "sort": 1,
+        "regex": "",
+        "multi": multi,
+        "includeAll": multi,
+        "current": {},
+        "options": [],
+        "hide": 0,
+    }
+    if multi:
+        var["allValue"] = ".*"
+    return var
+
+
+def variables(*, window: bool = False, top: bool = False, job: bool = False) -> list[Json]:
+    out: list[Json] = [
+        {
+            "type": "datasource",
+            "name": "datasource",
+            "label": "Data source",
+            "query": "prometheus",
+            "regex": "",
+            "current": {},
+            "options": [],
+            "hide": 0,
+            "refresh": 1,
+        }
+    ]
+    if job:
+        out.append(_query_var("job", "Job", "label_values(aicode_exporter_build_info, job)"))
+    out.append(_query_var("provider", "Provider", "label_values(aicode_up, provider)"))
+    out.append(
+        _query_var("org", "Organisation", 'label_values(aicode_up{provider=~"$provider"}, org)')
+    )
+    if window:
+        out.append(
+            _query_var(
+                "window",
+                "Window",
+                f"label_values({sel('aicode_ai_share_ratio')}, window)",
+                multi=False,
+            )
+        )
+    if top:
+        out.append(
+            {
+                "type": "custom",
+                "name": "top",
+                "label": "Top N",
+                "query": "5,10,20,50",
+                "current": {"text": "10", "value": "10"},
+                "options": [
+                    {"text": v, "value": v, "selected": v == "10"} for v in ("5", "10", "20", "50")
+                ],
+                "multi": False,
+                "includeAll": False,
+                "hide": 0,
+            }
+        )
+    return out
+
+
+def dashboard(
+    uid: str, title: str, description: str, panels: list[Json], templating: list[Json], **kw: Any
+) -> Json:
+    return {
+        "uid": uid,
+        "title": title,
+        "description": description,
+        "tags": ["aicode-exporter"],
+        "editable": True,
+        "graphTooltip": 1,
+        "schemaVersion": 39,
+        "version": 1,
+        "refresh": kw.get("refresh", "5m"),
+        "time": {"from": kw.get("time_from", "now-7d"), "to": "now"},
+        "timezone": "utc",
+        "fiscalYearStartMonth": 0,
+        "liveNow": False,
+        "weekStart": "",
+        # No annotations list: Grafana adds its built-in one, which names its own uid.
+        "annotations": {"list": []},
+        "links": [
+            {
+                "type": "dashboards",
+                "tags": ["aicode-exporter"],
+                "asDropdown": True,
+                "title": "AI code dashboards",
+                "includeVars": True,
+                "keepTime": True,
+            }
+        ],
+        "templating": {"list": templating},
+        "panels": layout(panels),
+    }
+
+
+_WINDOW_NOTE = (
+    " The figure covers the trailing window chosen in `$window` (the provider's `windows` "
+    "setting); the exporter refreshes it every poll_interval, so it moves in steps."
+)
+_DAILY_NOTE = (
+    " Daily figures are for the latest complete UTC day the vendor reports; they change once a day."
+)
+_COUNTER_NOTE = (
+    " Tracking records are counted when the exporter ingests them (each record once), "
+    "not at commit time; rates show lines per hour."
+)
+
+
+def _per_hour(expr: str) -> str:
+    return f"{expr} * 3600"
+
+
+def sel(metric: str, *matchers: str, window: bool = False) -> str:
+    """`metric{provider=~"$provider", org=~"$org"[, window="$window"][, matchers]}`."""
+    return f"{metric}{{{', '.join([FW if window else F, *matchers])}}}"
+
+
+def rate(metric: str, *matchers: str) -> str:
+    return f"rate({sel(metric, *matchers)}[$__rate_interval])"
+
+
+def inc(metric: str, *matchers: str) -> str:
+    return f"increase({sel(metric, *matchers)}[$__range])"
+
+
+def by(op: str, labels: str, inner: str) -> str:
+    return f"{op} by ({labels}) ({inner})"
+
+
+PO = "provider, org"
+AI = 'source!="non_ai"'
+NON_AI = 'source="non_ai"'
+PRIMARY = 'primary_branch="true"'
+ORG = "{{provider}}/{{org}}"
+
+# --- the four dashboards ----------------------------------------------------------------
+
+
+def adoption() -> Json:
+    share = sel("aicode_ai_share_ratio", window=True)
+    panels = [
+        row("AI share of committed code"),
+        stat(
+            "AI share of committed lines ($window)",
+            "Share of committed lines (added + deleted) the vendor attributes to AI."
+            + _WINDOW_NOTE,
+            [t(by("max", PO, share), ORG)],
+            unit="percentunit",
+            defaults={"thresholds": _SHARE},
+        ),
+        stat(
+            "AI share of commit lines, last 24h (tracking)",
+            "AI lines / all lines added in the commit records ingested over the last day, "
+            "for every provider (Cursor has no vendor aggregate)." + _COUNTER_NOTE,
+            [t(sel(RATIO_1D), ORG)],
+            unit="percentunit",
+            defaults={"thresholds": _SHARE},
+        ),
+        bargauge(
+            "AI share by window",
+            "The vendor's AI share of committed lines for each configured trailing window.",
+            [
+                t(
+                    by("max", "provider, org, window", sel("aicode_ai_share_ratio")),
+                    "{{org}} {{window}}",
+                )
+            ],
+            w=12,
+            h=5,
+            unit="percentunit",
+            defaults={"thresholds": _SHARE},
+        ),
+        timeseries(
+            "AI share trend",
+            "The vendor's daily AI share (Qoder) next to the share computed from the tracking "
+            "counters over the trailing day and hour (all providers)." + _DAILY_NOTE,
+            [
+                t(by("max", PO, sel("aicode_daily_ai_share_ratio")), "{{org}} daily (vendor)"),
+                t(sel(RATIO_1D), f"{ORG} trailing 1d (tracking)"),
+                t(sel(RATIO_1H), f"{ORG} trailing 1h (tracking)"),
+            ],
+            w=24,
+            unit="percentunit",
+        ),
+        row("Lines and commits"),
+        stat(
+            "Committed lines edited ($window)",
+            "Lines edited (added + deleted) in committed code: all of them, those written by "
+            "AI, and the AI edits developers accepted in the IDE (accepted can exceed "
+            "committed: not everything accepted gets committed, and vice versa)." + _WINDOW_NOTE,
+            [
+                t(f"sum({sel('aicode_committed_lines_edited', window=True)})", "all"),
+                t(f"sum({sel('aicode_committed_ai_lines_edited', window=True)})", "AI"),
+                t(f"sum({sel('aicode_accepted_ai_lines_edited', window=True)})", "accepted AI"),
+            ],
+            w=8,
+        ),
+        stat(
+            "Commits",
+            "Commits on the latest complete day (vendor) and commit records ingested in the "
+            "dashboard's time range (tracking, all branches and primary branch only).",
+            [
+                t(f"sum({sel('aicode_daily_commits')})", "latest day (vendor)"),
+                t(f"sum({inc('aicode_commits_total')})", "in range"),
+                t(f"sum({inc('aicode_commits_total', PRIMARY)})", "in range, primary branch"),
+            ],
+            w=10,
+            defaults={"decimals": 0},
+        ),
+        stat(
+            "Latest complete day",
+            "The UTC day the daily (vendor) figures on this dashboard belong to." + _DAILY_NOTE,
+            [t(f"max({sel('aicode_daily_date_timestamp_seconds')}) * 1000", "day")],
+            w=6,
+            unit="dateTimeAsIsoNoDateIfToday",
+            text_mode="value",
+        ),
+        timeseries(
+            "AI vs other lines added per day (vendor)",
+            "Lines added on the latest complete day, split into AI-written and other lines "
+            "as the vendor attributes them." + _DAILY_NOTE,
+            [
+                t(f"sum({sel('aicode_daily_ai_lines_added')})", "AI"),
+                t(f"sum({sel('aicode_daily_other_lines_added')})", "other"),
+            ],
+            stack=True,
+        ),
+        timeseries(
+            "Commit lines added per hour, AI vs non-AI (tracking)",
+            "Lines added in ingested commit records, AI sources together against `non_ai`."
+            + _COUNTER_NOTE,
+            [
+                t(_per_hour(f"sum({rate('aicode_commit_lines_added_total', AI)})"), "AI"),
+                t(_per_hour(f"sum({rate('aicode_commit_lines_added_total', NON_AI)})"), "non-AI"),
+            ],
+            stack=True,
+        ),
+        row("Agents, tab completion and chat"),
+        stat(
+            "Agent edits, tab completions, chat messages ($window)",
+            "How often developers used each AI feature: agent edits, accepted tab "
+            "completions and chat messages sent." + _WINDOW_NOTE,
+            [
+                t(f"sum({sel('aicode_agent_edits', window=True)})", "agent edits"),
+                t(f"sum({sel('aicode_tab_completions', window=True)})", "tab completions"),
+                t(f"sum({sel('aicode_chat_messages', window=True)})", "chat messages"),
+            ],
+            w=24,
+            h=4,
+        ),
+        timeseries(
+            "Tab suggestions and accepts per day (vendor)",
+            "Tab (next-edit) completions the IDE suggested and those developers accepted."
+            + _DAILY_NOTE,
+            [
+                t(f"sum({sel('aicode_daily_tab_suggestions')})", "suggested"),
+                t(f"sum({sel('aicode_daily_tab_accepts')})", "accepted"),
+            ],
+        ),
+        timeseries(
+            "Tab acceptance ratio per day (vendor)",
+            "Accepted / suggested tab completions. A sharp week-over-week drop raises "
+            "AicodeTabAcceptanceDrop." + _DAILY_NOTE,
+            [t(by("max", PO, sel("aicode_daily_tab_accept_ratio")), ORG)],
+            unit="percentunit",
+        ),
+    ]
+    return dashboard(
+        "aicode-adoption",
+        "AI code adoption",
+        "How much of the committed code AI writes, and how the AI features are used.",
+        panels,
+        variables(window=True),
+        time_from="now-30d",
+    )
+
+
+def repositories() -> Json:
+    por, poe = "provider, org, repo", "provider, org, extension"
+    lines = "aicode_commit_lines_added_total"
+    files = "aicode_change_file_lines_added_total"
+    ext_share = sel("aicode_extension_ai_share_ratio", window=True)
+    panels = [
+        row("Repositories"),
+        bargauge(
+            "Top repositories by commits ($window)",
+            "Commits per repository as the vendor counts them, largest first." + _WINDOW_NOTE,
+            [
+                t(
+                    f"topk($top, {by('max', por, sel('aicode_repo_commits', window=True))})",
+                    "{{repo}}",
+                )
+            ],
+        ),
+        bargauge(
+            "Top repositories by lines added ($window)",
+            "Lines added per repository (all authors, AI or not)." + _WINDOW_NOTE,
+            [
+                t(
+                    f"topk($top, {by('max', por, sel('aicode_repo_lines_added', window=True))})",
+                    "{{repo}}",
+                )
+            ],
+        ),
+        table(
+            "Repositories in range (tracking)",
+            "Commit records, lines added and AI lines added per repository in the dashboard's "
+            "time range, with the AI share of the lines added over the last day. A missing "
+            "repository name shows as `unknown`." + _COUNTER_NOTE,
+            {
+                "commits": by("sum", por, inc("aicode_commits_total")),
+                "lines added": by("sum", por, inc(lines)),
+                "AI lines added": by("sum", por, inc(lines, AI)),
+                "AI share (1d)": sel(REPO_RATIO_1D),
+            },
+            ["provider", "org", "repo"],
+            w=16,
+            defaults={"decimals": 0},
+        ),
+        bargauge(
+            "AI share per repository, last 24h (tracking)",
+            "AI lines / all lines added per repository in the commit records ingested over "
+            "the last day." + _COUNTER_NOTE,
+            [t(f"sort_desc({sel(REPO_RATIO_1D)})", "{{repo}}")],
+            w=8,
+            unit="percentunit",
+            defaults={"thresholds": _SHARE},
+        ),
+        timeseries(
+            "AI commit lines added per hour by source (tracking)",
+            "Lines added in ingested commits by the AI feature that wrote them "
+            "(Qoder product x scenario, Cursor tab / composer)." + _COUNTER_NOTE,
+            [
+                t(
+                    _per_hour(by("sum", "provider, source", rate(lines, AI))),
+                    "{{provider}} {{source}}",
+                )
+            ],
+            stack=True,
+        ),
+        timeseries(
+            "Commit lines deleted per hour by source (tracking)",
+            "Lines deleted in ingested commits, by the source that deleted them." + _COUNTER_NOTE,
+            [
+                t(
+                    _per_hour(
+                        by("sum", "provider, source", rate("aicode_commit_lines_deleted_total"))
+                    ),
+                    "{{provider}} {{source}}",
+                )
+            ],
+            stack=True,
+        ),
+        row("Languages (file extensions)"),
+        bargauge(
+            "AI share by file extension ($window)",
+            "Share of the lines changed in files of each extension that AI wrote." + _WINDOW_NOTE,
+            [t(f"sort_desc({by('max', poe, ext_share)})", "{{extension}} ({{org}})")],
+            unit="percentunit",
+            defaults={"thresholds": _SHARE},
+        ),
+        table(
+            "File extensions ($window)",
+            "Changes, lines added and AI share per file extension." + _WINDOW_NOTE,
+            {
+                "lines added": by("max", poe, sel("aicode_extension_lines_added", window=True)),
+                "changes": by("max", poe, sel("aicode_extension_changes", window=True)),
+                "AI share": by("max", poe, ext_share),
+            },
+            ["provider", "org", "extension"],
+        ),
+        table(
+            "Agent code by language, latest complete day (vendor)",
+            "Lines added per file extension on the latest complete day, and how many of them "
+            "AI wrote." + _DAILY_NOTE,
+            {
+                "lines added": by("sum", poe, sel("aicode_daily_extension_lines_added")),
+                "AI lines added": by("sum", poe, sel("aicode_daily_extension_ai_lines_added")),
+            },
+            ["provider", "org", "extension"],
+        ),
+        table(
+            "AI-changed lines by file extension in range (tracking)",
+            "Lines that AI changes (IDE edit events, not yet commits) added and deleted per "
+            "file extension in the dashboard's time range." + _COUNTER_NOTE,
+            {
+                "lines added": by("sum", poe, inc(files)),
+                "lines deleted": by("sum", poe, inc("aicode_change_file_lines_deleted_total")),
+            },
+            ["provider", "org", "extension"],
+            defaults={"decimals": 0},
+        ),
+        timeseries(
+            "AI-changed lines per hour by file extension (tracking)",
+            "Lines added by AI changes per file extension, the top $top at each point."
+            + _COUNTER_NOTE,
+            [t(_per_hour(f"topk($top, {by('sum', 'extension', rate(files))})"), "{{extension}}")],
+            w=24,
+        ),
+    ]
+    return dashboard(
+        "aicode-repositories",
+        "AI code: repositories and languages",
+        "Where the AI-written code lands: per repository and per file extension.",
+        panels,
+        variables(window=True, top=True),
+        time_from="now-30d",
+    )
+
+
+def people() -> Json:
+    ps, posm, pou = "provider, source", "provider, org, source, model", "provider, org, user"
+    top_users = f"topk($top, {by('max', pou, sel('aicode_user_ai_lines_added', window=True))})"
+
+    def of_top_users(metric: str) -> str:
+        return f"{by('max', pou, sel(metric, window=True))} and on ({pou}) {top_users}"
+
+    user_lines = "aicode_user_commit_lines_added_total"
+    panels = [
+        row("Sources and models (tracking)"),
+        timeseries(
+            "AI changes per hour by source",
+            "AI edit events in the IDE (agent, next/tab, quest, inline chat, composer)."
+            + _COUNTER_NOTE,
+            [t(_per_hour(by("sum", ps, rate("aicode_changes_total"))), "{{provider}} {{source}}")],
+            stack=True,
+        ),
+        timeseries(
+            "Lines added per hour by AI changes, by model",
+            "Lines that AI edit events added, by the model (Qoder model tier: lite, efficient, "
+            "auto; Cursor model name). No model reported shows as `unknown`." + _COUNTER_NOTE,
+            [
+                t(
+                    _per_hour(
+                        by("sum", "provider, model", rate("aicode_change_lines_added_total"))
+                    ),
+                    "{{provider}} {{model}}",
+                )
+            ],
+            stack=True,
+        ),
+        table(
+            "Changes by source and model in range",
+            "AI edit events and the lines they added and deleted in the dashboard's time "
+            "range, per source and model." + _COUNTER_NOTE,
+            {
+                "changes": by("sum", posm, inc("aicode_changes_total")),
+                "lines added": by("sum", posm, inc("aicode_change_lines_added_total")),
+                "lines deleted": by("sum", posm, inc("aicode_change_lines_deleted_total")),
+            },
+            ["provider", "org", "source", "model"],
+            w=16,
+            defaults={"decimals": 0},
+        ),
+        panel(
+            "piechart",
+            "Commit lines added by source in range",
+            "Where the committed lines came from, `non_ai` included." + _COUNTER_NOTE,
+            [t(by("sum", "source", inc("aicode_commit_lines_added_total")), "{{source}}")],
+            w=8,
+            instant=True,
+            options={
+                "reduceOptions": _REDUCE,
+                "pieType": "donut",
+                "legend": {"displayMode": "table", "placement": "right", "values": ["percent"]},
+            },
+        ),
+        row("People"),
+        table(
+            "Member leaderboard ($window, top $top by AI lines)",
+            "The vendor's member ranking: lines added, AI lines added, AI share and commits "
+            "per member. The `user` label follows `users.label` (email, id, name, hmac); "
+            "the vendor returns at most `ranking_limit` members." + _WINDOW_NOTE,
+            {
+                "AI lines added": top_users,
+                "lines added": of_top_users("aicode_user_lines_added"),
+                "AI share": of_top_users("aicode_user_ai_share_ratio"),
+                "commits": of_top_users("aicode_user_commits"),
+            },
+            ["provider", "org", "user"],
+        ),
+        table(
+            "People in range (tracking, needs users.per_user_counters)",
+            "AI lines and all lines added in ingested commits, and AI edit events, per user "
+            "in the dashboard's time range; works for every provider. Empty unless the "
+            "exporter runs with `users.per_user_counters: true`; beyond `users.max_users` "
+            "people fold into `__other__`." + _COUNTER_NOTE,
+            {
+                "AI lines added": f"topk($top, {by('sum', pou, inc(user_lines, AI))})",
+                "lines added": by("sum", pou, inc(user_lines)),
+                "changes": by("sum", pou, inc("aicode_user_changes_total")),
+            },
+            ["provider", "org", "user"],
+            defaults={"decimals": 0},
+        ),
+    ]
+    return dashboard(
+        "aicode-people",
+        "AI code: sources, models and people",
+        "Which AI features and models produce the code, and who uses them.",
+        panels,
+        variables(window=True, top=True),
+        time_from="now-30d",
+    )
+
+
+def health() -> Json:
+    job = 'job=~"$job"'
+    poe, pos = "provider, org, endpoint", "provider, org, stream"
+    endpoint, stream = "{{provider}}/{{org}} {{endpoint}}", "{{provider}}/{{org}} {{stream}}"
+    panels = [
+        row("Exporter"),
+        stat(
+            "Scrape target up",
+            "Whether Prometheus can scrape the exporter (`up`). DOWN raises AicodeExporterDown.",
+            [t(f"up{{{job}}}", "{{instance}}")],
+            defaults={"mappings": _UPDOWN},
+        ),
+        stat(
+            "Exporter version",
+            "Version of the running exporter.",
+            [t(f"aicode_exporter_build_info{{{job}}}", "{{version}}")],
+            text_mode="name",
+        ),
+        stat(
+            "Vendor endpoints up",
+            "Endpoints whose last poll succeeded, out of all polled endpoints.",
+            [t(f"sum({sel('aicode_up')})", "up"), t(f"count({sel('aicode_up')})", "polled")],
+        ),
+        stat(
+            "Scrape",
+            "Time Prometheus needs to scrape the exporter and the number of samples it "
+            "serves (watch it when per-user counters are on).",
+            [
+                t(f"max(scrape_duration_seconds{{{job}}})", "scrape duration (s)"),
+                t(f"sum(scrape_samples_scraped{{{job}}})", "samples"),
+            ],
+        ),
+        row("Vendor endpoints"),
+        panel(
+            "state-timeline",
+            "Endpoint status",
+            "Did the last poll of each vendor endpoint succeed (`aicode_up`)? A failing "
+            "endpoint keeps its last good values on the other dashboards; 15 minutes of DOWN "
+            "raises AicodeEndpointDown.",
+            [t(by("max", poe, sel("aicode_up")), endpoint)],
+            w=24,
+            h=7,
+            defaults={"mappings": _UPDOWN, "thresholds": _thresholds(("red", None), ("green", 1))},
+            options={"showValue": "never", "mergeValues": True, "rowHeight": 0.8},
+        ),
+        timeseries(
+            "Time since last successful poll",
+            "Age of the data each endpoint serves. Beyond the threshold (1h by default) "
+            "AicodeDataStale fires.",
+            [
+                t(
+                    f"time() - {by('max', poe, sel('aicode_last_success_timestamp_seconds'))}",
+                    endpoint,
+                )
+            ],
+            unit="s",
+        ),
+        timeseries(
+            "Newest record age",
+            "Time since the newest tracking record the exporter has seen per stream. It grows "
+            "over weekends; beyond 3 days AicodeRecordStreamStale fires.",
+            [
+                t(
+                    f"time() - {by('max', pos, sel('aicode_newest_record_timestamp_seconds'))}",
+                    stream,
+                )
+            ],
+            unit="s",
+        ),
+        timeseries(
+            "Poll duration",
+            "How long the last poll of each endpoint took, pages and waits for the rate "
+            "limit included. Close to poll_interval means polls are falling behind.",
+            [t(by("max", poe, sel("aicode_poll_duration_seconds")), endpoint)],
+            unit="s",
+        ),
+        timeseries(
+            "Vendor API requests per minute by status",
+            "Requests to the vendor by HTTP status; `error` is a request without an HTTP "
+            "answer (timeout, DNS, TLS). 401/403 raise AicodeAuthFailing.",
+            [
+                t(
+                    f"{by('sum', poe + ', code', rate('aicode_api_requests_total'))} * 60",
+                    f"{endpoint} {{{{code}}}}",
+                )
+            ],
+        ),
+        timeseries(
+            "Vendor API error ratio (1h)",
+            "Share of vendor requests over the last hour that did not get a 2xx answer.",
+            [t(sel(ERROR_RATIO_1H), endpoint)],
+            unit="percentunit",
+        ),
+        timeseries(
+            "Rate-limited requests per minute",
+            "Requests the vendor throttled (HTTP 429, or 503 with Retry-After); the exporter "
+            "waits as told. Throttling in every 15 minutes for an hour raises "
+            "AicodeRateLimited. Cursor allows 5 requests per minute per endpoint and team.",
+            [t(f"{by('sum', poe, rate('aicode_api_rate_limited_total'))} * 60", endpoint)],
+        ),
+        timeseries(
+            "Tracking records per hour",
+            "New tracking records counted, and records read again (the look-back overlap) "
+            "and skipped by de-duplication.",
+            [
+                t(
+                    _per_hour(by("sum", pos, rate("aicode_records_ingested_total"))),
+                    f"{stream} new",
+                ),
+                t(
+                    _per_hour(by("sum", pos, rate("aicode_records_duplicate_total"))),
+                    f"{stream} duplicate",
+                ),
+            ],
+        ),
+    ]
+    return dashboard(
+        "aicode-exporter-health",
+        "AI code: exporter health",
+        "Is the exporter scraped, are the vendor endpoints answering, how fresh is the data.",
+        panels,
+        variables(job=True),
+        time_from="now-24h",
+        refresh="1m",
+    )
+
+
+DASHBOARDS = {
+    "aicode-adoption.json": adoption,
+    "aicode-repositories.json": repositories,
+    "aicode-people.json": people,
+    "aicode-exporter-health.json": health,
+}
+
+
+def render() -> dict[str, str]:
+    """File name -> JSON text, exactly as committed."""
+    return {
+        name: json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+        for name, build in DASHBOARDS.items()
+    }
+
+
+def markdown() -> str:
+    """Each dashboard's panels and the PromQL behind them (README: Dashboards and alerts)."""
+    out = []
+    for build in DASHBOARDS.values():
+        dash = build()
+        out += [f"#### {dash['title']} (`{dash['uid']}`)", "", dash["description"], ""]
+        out += ["| Panel | PromQL |", "|---|---|"]
+        for p in dash["panels"]:
+            if p["type"] == "row":
+                out.append(f"| **{p['title']}** | |")
+                continue
+            exprs = "<br>".join("`" + t["expr"].replace("|", "\\|") + "`" for t in p["targets"])
+            out.append(f"| {p['title']} | {exprs} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Write grafana/dashboards/*.json")
+    parser.add_argument("--check", action="store_true", help="fail if a file is out of date")
+    parser.add_argument("--markdown", action="store_true", help="print the panel tables")
+    args = parser.parse_args(argv)
+    if args.markdown:
+        print(markdown(), end="")
+        return 0
+    stale = []
+    for name, text in render().items():
+        path = OUT_DIR / name
+        if path.exists() and path.read_text(encoding="utf-8") == text:
+            continue
+        if args.check:
+            stale.append(str(path))
+        else:
+            OUT_DIR.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+            print(f"wrote {path}")
+    if stale:
+        print("out of date (run python grafana/build_dashboards.py): " + ", ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

