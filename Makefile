@@ -27,7 +27,7 @@ tools:
 	@scripts/ensure-tools.sh
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check exporter tests bench
+	$(BIN)/ruff check exporter tests bench grafana prometheus
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy

@@ -114,7 +114,9 @@ def _demo(argv: list[str]) -> int:
     state = Path(tempfile.mkdtemp(prefix="aicode-demo-")) / "state.db"
     common = {"name": "demo", "base_url": sim.url, "api_key": "sim-key",
               "poll_interval": args.poll_interval}
-    cfg = Config.model_validate({"state_path": state, "providers": [
+    # Synthetic people: per-user counters cost nothing here and feed the people dashboard.
+    cfg = Config.model_validate({"state_path": state, "users": {"per_user_counters": True},
+                                 "providers": [
         {"type": "qoder", "organization_id": "org_sim", **common},
         {"type": "cursor", **common},
     ]})
