@@ -8,6 +8,7 @@ dashboard, Grafana variables substituted. All on loopback.
 from __future__ import annotations
 
 import json
+import math
 import re
 import socket
 import subprocess
@@ -133,40 +134,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     "base_url": sim_url,
                     "organization_id": "org_sim",
                     "api_key": "sim-key",
-                    "poll_interval": "15s",
-                    # a short first read keeps the first poll (paced per endpoint) quick
-                    "initial_backfill": "1d",
+                    "poll_interval": "10s",
+                    # The first poll reads 2 days (never empty, even over a simulated
+                    # weekend); the next reads back 7 (lookback), which always holds
+                    # weekdays: series that exist at the first scrape rise while
+                    # Prometheus scrapes, so rate()-based panels get real values.
+                    "initial_backfill": "2d",
+                    "lookback": "7d",
                 },
                 {
                     "type": "cursor",
                     "name": "demo",
                     "base_url": sim_url,
                     "api_key": "sim-key",
-                    "poll_interval": "30s",
-                    "initial_backfill": "1d",
+                    "poll_interval": "15s",
+                    "initial_backfill": "2d",
+                    "lookback": "7d",
                 },
             ],
         }
-        (tmp / "exporter.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
-        start(
-            stack,
-            "exporter",
-            [
-                str(EXPORTER),
-                "--config.file",
-                str(tmp / "exporter.yml"),
-                "--web.listen-address",
-                f"127.0.0.1:{exporter_port}",
-            ],
-            tmp / "exporter.log",
-        )
-        wait_until(
-            stack,
-            "the exporter's /-/ready",
-            lambda: http_get(f"{exporter_url}/-/ready")[0] == 200 or None,
-            60,
-        )
-
+        # Prometheus first, so it scrapes from the exporter's first poll on.
         prom_config = {
             "global": {
                 "scrape_interval": "1s",
@@ -201,12 +188,40 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             30,
         )
 
+        (tmp / "exporter.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        start(
+            stack,
+            "exporter",
+            [
+                str(EXPORTER),
+                "--config.file",
+                str(tmp / "exporter.yml"),
+                "--web.listen-address",
+                f"127.0.0.1:{exporter_port}",
+            ],
+            tmp / "exporter.log",
+        )
+        wait_until(
+            stack,
+            "the exporter's /-/ready",
+            lambda: http_get(f"{exporter_url}/-/ready")[0] == 200 or None,
+            60,
+        )
+
         def enough_samples() -> bool | None:
             # rate() over the 15s used for $__rate_interval needs >= 2 samples: ask for 5.
             result = query(stack, 'count_over_time(up{job="aicode-exporter"}[15s]) >= 5')
             return bool(result.get("data", {}).get("result")) or None
 
         wait_until(stack, "5 scrapes of the exporter", enough_samples, 30)
+
+        def counters_moved() -> bool | None:
+            # both providers' second polls counted commit lines while being scraped
+            expr = ("count(sum by (provider) "
+                    "(increase(aicode_commit_lines_added_total[1m])) > 0) == 2")
+            return bool(query(stack, expr).get("data", {}).get("result")) or None
+
+        wait_until(stack, "the counters to rise between scrapes", counters_moved, 60)
 
         def rules_evaluated() -> bool | None:
             for record in recording_rule_names():
@@ -281,6 +296,8 @@ def test_every_panel_query_returns_data(stack: Stack, variable_values: dict[str,
                 reason = f"error: {result.get('error')}"
             elif not result["data"]["result"]:
                 reason = "empty result"
+            elif not any(_finite(r) for r in result["data"]["result"]):
+                reason = "only NaN/Inf values"
             else:
                 continue
             failures.append(
@@ -288,6 +305,11 @@ def test_every_panel_query_returns_data(stack: Stack, variable_values: dict[str,
             )
     assert count > 50, f"only {count} queries found"
     assert not failures, f"{len(failures)} of {count} panel queries failed:\n" + "\n".join(failures)
+
+
+def _finite(series: dict[str, Any]) -> bool:
+    value = float(series["value"][1])
+    return math.isfinite(value)
 
 
 def test_every_rule_evaluates_without_error(stack: Stack) -> None:
