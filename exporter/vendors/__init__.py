@@ -20,6 +20,7 @@ from exporter.streams import StreamJob, plan_pages
 from exporter.telemetry import Telemetry
 from exporter.userlabels import UserLabeler
 from exporter.vendors.base import Endpoint
+from exporter.vendors.tracking import TrackingClient
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +81,7 @@ def make_api(cfg: QoderProvider | CursorProvider, w: Wiring) -> ApiClient:
                      wall=w.wall, sleep=w.sleep)
 
 
-def tracking_client(cfg: QoderProvider | CursorProvider, api: ApiClient) -> Any:
+def tracking_client(cfg: QoderProvider | CursorProvider, api: ApiClient) -> TrackingClient:
     from exporter.vendors.cursor.client import CursorTrackingClient
     from exporter.vendors.qoder.client import QoderTrackingClient
 
@@ -117,8 +118,8 @@ def _stream_endpoints(cfg: QoderProvider | CursorProvider, api: ApiClient,
                   plan: Callable[[int], None] = plan) -> Iterator[Record | Skipped]:
             seen_at = w.wall()
             convert = to_record[stream]
-            items = (getattr(client, f"{stream}_csv")(start, end) if fmt == "csv"
-                     else getattr(client, f"{stream}_json")(start, end, plan))
+            items = (client.csv_records(stream, start, end) if fmt == "csv"
+                     else client.json_records(stream, start, end, plan))
             for item in items:
                 yield item if isinstance(item, Skipped) else convert(item, seen_at)
 

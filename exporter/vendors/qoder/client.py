@@ -6,15 +6,14 @@ section (issue-3 code) uses camelCase. Dates go out as RFC 3339 UTC.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
-from exporter.csvrecords import M, Skipped, read_csv, validate_items
 from exporter.httpclient import ApiClient
 from exporter.paging import paginate
-from exporter.vendors.base import parse_as
+from exporter.vendors.base import Tolerant, parse_as
 from exporter.vendors.qoder.models import (
     CommitDetail,
     CommitDetails,
@@ -30,12 +29,9 @@ from exporter.vendors.qoder.models import (
     RepoPage,
     TrackingPage,
 )
+from exporter.vendors.tracking import TrackingClient, rfc3339
 
 REPOS_PER_PAGE = 100  # the documented maximum
-
-
-def rfc3339(t: datetime) -> str:
-    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class QoderMetricsClient:
@@ -91,52 +87,29 @@ QODER_COMMIT_CSV_REQUIRED = ("commitHash", "branchName", "repoName", "totalLines
 QODER_CHANGE_CSV_REQUIRED = ("changeId", "source", "totalLinesAdded")
 
 
-class QoderTrackingClient:
+class QoderTrackingClient(TrackingClient):
     """AI Code Tracking: commits and changes as JSON pages or streamed CSV, commit detail.
     Parameters are camelCase here (startDate, pageSize), unlike the metrics section."""
 
+    page_size = TRACKING_PAGE_SIZE
+    models: ClassVar[Mapping[str, type[Tolerant]]] = {
+        "commits": QoderCommit, "changes": QoderChange}
+    csv_required: ClassVar[Mapping[str, tuple[str, ...]]] = {
+        "commits": QODER_COMMIT_CSV_REQUIRED, "changes": QODER_CHANGE_CSV_REQUIRED}
+
     def __init__(self, api: ApiClient, organization_id: str) -> None:
-        self.api = api
+        super().__init__(api)
         self.prefix = f"/v1/organizations/{quote(organization_id, safe='')}/ai-code-tracking"
 
-    def _range(self, start: datetime, end: datetime) -> dict[str, str]:
-        return {"startDate": rfc3339(start), "endDate": rfc3339(end)}
+    def list_path(self, stream: str) -> str:
+        return f"{self.prefix}/{stream}"
 
-    def pages(self, stream: str, start: datetime, end: datetime,
-              on_total: Callable[[int], None] = lambda n: None) -> Iterator[Any]:
-        """Raw items of every page, in order; stops on totalPages."""
+    def csv_path(self, stream: str) -> str:
+        return f"{self.prefix}/{stream}/export"
 
-        def fetch(page: int) -> tuple[list[Any], int | None]:
-            data = self.api.get_json(stream, f"{self.prefix}/{stream}",
-                                     {**self._range(start, end), "page": page,
-                                      "pageSize": TRACKING_PAGE_SIZE}, deadline=None)
-            got = parse_as(TrackingPage, data, stream)
-            return got.items, got.pagination.totalPages
-
-        return paginate(fetch, page_size=TRACKING_PAGE_SIZE, endpoint=stream,
-                        on_total=on_total)
-
-    def commits_json(self, start: datetime, end: datetime,
-                     on_total: Callable[[int], None] = lambda n: None,
-                     ) -> Iterator[QoderCommit | Skipped]:
-        return validate_items(QoderCommit, self.pages("commits", start, end, on_total))
-
-    def changes_json(self, start: datetime, end: datetime,
-                     on_total: Callable[[int], None] = lambda n: None,
-                     ) -> Iterator[QoderChange | Skipped]:
-        return validate_items(QoderChange, self.pages("changes", start, end, on_total))
-
-    def _csv(self, stream: str, model: type[M], required: tuple[str, ...],
-             start: datetime, end: datetime) -> Iterator[M | Skipped]:
-        with self.api.stream_text(stream, f"{self.prefix}/{stream}/export",
-                                  self._range(start, end), deadline=None) as text:
-            yield from read_csv(text, model, required=required, endpoint=stream)
-
-    def commits_csv(self, start: datetime, end: datetime) -> Iterator[QoderCommit | Skipped]:
-        return self._csv("commits", QoderCommit, QODER_COMMIT_CSV_REQUIRED, start, end)
-
-    def changes_csv(self, start: datetime, end: datetime) -> Iterator[QoderChange | Skipped]:
-        return self._csv("changes", QoderChange, QODER_CHANGE_CSV_REQUIRED, start, end)
+    def parse_page(self, data: Any, stream: str) -> tuple[list[Any], int | None]:
+        got = parse_as(TrackingPage, data, stream)
+        return got.items, got.pagination.totalPages
 
     def commit_detail(self, hashes: Sequence[str], branch: str | None = None,
                       *, deadline: float | None = None) -> list[CommitDetail]:
