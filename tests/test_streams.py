@@ -302,3 +302,22 @@ def test_no_per_user_series_by_default(tmp_path: Path) -> None:
     app = run(cursor_config(tmp_path), CursorFake())
     assert not any(k.startswith("aicode_user_") for k in counters(app))
     app.close()
+
+
+def test_over_budget_poll_is_logged_once_with_the_numbers(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    clock = FakeClock()
+    pages = CursorPages(3500)  # 4 pages; 5/min over a 30 s interval allows 2
+    cfg = cursor_config(tmp_path, poll_interval="30s",
+                        endpoints={"commits": {"format": "json"}, "changes": {"enabled": False}})
+    app = App(cfg, transport=httpx.MockTransport(pages), clock=clock.monotonic,
+              wall=clock.wall, sleep=clock.sleep)
+    with caplog.at_level("WARNING", logger="exporter.streams"):
+        app.poller.poll_all_once()
+        app.poller.poll_all_once()
+    warnings = [r.getMessage() for r in caplog.records if "more requests" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "requests=4" in warnings[0] and "budget_per_interval=2" in warnings[0]
+    assert "rate_per_minute=5" in warnings[0]
+    assert all(s >= 12 for s in clock.sleeps)  # spread, not burst
+    app.close()
