@@ -92,10 +92,6 @@ class CursorCommits(CommitStream):
     spills = True
     csv_header = COMMIT_CSV_HEADER
 
-    def __init__(self, seed_bits: int, population: Population, rate: float) -> None:
-        super().__init__(seed_bits, population, rate)
-        self.ids = gen.IdCodec(seed_bits, self.code)
-
     def activity(self, person: Person) -> float:
         return person.cursor_activity
 
@@ -104,22 +100,6 @@ class CursorCommits(CommitStream):
 
     def keys(self, event_ms: int, ingest_ms: int, commit_ts_null: bool) -> tuple[int, int]:
         return ingest_ms, ingest_ms if commit_ts_null else event_ms
-
-    def commit_hash(self, ref: Ref) -> str:
-        record = self.record_no(ref)
-        head = self.ids.encode(ref.gen_day, ref.user, record)
-        tail = gen.hex_digest(self.seed_bits, self.code, ref.gen_day, ref.user, record, size=14)
-        return f"{head:012x}{tail}"
-
-    def locate(self, commit_hash: str) -> tuple[int, int, int] | None:
-        commit_hash = commit_hash.strip().lower()
-        if len(commit_hash) != 40:
-            return None
-        try:
-            day, user, record = self.ids.decode(int(commit_hash[:12], 16))
-        except ValueError:
-            return None
-        return (day, user, record) if user < len(self.population.people) else None
 
     def lines(self, ref: Ref) -> CursorLines:
         person = self.population.people[ref.user]

@@ -17,12 +17,12 @@ import threading
 from array import array
 from bisect import bisect_left, bisect_right
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Generic, NamedTuple, TypeVar
 
 from exporter.simulator.gen import MAX_DELAY_MS
-from exporter.simulator.records import Ref, Row, Stream
+from exporter.simulator.records import CommitStream, Ref, Row, Stream
 from exporter.simulator.timeutil import DAY_MS, day_of
 
 S = TypeVar("S", bound=Stream)
@@ -252,3 +252,24 @@ class RecordIndex(Generic[S]):
         """The rows one generated commit produced: itself and any main-branch copy."""
         rows = self.stream.user_day(gen_day, user)
         return [Ref(*row) for row in rows if row[5] >> 1 == record]
+
+    def find_commit(self, commit_hash: str, branch: str | None, now_ms: int,
+                    branch_of: Callable[[Ref], object]) -> Ref | None:
+        """The visible row of a commit hash (on `branch` when given), for the blame and
+        commit-detail endpoints; vendors differ only in how a row's branch is read."""
+        stream: Stream = self.stream
+        assert isinstance(stream, CommitStream)
+        located = stream.locate(commit_hash)
+        if located is None:
+            return None
+        day16, user, record = located
+        first, today = self.window(now_ms)
+        for day in range(first, today + 1):
+            if day % (1 << 16) != day16:
+                continue
+            for ref in self.commit_refs(day, user, record):
+                if ref.ingest_ms > now_ms or stream.commit_hash(ref) != commit_hash.lower():
+                    continue
+                if branch is None or branch_of(ref) == branch:
+                    return ref
+        return None

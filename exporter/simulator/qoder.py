@@ -390,17 +390,5 @@ class QoderApi:
 
     def _find_commit(self, commit_hash: str, branch: str | None, now_ms: int) -> Ref | None:
         stream = self.commits.stream
-        located = stream.locate(commit_hash)
-        if located is None:
-            return None
-        day16, user, record = located
-        first, today = self.commits.window(now_ms)
-        for day in range(first, today + 1):
-            if day % (1 << 16) != day16:
-                continue
-            for ref in self.commits.commit_refs(day, user, record):
-                if ref.ingest_ms > now_ms or stream.commit_hash(ref) != commit_hash.lower():
-                    continue
-                if branch is None or stream.branch(ref, stream.lines(ref))[0] == branch:
-                    return ref
-        return None
+        return self.commits.find_commit(commit_hash, branch, now_ms,
+                                        lambda ref: stream.branch(ref, stream.lines(ref))[0])

@@ -136,21 +136,11 @@ class QoderCommits(CommitStream):
     spills = False
     csv_header = COMMIT_CSV_HEADER
 
-    def __init__(self, seed_bits: int, population: Population, rate: float) -> None:
-        super().__init__(seed_bits, population, rate)
-        self.ids = gen.IdCodec(seed_bits, self.code)
-
     def activity(self, person: Person) -> float:
         return person.qoder_activity
 
     def keys(self, event_ms: int, ingest_ms: int, commit_ts_null: bool) -> tuple[int, int]:
         return event_ms, event_ms
-
-    def commit_hash(self, ref: Ref) -> str:
-        record = self.record_no(ref)
-        head = self.ids.encode(ref.gen_day, ref.user, record)
-        tail = gen.hex_digest(self.seed_bits, self.code, ref.gen_day, ref.user, record, size=14)
-        return f"{head:012x}{tail}"
 
     def lines(self, ref: Ref) -> CommitLines:
         person = self.population.people[ref.user]
@@ -258,22 +248,6 @@ class QoderCommits(CommitStream):
             if groups:
                 annotations.append({"filePath": path, "groups": groups})
         return annotations
-
-    def locate(self, commit_hash: str) -> tuple[int, int, int] | None:
-        """(gen_day, user, record) of a hash this stream produced, else None.
-
-        The day comes back modulo 2**16; callers compare it with days they know.
-        """
-        commit_hash = commit_hash.strip().lower()
-        if len(commit_hash) != 40:
-            return None
-        try:
-            day, user, record = self.ids.decode(int(commit_hash[:12], 16))
-        except ValueError:
-            return None
-        if user >= len(self.population.people):
-            return None
-        return day, user, record
 
     def fact(self, ref: Ref) -> CommitFact:
         lines = self.lines(ref)

@@ -102,6 +102,31 @@ class Stream(ABC):
 class CommitStream(Stream):
     attr_div = 4
 
+    def __init__(self, seed_bits: int, population: Population, rate: float) -> None:
+        super().__init__(seed_bits, population, rate)
+        self.ids = gen.IdCodec(seed_bits, self.code)
+
+    def commit_hash(self, ref: Ref) -> str:
+        """40 hex digits: an invertible id (day, user, record) and a seeded tail."""
+        record = self.record_no(ref)
+        head = self.ids.encode(ref.gen_day, ref.user, record)
+        tail = gen.hex_digest(self.seed_bits, self.code, ref.gen_day, ref.user, record, size=14)
+        return f"{head:012x}{tail}"
+
+    def locate(self, commit_hash: str) -> tuple[int, int, int] | None:
+        """(gen_day, user, record) of a hash this stream produced, else None.
+
+        The day comes back modulo 2**16; callers compare it with days they know.
+        """
+        commit_hash = commit_hash.strip().lower()
+        if len(commit_hash) != 40:
+            return None
+        try:
+            day, user, record = self.ids.decode(int(commit_hash[:12], 16))
+        except ValueError:
+            return None
+        return (day, user, record) if user < len(self.population.people) else None
+
     def record_no(self, ref: Ref) -> int:
         return ref.idx >> 1
 
