@@ -8,6 +8,7 @@ import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
 
 from exporter.simulator import Simulator
@@ -213,3 +214,48 @@ def test_sigterm_mid_poll_exits_0_within_10s_and_commits_nothing_partial(
     store = StateStore(tmp_path / "state.db")
     assert store.counters("cursor", "sim") == {}  # the unfinished poll left nothing
     store.close()
+
+
+def test_late_records_are_caught_by_the_lookback(tmp_path: Path) -> None:
+    """Polls at T and T+6h count exactly what one fresh read at T+6h of the same span
+    counts, although some records committed before T are only ingested after it."""
+    from exporter.app import App
+    from tests.helpers import FakeClock, make_config
+    from tests.simhelpers import sim_transport
+
+    t0 = datetime(2026, 6, 10, 12, tzinfo=UTC).timestamp()
+    clock = FakeClock(wall_time=t0)
+    sim = Simulator(users=60, repos=6, now=lambda: datetime.fromtimestamp(clock.wall_time, UTC),
+                    clock=clock.monotonic, cursor_rate_limit_per_minute=0)
+
+    def app(name: str, backfill: str) -> App:
+        cfg = make_config(tmp_path / name, [{
+            "type": "cursor", "name": "sim", "base_url": "http://cursor.sim",
+            "api_key": "sim-key", "lookback": "2d", "initial_backfill": backfill,
+            "rate_limit_per_minute": 6000}])
+        return App(cfg, transport=sim_transport(sim), clock=clock.monotonic,
+                   wall=clock.wall, sleep=clock.sleep)
+
+    def visible_before_t0() -> int:
+        r = httpx.get("http://cursor.sim/analytics/ai-code/commits", auth=("sim-key", ""),
+                      transport=sim_transport(sim),
+                      params={"startDate": "2026-06-07T12:00:00Z",
+                              "endDate": "2026-06-10T12:00:00Z", "pageSize": 1000})
+        return int(r.json()["totalCount"])
+
+    at_t0 = visible_before_t0()
+    incremental = app("inc", "3d")
+    incremental.poller.poll_all_once()
+    first = counters_of(incremental.publisher.snapshot.text.decode())
+    clock.wall_time = t0 + 6 * 3600
+    incremental.poller.poll_all_once()
+    clock.wall_time = t0 + 6 * 3600  # the fresh read sees the same "now"
+    assert visible_before_t0() > at_t0  # records committed before T, ingested after it
+    fresh = app("fresh", "3d6h")
+    fresh.poller.poll_all_once()
+    got = counters_of(incremental.publisher.snapshot.text.decode())
+    want = counters_of(fresh.publisher.snapshot.text.decode())
+    incremental.close()
+    fresh.close()
+    assert got == want
+    assert got != first  # the second poll did add records, late ones among them
