@@ -237,10 +237,11 @@ def test_late_records_are_caught_by_the_lookback(tmp_path: Path) -> None:
                    wall=clock.wall, sleep=clock.sleep)
 
     def visible_before_t0() -> int:
-        r = httpx.get("http://cursor.sim/analytics/ai-code/commits", auth=("sim-key", ""),
-                      transport=sim_transport(sim),
-                      params={"startDate": "2026-06-07T12:00:00Z",
-                              "endDate": "2026-06-10T12:00:00Z", "pageSize": 1000})
+        with httpx.Client(transport=sim_transport(sim)) as client:
+            r = client.get("http://cursor.sim/analytics/ai-code/commits",
+                           auth=("sim-key", ""),
+                           params={"startDate": "2026-06-07T12:00:00Z",
+                                   "endDate": "2026-06-10T12:00:00Z", "pageSize": 1000})
         return int(r.json()["totalCount"])
 
     at_t0 = visible_before_t0()
