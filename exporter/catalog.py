@@ -114,34 +114,46 @@ API_RATE_LIMITED = Spec("aicode_api_rate_limited_total", "counter",
                         "Retry-After).", _EP)
 
 # Counters from the record streams (Qoder and Cursor AI Code Tracking).
-_REC = "Counted once per record, ever (de-duplicated, persisted in the state file)."
-COMMITS = _spec("aicode_commits_total", "counter",
-                f"Commits reported by the AI code tracking stream. {_REC}",
-                "repo", "primary_branch")
-COMMIT_LINES_ADDED = _spec("aicode_commit_lines_added_total", "counter",
-                           f"Lines added in commits, by the tool and mode that wrote them. {_REC}",
-                           "repo", "source")
-COMMIT_LINES_DELETED = _spec("aicode_commit_lines_deleted_total", "counter",
-                             f"Lines deleted in commits, by tool and mode. {_REC}",
-                             "repo", "source")
-CHANGES = _spec("aicode_changes_total", "counter",
-                f"Accepted AI changes in the IDE. {_REC}", "source", "model")
-CHANGE_LINES_ADDED = _spec("aicode_change_lines_added_total", "counter",
-                           f"Lines added by accepted AI changes. {_REC}", "source", "model")
-CHANGE_LINES_DELETED = _spec("aicode_change_lines_deleted_total", "counter",
-                             f"Lines deleted by accepted AI changes. {_REC}", "source", "model")
-CHANGE_FILE_LINES_ADDED = _spec("aicode_change_file_lines_added_total", "counter",
-                                f"Lines added by accepted AI changes per file extension "
-                                f"(change metadata). {_REC}", "source", "extension")
-CHANGE_FILE_LINES_DELETED = _spec("aicode_change_file_lines_deleted_total", "counter",
-                                  f"Lines deleted by accepted AI changes per file extension. "
-                                  f"{_REC}", "source", "extension")
-USER_COMMIT_LINES_ADDED = _spec("aicode_user_commit_lines_added_total", "counter",
-                                f"Lines added in commits per user and source "
-                                f"(users.per_user_counters). {_REC}", "user", "source")
-USER_CHANGES = _spec("aicode_user_changes_total", "counter",
-                     f"Accepted AI changes per user and source (users.per_user_counters). {_REC}",
-                     "user", "source")
+_C = "Qoder GET /ai-code-tracking/commits (or /export), Cursor GET /analytics/ai-code/commits"
+_CH = "Qoder GET /ai-code-tracking/changes, Cursor GET /analytics/ai-code/changes (or .csv)"
+_REC = f"Counted once per record, ever (de-duplicated, kept in the state file). {CACHED}"
+
+
+def _stream(name: str, what: str, source: str, *extra: str) -> Spec:
+    return _spec(name, "counter", f"{what} {source}. {_REC}", *extra)
+
+
+COMMITS = _stream("aicode_commits_total", "Commit records.", f"{_C} commitHash+branchName",
+                  "repo", "primary_branch")
+COMMIT_LINES_ADDED = _stream("aicode_commit_lines_added_total",
+                             "Lines added in commits, by the tool and mode that wrote them.",
+                             f"{_C} <source>LinesAdded", "repo", "source")
+COMMIT_LINES_DELETED = _stream("aicode_commit_lines_deleted_total",
+                               "Lines deleted in commits, by tool and mode.",
+                               f"{_C} <source>LinesDeleted", "repo", "source")
+CHANGES = _stream("aicode_changes_total", "Accepted AI changes in the IDE.", f"{_CH} changeId",
+                  "source", "model")
+CHANGE_LINES_ADDED = _stream("aicode_change_lines_added_total",
+                             "Lines added by accepted AI changes.", f"{_CH} totalLinesAdded",
+                             "source", "model")
+CHANGE_LINES_DELETED = _stream("aicode_change_lines_deleted_total",
+                               "Lines deleted by accepted AI changes.",
+                               f"{_CH} totalLinesDeleted", "source", "model")
+CHANGE_FILE_LINES_ADDED = _stream("aicode_change_file_lines_added_total",
+                                  "Lines added by accepted AI changes per file extension.",
+                                  f"{_CH} metadata[].linesAdded by fileExtension",
+                                  "source", "extension")
+CHANGE_FILE_LINES_DELETED = _stream("aicode_change_file_lines_deleted_total",
+                                    "Lines deleted by accepted AI changes per file extension.",
+                                    f"{_CH} metadata[].linesDeleted by fileExtension",
+                                    "source", "extension")
+USER_COMMIT_LINES_ADDED = _stream("aicode_user_commit_lines_added_total",
+                                  "Lines added in commits per user and source "
+                                  "(users.per_user_counters).", f"{_C} <source>LinesAdded",
+                                  "user", "source")
+USER_CHANGES = _stream("aicode_user_changes_total",
+                       "Accepted AI changes per user and source (users.per_user_counters).",
+                       f"{_CH} changeId", "user", "source")
 
 _STREAM = ("stream",)
 RECORDS_INGESTED = _spec("aicode_records_ingested_total", "counter",
