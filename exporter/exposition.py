@@ -49,24 +49,17 @@ def merge(families: Iterable[Family]) -> list[tuple[Spec, list[tuple[LabelValues
 
 
 class Snapshot:
-    """Immutable rendered output; OpenMetrics is rendered lazily on first ask, then kept."""
+    """Immutable rendered output in both formats, each also gzipped. Both are rendered
+    here, in the poll: Prometheus asks for OpenMetrics by default, so rendering it on the
+    first scrape would put a full render in the scrape path after every poll."""
 
     def __init__(self, metrics: list[Metric], series: int) -> None:
         self.series = series
         self.text = generate_latest(_Collected(metrics))
         self.text_gzip = gzip.compress(self.text, compresslevel=6)
-        self._metrics: list[Metric] | None = metrics
-        self._om: tuple[bytes, bytes] | None = None
-        self._lock = threading.Lock()
-
-    def openmetrics(self) -> tuple[bytes, bytes]:
-        with self._lock:
-            if self._om is None:
-                body = generate_openmetrics(  # type: ignore[no-untyped-call]
-                    _Collected(self._metrics or []))
-                self._om = (body, gzip.compress(body, compresslevel=6))
-                self._metrics = None
-            return self._om
+        self.openmetrics = generate_openmetrics(  # type: ignore[no-untyped-call]
+            _Collected(metrics))
+        self.openmetrics_gzip = gzip.compress(self.openmetrics, compresslevel=6)
 
 
 def build_snapshot(families: Iterable[Family]) -> Snapshot:

@@ -133,7 +133,7 @@ def _handler(publisher: Publisher, telemetry: Telemetry,
         def _metrics(self, head: bool) -> None:
             snap = publisher.snapshot
             if _accepts_openmetrics(self.headers.get("Accept", "")):
-                ctype, (plain, gz) = OPENMETRICS_TYPE, snap.openmetrics()
+                ctype, plain, gz = OPENMETRICS_TYPE, snap.openmetrics, snap.openmetrics_gzip
             else:
                 ctype, plain, gz = TEXT_TYPE, snap.text, snap.text_gzip
             if _accepts_gzip(self.headers.get("Accept-Encoding", "")):

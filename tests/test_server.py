@@ -80,3 +80,27 @@ def test_landing_page_and_404(served: tuple[App, str]) -> None:
     assert "<td>up</td>" in page.text
     assert httpx.get(f"{url}/nope").status_code == 404
     assert httpx.head(f"{url}/metrics").status_code == 200
+
+
+def test_scrapes_never_render_in_either_format(served: tuple[App, str],
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prometheus asks for OpenMetrics by default: that format too must be ready-made."""
+    import exporter.exposition as exposition
+
+    app, url = served
+    app.poller.poll_all_once()
+    calls: list[str] = []
+    for name in ("generate_latest", "generate_openmetrics"):
+        real = getattr(exposition, name)
+        monkeypatch.setattr(exposition, name,
+                            lambda reg, _n=name, _r=real: calls.append(_n) or _r(reg))
+    prometheus_accept = ("application/openmetrics-text;version=1.0.0,application/openmetrics-"
+                         "text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+    for accept in (prometheus_accept, "text/plain"):
+        for encoding in ("gzip", "identity"):
+            r = httpx.get(f"{url}/metrics", headers={"Accept": accept,
+                                                    "Accept-Encoding": encoding})
+            assert b"aicode_ai_share_ratio" in r.content
+    assert calls == []
+    app.publisher.render()  # the poll is where rendering happens
+    assert calls == ["generate_latest", "generate_openmetrics"]
