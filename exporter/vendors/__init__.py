@@ -92,14 +92,15 @@ def tracking_client(cfg: QoderProvider | CursorProvider, api: ApiClient) -> Trac
 
 def _stream_endpoints(cfg: QoderProvider | CursorProvider, api: ApiClient,
                       w: Wiring) -> list[Endpoint]:
-    from exporter.vendors.cursor.mapping import cursor_change, cursor_commit
-    from exporter.vendors.qoder.mapping import qoder_change, qoder_commit
+    from exporter.vendors.changes import change_record
+    from exporter.vendors.cursor.mapping import cursor_commit
+    from exporter.vendors.qoder.mapping import qoder_commit
 
     assert w.store is not None
     client = tracking_client(cfg, api)
     to_record: dict[str, Callable[[Any, float], Record]] = (
-        {"commits": qoder_commit, "changes": qoder_change} if cfg.type == "qoder"
-        else {"commits": cursor_commit, "changes": cursor_change})
+        {"commits": qoder_commit if cfg.type == "qoder" else cursor_commit,
+         "changes": change_record})
     warned: set[str] = set()
     out = []
     for stream in STREAMS:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from exporter.errors import SchemaError
 from exporter.families import Family
@@ -40,6 +40,37 @@ class Tolerant(BaseModel):
     """Vendor response models: unknown fields ignored, missing ones default."""
 
     model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+# Field types of the tolerant models: a vendor's null (or a CSV's empty field) reads as
+# zero, empty, empty list, or stays None where "unknown" is a value of its own.
+def _zero_if_null(v: Any) -> Any:
+    return 0 if v is None else v
+
+
+def _empty_if_null(v: Any) -> Any:
+    return "" if v is None else v
+
+
+def _list_if_null(v: Any) -> Any:
+    return [] if v is None else v
+
+
+def _none_if_blank(v: Any) -> Any:
+    return None if v in ("", None) else v
+
+
+T = TypeVar("T")
+Num = Annotated[float, BeforeValidator(_zero_if_null)]
+Str = Annotated[str, BeforeValidator(_empty_if_null)]
+ListOf = Annotated[list[T], BeforeValidator(_list_if_null)]
+OptNum = Annotated[float | None, BeforeValidator(_none_if_blank)]
+OptBool = Annotated[bool | None, BeforeValidator(_none_if_blank)]
+OptTime = Annotated[datetime | None, BeforeValidator(_none_if_blank)]
+
+
+def epoch(t: datetime | None) -> float | None:
+    return t.timestamp() if t is not None else None
 
 
 M = TypeVar("M", bound="Tolerant")

@@ -11,7 +11,8 @@ from urllib.parse import quote
 from exporter.csvrecords import snake_to_camel
 from exporter.errors import SchemaError
 from exporter.vendors.base import Tolerant, parse_as
-from exporter.vendors.cursor.models import CursorChange, CursorCommit, CursorPage
+from exporter.vendors.changes import ChangeItem
+from exporter.vendors.cursor.models import CursorCommit, CursorPage
 from exporter.vendors.tracking import TrackingClient
 
 PAGE_SIZE = 1000  # the documented maximum
@@ -25,7 +26,7 @@ CHANGE_CSV_REQUIRED = ("changeId", "source", "totalLinesAdded")
 class CursorTrackingClient(TrackingClient):
     page_size = PAGE_SIZE
     models: ClassVar[Mapping[str, type[Tolerant]]] = {
-        "commits": CursorCommit, "changes": CursorChange}
+        "commits": CursorCommit, "changes": ChangeItem}
     csv_required: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "commits": COMMIT_CSV_REQUIRED, "changes": CHANGE_CSV_REQUIRED}
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from exporter.records import Change, Commit, User
-from exporter.vendors.cursor.models import CursorChange, CursorCommit
+from exporter.records import Commit, User
+from exporter.vendors.base import epoch
+from exporter.vendors.cursor.models import CursorCommit
 
 
 def _nonai(total: float, ai: float, given: float | None) -> int:
@@ -13,8 +14,8 @@ def _nonai(total: float, ai: float, given: float | None) -> int:
 
 def cursor_commit(m: CursorCommit, seen_at: float) -> Commit:
     """-> aicode_commit_lines_added_total{...,repo="company/repo",source="composer"} +40"""
-    created = m.createdAt.timestamp() if m.createdAt else seen_at
-    ts = m.commitTs.timestamp() if m.commitTs else created
+    created = epoch(m.createdAt) or seen_at
+    ts = epoch(m.commitTs) or created
     lines = (
         ("tab", int(m.tabLinesAdded), int(m.tabLinesDeleted)),
         ("composer", int(m.composerLinesAdded), int(m.composerLinesDeleted)),
@@ -26,13 +27,3 @@ def cursor_commit(m: CursorCommit, seen_at: float) -> Commit:
     return Commit(hash=m.commitHash, branch=m.branchName, repo=m.repoName,
                   primary=m.isPrimaryBranch, ts=ts, created=created,
                   user=User(m.userId, m.userEmail), lines=lines)
-
-
-def cursor_change(m: CursorChange, seen_at: float) -> Change:
-    """-> aicode_change_file_lines_added_total{extension=".ts",...,source="composer"} +12"""
-    created = m.createdAt.timestamp() if m.createdAt else seen_at
-    return Change(id=m.changeId, ts=created, created=created, source=m.source, model=m.model,
-                  user=User(m.userId, m.userEmail), added=int(m.totalLinesAdded),
-                  deleted=int(m.totalLinesDeleted),
-                  files=tuple((f.fileExtension, int(f.linesAdded), int(f.linesDeleted))
-                              for f in m.metadata))

@@ -3,14 +3,11 @@ and `isPrimaryBranch` may be absent; the documented nullable fields may be null.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
-from exporter.vendors.base import Tolerant
-from exporter.vendors.qoder.models import FileMeta, Num, OptBool, OptTime, Str, _list_if_null
-
-OptNum = Annotated[float | None, BeforeValidator(lambda v: None if v in ("", None) else v)]
+from exporter.vendors.base import ListOf, Num, OptBool, OptNum, OptTime, Str, Tolerant
 
 
 class CursorCommit(Tolerant):
@@ -33,21 +30,8 @@ class CursorCommit(Tolerant):
     createdAt: OptTime = None
 
 
-class CursorChange(Tolerant):
-    changeId: str = Field(min_length=1)
-    userId: Str = ""
-    userEmail: Str = ""
-    source: Str = ""  # TAB | COMPOSER
-    model: Str = ""
-    totalLinesAdded: Num = 0
-    totalLinesDeleted: Num = 0
-    createdAt: OptTime = None
-    metadata: Annotated[list[FileMeta], BeforeValidator(_list_if_null)] = Field(
-        default_factory=list)
-
-
 class CursorPage(Tolerant):
-    items: Annotated[list[Any], BeforeValidator(_list_if_null)] = Field(default_factory=list)
+    items: ListOf[Any] = Field(default_factory=list)
     totalCount: int | None = None
     page: int | None = None
     pageSize: int | None = None

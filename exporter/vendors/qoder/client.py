@@ -14,6 +14,7 @@ from urllib.parse import quote
 from exporter.httpclient import ApiClient
 from exporter.paging import paginate
 from exporter.vendors.base import Tolerant, parse_as
+from exporter.vendors.changes import ChangeItem
 from exporter.vendors.qoder.models import (
     CommitDetail,
     CommitDetails,
@@ -22,7 +23,6 @@ from exporter.vendors.qoder.models import (
     FileExtensions,
     Member,
     Overview,
-    QoderChange,
     QoderCommit,
     Ranking,
     Repo,
@@ -93,7 +93,7 @@ class QoderTrackingClient(TrackingClient):
 
     page_size = TRACKING_PAGE_SIZE
     models: ClassVar[Mapping[str, type[Tolerant]]] = {
-        "commits": QoderCommit, "changes": QoderChange}
+        "commits": QoderCommit, "changes": ChangeItem}
     csv_required: ClassVar[Mapping[str, tuple[str, ...]]] = {
         "commits": QODER_COMMIT_CSV_REQUIRED, "changes": QODER_CHANGE_CSV_REQUIRED}
 

@@ -11,15 +11,15 @@ from datetime import datetime
 from exporter import catalog
 from exporter.families import Family
 from exporter.labels import normalize_extension, or_unknown
-from exporter.records import Change, Commit, User
+from exporter.records import Commit, User
 from exporter.userlabels import UserLabeler
+from exporter.vendors.base import epoch
 from exporter.vendors.qoder.models import (
     QODER_COMMIT_SOURCES,
     DailyTrend,
     FileExtension,
     Member,
     Overview,
-    QoderChange,
     QoderCommit,
     Repo,
 )
@@ -130,26 +130,13 @@ def daily_families(trend: DailyTrend, base: Base, now: datetime) -> list[Family]
 
 # -- AI Code Tracking records -> vendor-neutral records ----------------------------------
 
-def _ts(t: datetime | None) -> float | None:
-    return t.timestamp() if t is not None else None
-
-
 def qoder_commit(m: QoderCommit, seen_at: float) -> Commit:
     """Twelve-odd columns become (source, added, deleted) rows; see records.py for the
     counters they feed. Missing times fall back to when we read the record."""
-    created = _ts(m.createdAt) or seen_at
+    created = epoch(m.createdAt) or seen_at
     lines = tuple((source, int(getattr(m, f"{prefix}LinesAdded")),
                    int(getattr(m, f"{prefix}LinesDeleted")))
                   for prefix, source in QODER_COMMIT_SOURCES)
     return Commit(hash=m.commitHash, branch=m.branchName, repo=m.repoName,
-                  primary=m.isPrimaryBranch, ts=_ts(m.commitTs) or created, created=created,
+                  primary=m.isPrimaryBranch, ts=epoch(m.commitTs) or created, created=created,
                   user=User(m.userId, m.userEmail, m.userName), lines=lines)
-
-
-def qoder_change(m: QoderChange, seen_at: float) -> Change:
-    created = _ts(m.createdAt) or seen_at
-    return Change(id=m.changeId, ts=created, created=created, source=m.source, model=m.model,
-                  user=User(m.userId, m.userEmail), added=int(m.totalLinesAdded),
-                  deleted=int(m.totalLinesDeleted),
-                  files=tuple((f.fileExtension, int(f.linesAdded), int(f.linesDeleted))
-                              for f in m.metadata))

@@ -1,25 +1,14 @@
-"""Qoder AI Code Metrics responses. Nulls read as zero / empty, unknown fields ignored."""
+"""Qoder responses: AI Code Metrics aggregates, tracking commits, pages and commit detail.
+Nulls read as zero / empty, unknown fields are ignored. Changes: vendors/changes.py."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
-from pydantic import BeforeValidator, Field
+from pydantic import Field
 
-from exporter.vendors.base import Tolerant
-
-
-def _zero_if_null(v: Any) -> Any:
-    return 0 if v is None else v
-
-
-def _empty_if_null(v: Any) -> Any:
-    return "" if v is None else v
-
-
-Num = Annotated[float, BeforeValidator(_zero_if_null)]
-Str = Annotated[str, BeforeValidator(_empty_if_null)]
+from exporter.vendors.base import ListOf, Num, OptBool, OptTime, Str, Tolerant
 
 
 class Overview(Tolerant):
@@ -54,16 +43,10 @@ class NextTrendItem(Tolerant):
     nextAcceptRate: Num = 0
 
 
-def _list_if_null(v: Any) -> Any:
-    return [] if v is None else v
-
-
 class DailyTrend(Tolerant):
-    items: Annotated[list[TrendItem], BeforeValidator(_list_if_null)] = Field(default_factory=list)
-    extItems: Annotated[list[ExtTrendItem], BeforeValidator(_list_if_null)] = Field(
-        default_factory=list)
-    nextItems: Annotated[list[NextTrendItem], BeforeValidator(_list_if_null)] = Field(
-        default_factory=list)
+    items: ListOf[TrendItem] = Field(default_factory=list)
+    extItems: ListOf[ExtTrendItem] = Field(default_factory=list)
+    nextItems: ListOf[NextTrendItem] = Field(default_factory=list)
 
 
 class Member(Tolerant):
@@ -77,7 +60,7 @@ class Member(Tolerant):
 
 
 class Ranking(Tolerant):
-    items: Annotated[list[Member], BeforeValidator(_list_if_null)] = Field(default_factory=list)
+    items: ListOf[Member] = Field(default_factory=list)
 
 
 class Repo(Tolerant):
@@ -87,7 +70,7 @@ class Repo(Tolerant):
 
 
 class RepoPage(Tolerant):
-    repos: Annotated[list[Repo], BeforeValidator(_list_if_null)] = Field(default_factory=list)
+    repos: ListOf[Repo] = Field(default_factory=list)
     totalCount: int | None = None
     page: int | None = None
     perPage: int | None = None
@@ -101,18 +84,10 @@ class FileExtension(Tolerant):
 
 
 class FileExtensions(Tolerant):
-    fileExtensions: Annotated[list[FileExtension], BeforeValidator(_list_if_null)] = Field(
-        default_factory=list)
+    fileExtensions: ListOf[FileExtension] = Field(default_factory=list)
 
 
 # -- AI Code Tracking records (JSON items and CSV rows share these models) --------------
-
-def _false_none(v: Any) -> Any:
-    return None if v in ("", None) else v
-
-
-OptBool = Annotated[bool | None, BeforeValidator(_false_none)]
-OptTime = Annotated[datetime | None, BeforeValidator(_false_none)]
 
 # Field prefix -> `source` label (CONTRACT.md): eight AI product x scenario pairs + non-AI.
 QODER_COMMIT_SOURCES = (
@@ -155,26 +130,6 @@ class QoderCommit(Tolerant):
     createdAt: OptTime = None
 
 
-class FileMeta(Tolerant):
-    fileName: Str = ""  # left out in Cursor's privacy mode
-    fileExtension: Str = ""
-    linesAdded: Num = 0
-    linesDeleted: Num = 0
-
-
-class QoderChange(Tolerant):
-    changeId: str = Field(min_length=1)
-    userId: Str = ""
-    userEmail: Str = ""
-    source: Str = ""
-    model: Str = ""
-    totalLinesAdded: Num = 0
-    totalLinesDeleted: Num = 0
-    metadata: Annotated[list[FileMeta], BeforeValidator(_list_if_null)] = Field(
-        default_factory=list)
-    createdAt: OptTime = None
-
-
 class TrackingPagination(Tolerant):
     currentPage: int | None = None
     pageSize: int | None = None
@@ -185,7 +140,7 @@ class TrackingPagination(Tolerant):
 class TrackingPage(Tolerant):
     """`data` of a tracking list; items are validated one by one by the caller."""
 
-    items: Annotated[list[Any], BeforeValidator(_list_if_null)] = Field(default_factory=list)
+    items: ListOf[Any] = Field(default_factory=list)
     pagination: TrackingPagination = Field(default_factory=TrackingPagination)
 
 
@@ -199,22 +154,18 @@ class AnnotationGroup(Tolerant):
     source: Str = ""
     productType: Str = ""
     type: Str = ""
-    ranges: Annotated[list[RangeItem], BeforeValidator(_list_if_null)] = Field(
-        default_factory=list)
+    ranges: ListOf[RangeItem] = Field(default_factory=list)
 
 
 class FileAnnotation(Tolerant):
     filePath: Str = ""
-    groups: Annotated[list[AnnotationGroup], BeforeValidator(_list_if_null)] = Field(
-        default_factory=list)
+    groups: ListOf[AnnotationGroup] = Field(default_factory=list)
 
 
 class CommitDetail(Tolerant):
     commitHash: Str = ""
-    rangeAnnotations: Annotated[list[FileAnnotation], BeforeValidator(_list_if_null)] = Field(
-        default_factory=list)
+    rangeAnnotations: ListOf[FileAnnotation] = Field(default_factory=list)
 
 
 class CommitDetails(Tolerant):
-    commits: Annotated[list[CommitDetail], BeforeValidator(_list_if_null)] = Field(
-        default_factory=list)
+    commits: ListOf[CommitDetail] = Field(default_factory=list)

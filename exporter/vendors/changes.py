@@ -1,0 +1,40 @@
+"""Change records: Qoder's and Cursor's have the same fields (Qoder's fileExtension comes
+with a dot, Cursor's without; Cursor's privacy mode drops fileName), so one model and one
+mapping serve both."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from exporter.records import Change, User
+from exporter.vendors.base import ListOf, Num, OptTime, Str, Tolerant, epoch
+
+
+class FileMeta(Tolerant):
+    fileName: Str = ""  # left out in Cursor's privacy mode
+    fileExtension: Str = ""
+    linesAdded: Num = 0
+    linesDeleted: Num = 0
+
+
+class ChangeItem(Tolerant):
+    changeId: str = Field(min_length=1)
+    userId: Str = ""
+    userEmail: Str = ""
+    source: Str = ""  # Qoder AGENT|NEXT|QUEST|INLINECHAT, Cursor TAB|COMPOSER
+    model: Str = ""
+    totalLinesAdded: Num = 0
+    totalLinesDeleted: Num = 0
+    metadata: ListOf[FileMeta] = Field(default_factory=list)
+    createdAt: OptTime = None
+
+
+def change_record(m: ChangeItem, seen_at: float) -> Change:
+    """-> aicode_change_file_lines_added_total{extension=".ts",...,source="composer"} +12
+    A missing time falls back to when we read the record."""
+    created = epoch(m.createdAt) or seen_at
+    return Change(id=m.changeId, ts=created, created=created, source=m.source, model=m.model,
+                  user=User(m.userId, m.userEmail), added=int(m.totalLinesAdded),
+                  deleted=int(m.totalLinesDeleted),
+                  files=tuple((f.fileExtension, int(f.linesAdded), int(f.linesDeleted))
+                              for f in m.metadata))
