@@ -12,7 +12,6 @@ import httpx
 
 from exporter.config import Config
 from exporter.exposition import Publisher
-from exporter.families import Family
 from exporter.poller import Poller, interruptible_sleep
 from exporter.server import MetricsServer
 from exporter.state import StateStore
@@ -40,7 +39,7 @@ class App:
                         transport=transport,
                         clock=clock, wall=wall, sleep=sleep or interruptible_sleep(self.stopping))
         self.providers = [build_provider(p, wiring) for p in cfg.providers]
-        self.publisher = Publisher(extra=self._self_families)
+        self.publisher = Publisher(extra=self.telemetry.families)
         self.poller = Poller(self.providers, self.publisher, self.telemetry, clock=clock,
                              wall=wall, stopping=self.stopping)
         self.server: MetricsServer | None = None
@@ -53,9 +52,6 @@ class App:
                 if ep.restore is not None:
                     for part, families in ep.restore().parts.items():
                         self.publisher.publish((p.kind, p.name, ep.name, part), families)
-
-    def _self_families(self) -> list[Family]:
-        return self.telemetry.families()
 
     def run_once(self) -> bytes:
         """Poll every provider once and return the text exposition."""

@@ -25,12 +25,3 @@ def parse_duration(text: str) -> timedelta:
         raise ValueError(f"invalid duration {text!r}: use a number and a unit, "
                          "e.g. 30s, 5m, 2h, 7d")
     return timedelta(seconds=seconds)
-
-
-def format_duration(td: timedelta) -> str:
-    """The shortest exact spelling: 604800s -> `7d`, 90s -> `90s`."""
-    total = int(td.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if total and total % size == 0:
-            return f"{total // size}{unit}"
-    return f"{total}s"

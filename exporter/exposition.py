@@ -83,10 +83,6 @@ class Publisher:
         with self._lock:
             self._parts[key] = tuple(families)
 
-    def parts(self) -> dict[PartKey, tuple[Family, ...]]:
-        with self._lock:
-            return dict(self._parts)
-
     def render(self) -> Snapshot:
         with self._render_lock:
             with self._lock:

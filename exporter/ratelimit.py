@@ -32,11 +32,6 @@ class TokenBucket:
         self._next = clock()  # when the next token becomes available
         self._lock = threading.Lock()
 
-    def delay(self) -> float:
-        """Seconds until a token is available, without taking it."""
-        with self._lock:
-            return max(0.0, self._next - self._clock())
-
     def acquire(self, deadline: float | None = None) -> bool:
         """Wait for a token. Returns False, without waiting or taking it, when the token
         would come after `deadline` (a monotonic time)."""

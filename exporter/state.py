@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -162,10 +162,3 @@ class StateStore:
                 db.execute("DELETE FROM seen WHERE provider=? AND org=? AND stream=? AND ts<?",
                            (p, o, s, prune_before))
 
-    def all_counters(self) -> Mapping[tuple[str, str], dict[CounterKey, float]]:
-        with self._lock:
-            rows = self._db.execute("SELECT provider, org, metric, labels, value FROM counters")
-            out: dict[tuple[str, str], dict[CounterKey, float]] = {}
-            for p, o, m, lbl, v in rows:
-                out.setdefault((p, o), {})[(m, tuple(json.loads(lbl)))] = v
-        return out

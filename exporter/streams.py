@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from exporter import catalog
-from exporter.config import UsersConfig
+from exporter.config import MAX_WINDOW, UsersConfig
 from exporter.csvrecords import Skipped
 from exporter.errors import VendorError
 from exporter.families import Family
@@ -20,7 +20,6 @@ from exporter.vendors.base import Outcome, PollContext
 
 logger = logging.getLogger(__name__)
 
-MAX_RANGE = timedelta(days=90)  # what both vendors accept in one query
 CHUNK = 2000  # records checked against the seen-ids table per query
 
 # (start, end) -> records as they are read
@@ -56,7 +55,7 @@ class StreamJob:
             start = now - self._backfill
         else:
             start = datetime.fromtimestamp(st.watermark, UTC) - self._lookback
-        return max(start, now - MAX_RANGE), now
+        return max(start, now - MAX_WINDOW), now
 
     def run(self, ctx: PollContext) -> Outcome:
         start, end = self.window(ctx.now)
