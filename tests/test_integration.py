@@ -78,7 +78,8 @@ def test_once_fills_every_contract_metric_and_promtool_accepts_it(tmp_path: Path
     names = {k.split("{")[0] for k in got}
     missing = sorted(contract_metrics() - names)
     assert not missing, f"--once lacks {missing}"
-    assert all(v == 1 for k, v in got.items() if k.startswith("aicode_up{"))
+    ups = {k: v for k, v in got.items() if k.startswith("aicode_up{")}
+    assert len(ups) == 9 and set(ups.values()) == {1.0}  # 7 Qoder + 2 Cursor endpoints
     for provider in ("qoder", "cursor"):
         assert any(k.startswith("aicode_commits_total{") and f'provider="{provider}"' in k
                    and v > 0 for k, v in got.items())
