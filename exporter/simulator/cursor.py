@@ -44,6 +44,7 @@ from exporter.simulator.responses import (
     Request,
     Response,
     cursor_error_body,
+    encoded_json_response,
     json_response,
 )
 from exporter.simulator.timeutil import DAY_MS, parse_cursor_time
@@ -91,16 +92,7 @@ class CursorApi:
     def error_response(
         status: int, message: str, headers: dict[str, str] | None = None
     ) -> Response:
-        body = cursor_error_body(status, message)
-        return Response(
-            status,
-            {
-                "Content-Type": "application/json",
-                "Content-Length": str(len(body)),
-                **(headers or {}),
-            },
-            [body],
-        )
+        return encoded_json_response(status, cursor_error_body(status, message), headers)
 
     def _dispatch(self, request: Request, now_ms: int) -> Response:
         route = request.path

@@ -37,6 +37,7 @@ from exporter.simulator.responses import (
     ApiError,
     Request,
     Response,
+    encoded_json_response,
     json_response,
     qoder_error_body,
 )
@@ -107,15 +108,7 @@ class QoderApi:
         headers: dict[str, str] | None = None,
     ) -> Response:
         body = qoder_error_body(status, message, details or [], self._new_request_id())
-        return Response(
-            status,
-            {
-                "Content-Type": "application/json",
-                "Content-Length": str(len(body)),
-                **(headers or {}),
-            },
-            [body],
-        )
+        return encoded_json_response(status, body, headers)
 
     def _dispatch(self, request: Request, now_ms: int) -> Response:
         match = _PATH.match(request.path)

@@ -61,7 +61,11 @@ def json_bytes(payload: object) -> bytes:
 
 
 def json_response(status: int, payload: object, headers: dict[str, str] | None = None) -> Response:
-    data = json_bytes(payload)
+    return encoded_json_response(status, json_bytes(payload), headers)
+
+
+def encoded_json_response(status: int, data: bytes,
+                          headers: dict[str, str] | None = None) -> Response:
     return Response(
         status,
         {"Content-Type": JSON_TYPE, "Content-Length": str(len(data)), **(headers or {})},
