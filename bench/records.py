@@ -24,7 +24,7 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 def serve(port: int, users: int, per_day: float, days: int, ready: mp.Event) -> None:  # type: ignore[valid-type]
-    from exporter.simulator import Simulator
+    from aicode_sim import Simulator
 
     sim = Simulator(users=users, repos=50, days=days, changes_per_user_day=per_day,
                     commits_per_user_day=0.5, cursor_rate_limit_per_minute=1_000_000,

@@ -13,10 +13,10 @@ import time
 
 import httpx
 
-from exporter import catalog
-from exporter.exposition import Publisher
-from exporter.server import MetricsServer
-from exporter.telemetry import Telemetry
+from exporter.expose.server import MetricsServer
+from exporter.expose.snapshot import Publisher
+from exporter.expose.telemetry import Telemetry
+from exporter.vendors.qoder import metrics as catalog
 
 # What a Prometheus server sends: it prefers OpenMetrics.
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"

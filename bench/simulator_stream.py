@@ -18,7 +18,7 @@ import time
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
-from exporter.simulator import Simulator
+from aicode_sim import Simulator
 
 NOW = datetime(2025, 7, 31, 0, 0, tzinfo=UTC)  # fixed: the same data on every run
 QODER_AUTH = {"Authorization": "Bearer sim-key"}

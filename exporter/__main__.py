@@ -10,12 +10,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from aicode_sim import Simulator, serve
+from exporter import commitdetail
 from exporter.app import App
 from exporter.cli import commit_detail_parser, demo_parser, exporter_parser, simulate_parser
 from exporter.config import Config, load_config
 from exporter.errors import ConfigError, VendorError
+from exporter.expose.server import parse_listen_address
 from exporter.logsetup import setup_logging
-from exporter.server import parse_listen_address
 
 logger = logging.getLogger("exporter")
 
@@ -78,8 +80,6 @@ def _serve(app: App, listen: str, on_ready: Any = None) -> int:
 
 
 def _commit_detail(argv: list[str]) -> int:
-    from exporter import commitdetail
-
     args = commit_detail_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:
@@ -96,8 +96,6 @@ def _commit_detail(argv: list[str]) -> int:
 
 
 def _simulate(argv: list[str]) -> int:
-    from exporter.simulator import serve
-
     args = simulate_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     serve(args.listen, users=args.users, repos=args.repos, seed=args.seed)
@@ -105,8 +103,6 @@ def _simulate(argv: list[str]) -> int:
 
 
 def _demo(argv: list[str]) -> int:
-    from exporter.simulator import Simulator
-
     args = demo_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     sim = Simulator(seed=args.seed, users=args.users, repos=args.repos)

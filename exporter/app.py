@@ -1,5 +1,5 @@
-"""Wiring: config -> providers -> poller -> publisher -> server. Used by the daemon,
-`--once`, the demo and the tests, so they all run the same path."""
+"""Wiring: config -> vendor registry -> providers -> poller -> publisher -> server.
+Used by the daemon, `--once`, the demo and the tests, so they all run the same path."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ from collections.abc import Callable
 import httpx
 
 from exporter.config import Config
-from exporter.exposition import Publisher
-from exporter.poller import Poller, interruptible_sleep
-from exporter.server import MetricsServer
-from exporter.state import StateStore
-from exporter.telemetry import Telemetry
-from exporter.vendors import Wiring, build_provider
+from exporter.expose.server import MetricsServer
+from exporter.expose.snapshot import Publisher
+from exporter.expose.telemetry import Telemetry
+from exporter.pipeline.jobs import Wiring
+from exporter.pipeline.poller import Poller, interruptible_sleep
+from exporter.pipeline.state import StateStore
+from exporter.vendors.registry import build_provider, stream_specs
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ class App:
         self.telemetry = Telemetry()
         self.store = StateStore(cfg.state_path)
         wiring = Wiring(telemetry=self.telemetry, users=cfg.users, store=self.store,
-                        transport=transport,
+                        stream_specs=stream_specs(), transport=transport,
                         clock=clock, wall=wall, sleep=sleep or interruptible_sleep(self.stopping))
         self.providers = [build_provider(p, wiring) for p in cfg.providers]
         self.publisher = Publisher(extra=self.telemetry.families)
@@ -51,7 +52,7 @@ class App:
             for ep in p.endpoints:
                 if ep.restore is not None:
                     for part, families in ep.restore().parts.items():
-                        self.publisher.publish((p.kind, p.name, ep.name, part), families)
+                        self.publisher.publish((p.vendor, p.org, ep.name, part), families)
 
     def run_once(self) -> bytes:
         """Poll every provider once and return the text exposition."""

@@ -1,35 +1,23 @@
 """`aicode-exporter commit-detail`: per commit and file, the AI line ranges by source and
-session (Qoder) or model (Cursor), as a table or JSON. A look-up tool, not a metric."""
+session (or model), as a table or JSON. A look-up tool, not a metric."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, TextIO
+from dataclasses import asdict
+from typing import TextIO
 
-from exporter.config import Config, CursorProvider, QoderProvider
+from exporter.config import Config
+from exporter.configmodels import ProviderBase
 from exporter.errors import ConfigError
-from exporter.telemetry import Telemetry
-from exporter.vendors import Wiring, make_api, tracking_client
-from exporter.vendors.qoder.models import CommitDetail
+from exporter.expose.telemetry import Telemetry
+from exporter.pipeline.jobs import Wiring
+from exporter.vendors.registry import VENDORS, make_api
+from exporter.vendors.tracking import CommitDetailRow
 
 
-@dataclass(frozen=True)
-class Row:
-    commit: str
-    file: str
-    source: str
-    session: str  # Qoder conversationId, or Cursor model
-    type: str  # added | deleted
-    ranges: list[tuple[int, int]]
-
-    @property
-    def lines(self) -> int:
-        return sum(end - start + 1 for start, end in self.ranges)
-
-
-def pick_provider(cfg: Config, name: str) -> QoderProvider | CursorProvider:
+def pick_provider(cfg: Config, name: str) -> ProviderBase:
     """`name` or `type/name`; ambiguous names must be qualified."""
     kind, _, bare = name.rpartition("/")
     found = [p for p in cfg.providers if p.name == bare and (not kind or p.type == kind)]
@@ -38,40 +26,24 @@ def pick_provider(cfg: Config, name: str) -> QoderProvider | CursorProvider:
     if not found:
         names = ", ".join(f"{p.type}/{p.name}" for p in cfg.providers)
         raise ConfigError(f"--provider {name!r}: no such provider (configured: {names})")
-    raise ConfigError(f"--provider {name!r} is ambiguous: write qoder/{bare} or cursor/{bare}")
+    qualified = " or ".join(f"{p.type}/{bare}" for p in found)
+    raise ConfigError(f"--provider {name!r} is ambiguous: write {qualified}")
 
 
-def qoder_rows(details: Sequence[CommitDetail]) -> list[Row]:
-    return [Row(c.commitHash, a.filePath, g.source.lower(), g.conversationId or g.productType,
-                g.type or "added", [(r.start, r.end) for r in g.ranges])
-            for c in details for a in c.rangeAnnotations for g in a.groups]
-
-
-def cursor_rows(details: Sequence[dict[str, Any]]) -> list[Row]:
-    rows = []
-    for c in details:
-        for f in c.get("files") or []:
-            name = f.get("fileName") or f"(private).{f.get('fileExtension') or '?'}"
-            groups: dict[tuple[str, str], list[tuple[int, int]]] = {}
-            for r in f.get("ranges") or []:
-                key = (str(r.get("source") or "").lower(), str(r.get("model") or ""))
-                groups.setdefault(key, []).append((int(r.get("start", 0)), int(r.get("end", 0))))
-            rows += [Row(str(c.get("commitHash", "")), name, src, model, "added", rng)
-                     for (src, model), rng in groups.items()]
-    return rows
-
-
-def lookup(cfg: Config, provider: str, hashes: Sequence[str], branch: str | None) -> list[Row]:
+def lookup(cfg: Config, provider: str, hashes: Sequence[str],
+           branch: str | None) -> list[CommitDetailRow]:
     p = pick_provider(cfg, provider)
+    vendor = VENDORS[p.type]
     api = make_api(p, Wiring(telemetry=Telemetry(), users=cfg.users))
     try:
-        details = tracking_client(p, api).commit_detail(list(hashes), branch)
+        details = vendor.tracking_client(p, api).commit_detail(list(hashes), branch)
     finally:
         api.close()
-    return qoder_rows(details) if isinstance(p, QoderProvider) else cursor_rows(details)
+    return vendor.detail_rows(details)
 
 
-def render(rows: list[Row], hashes: Sequence[str], out: TextIO, as_json: bool) -> None:
+def render(rows: list[CommitDetailRow], hashes: Sequence[str], out: TextIO,
+           as_json: bool) -> None:
     if as_json:
         json.dump([{**asdict(r), "lines": r.lines} for r in rows], out, indent=2)
         out.write("\n")

@@ -18,6 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from exporter.vendors.registry import all_specs
+from scripts.generated import write_or_check
+
 OUT_DIR = Path(__file__).resolve().parent / "dashboards"
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
@@ -29,78 +34,12 @@ REPO_RATIO_1D = "provider_org_repo:aicode_commit_ai_lines_added_per_lines_added:
 ERROR_RATIO_1H = "provider_org_endpoint:aicode_api_request_errors_per_requests:ratio_rate1h"
 
 # --- where every number comes from (used in panel descriptions) -------------------------
+# Metrics: the catalogue's `source` (or HELP, for the exporter's own); recording rules: here.
 
-_Q = "/v1/organizations/{organization_id}"
-_OVERVIEW = f"Qoder `GET {_Q}/ai-code/stats/overview`"
-_TREND = f"Qoder `GET {_Q}/ai-code/stats/daily-trend`"
-_RANKING = f"Qoder `GET {_Q}/ai-code/stats/member-ranking`"
-_REPOS = f"Qoder `GET {_Q}/ai-code/repos` (all pages)"
-_EXTS = f"Qoder `GET {_Q}/ai-code/file-extensions`"
-_COMMITS = f"Qoder `GET {_Q}/ai-code-tracking/commits` and Cursor `GET /analytics/ai-code/commits`"
-_CHANGES = f"Qoder `GET {_Q}/ai-code-tracking/changes` and Cursor `GET /analytics/ai-code/changes`"
-_LINE_FIELDS = (
-    "the per-source `*LinesAdded` fields (Qoder ideNext, pluginNext, ideAgent, pluginAgent, "
-    "cliAgent, ideQuest, ideInlineChat, jbInlineChat, nonAi; Cursor tab, composer, nonAi)"
-)
 _RECORDING = "recording rule in prometheus/rules/aicode-recording.rules.yml"
 
 SOURCES: dict[str, str] = {
-    "aicode_committed_lines_edited": f"{_OVERVIEW} field `committedTotalLinesEdit`",
-    "aicode_committed_ai_lines_edited": f"{_OVERVIEW} field `committedAiLinesEdit`",
-    "aicode_accepted_ai_lines_edited": f"{_OVERVIEW} field `acceptedLinesEdit`",
-    "aicode_ai_share_ratio": f"{_OVERVIEW} field `aiShareRate` / 100",
-    "aicode_agent_edits": f"{_OVERVIEW} field `agentEditCount`",
-    "aicode_tab_completions": f"{_OVERVIEW} field `tabCompletionCount`",
-    "aicode_chat_messages": f"{_OVERVIEW} field `messageCount`",
-    "aicode_user_lines_added": f"{_RANKING} field `items[].totalLinesAdded`",
-    "aicode_user_ai_lines_added": f"{_RANKING} field `items[].aiLinesAdded`",
-    "aicode_user_ai_share_ratio": f"{_RANKING} field `items[].aiShareRate` / 100",
-    "aicode_user_commits": f"{_RANKING} field `items[].commitCount`",
-    "aicode_repo_commits": f"{_REPOS} field `repos[].commitCount`",
-    "aicode_repo_lines_added": f"{_REPOS} field `repos[].totalLinesAdded`",
-    "aicode_extension_changes": f"{_EXTS} field `fileExtensions[].changeCount`",
-    "aicode_extension_lines_added": f"{_EXTS} field `fileExtensions[].totalLinesAdded`",
-    "aicode_extension_ai_share_ratio": f"{_EXTS} field `fileExtensions[].aiShareRate` / 100",
-    "aicode_daily_ai_lines_added": f"{_TREND} field `items[].aiLinesAdded`",
-    "aicode_daily_other_lines_added": f"{_TREND} field `items[].otherLinesAdded`",
-    "aicode_daily_commits": f"{_TREND} field `items[].commitCount`",
-    "aicode_daily_ai_share_ratio": f"{_TREND} field `items[].aiShareRate` / 100",
-    "aicode_daily_extension_lines_added": f"{_TREND} field `extItems[].totalLinesAdded`",
-    "aicode_daily_extension_ai_lines_added": f"{_TREND} field `extItems[].aiLinesAdded`",
-    "aicode_daily_tab_suggestions": f"{_TREND} field `nextItems[].nextSuggestedCount`",
-    "aicode_daily_tab_accepts": f"{_TREND} field `nextItems[].nextAcceptedCount`",
-    "aicode_daily_tab_accept_ratio": f"{_TREND} field `nextItems[].nextAcceptRate` / 100",
-    "aicode_daily_date_timestamp_seconds": f"{_TREND} field `date` of the day shown",
-    "aicode_commits_total": (
-        f"{_COMMITS}: one per commit record (de-duplicated by commitHash and branchName), "
-        "`isPrimaryBranch` as primary_branch"
-    ),
-    "aicode_commit_lines_added_total": f"{_COMMITS}: {_LINE_FIELDS}",
-    "aicode_commit_lines_deleted_total": f"{_COMMITS}: the matching `*LinesDeleted` fields",
-    "aicode_changes_total": f"{_CHANGES}: one per change record (changeId), `source`, `model`",
-    "aicode_change_lines_added_total": f"{_CHANGES}: field `totalLinesAdded`",
-    "aicode_change_lines_deleted_total": f"{_CHANGES}: field `totalLinesDeleted`",
-    "aicode_change_file_lines_added_total": (
-        f"{_CHANGES}: `metadata[].linesAdded` by `metadata[].fileExtension`"
-    ),
-    "aicode_change_file_lines_deleted_total": (
-        f"{_CHANGES}: `metadata[].linesDeleted` by `metadata[].fileExtension`"
-    ),
-    "aicode_user_commit_lines_added_total": (
-        f"{_COMMITS}: {_LINE_FIELDS} per user (only with `users.per_user_counters: true`)"
-    ),
-    "aicode_user_changes_total": (
-        f"{_CHANGES}: one per change record per user (only with `users.per_user_counters: true`)"
-    ),
-    "aicode_exporter_build_info": "the exporter itself (`version` label)",
-    "aicode_up": "the exporter: 1 if the last poll of the endpoint succeeded",
-    "aicode_last_success_timestamp_seconds": "the exporter: end of the last successful poll",
-    "aicode_poll_duration_seconds": "the exporter: duration of the last poll of the endpoint",
-    "aicode_api_requests_total": "the exporter: vendor HTTP requests by status `code`",
-    "aicode_api_rate_limited_total": "the exporter: requests the vendor throttled",
-    "aicode_records_ingested_total": "the exporter: new tracking records counted",
-    "aicode_records_duplicate_total": "the exporter: re-read records skipped by de-duplication",
-    "aicode_newest_record_timestamp_seconds": "the exporter: time of the newest record seen",
+    **{s.name: s.source or f"the exporter: {s.help}" for s in all_specs()},
     RATIO_1H: f"{_RECORDING}: AI / all commit lines added over 1h, from "
     "aicode_commit_lines_added_total",
     RATIO_1D: f"{_RECORDING}: AI / all commit lines added over 1d, from "
@@ -995,22 +934,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.markdown:
         print(markdown(), end="")
         return 0
-    stale = []
-    for name, text in render().items():
-        path = OUT_DIR / name
-        if path.exists() and path.read_text(encoding="utf-8") == text:
-            continue
-        if args.check:
-            stale.append(str(path))
-        else:
-            OUT_DIR.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path}")
-    if stale:
-        print("out of date (run python grafana/build_dashboards.py): " + ", ".join(stale))
-        return 1
-    return 0
-
+    return write_or_check({OUT_DIR / name: text for name, text in render().items()},
+                          check=args.check, how="python grafana/build_dashboards.py")
 
 if __name__ == "__main__":
     sys.exit(main())

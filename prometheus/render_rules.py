@@ -24,6 +24,10 @@ from typing import Any
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from scripts.generated import write_or_check
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG = ROOT / "prometheus" / "alerts.config.yaml"
 RECORDING_RULES = ROOT / "prometheus" / "rules" / "aicode-recording.rules.yml"
@@ -446,22 +450,8 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"render_rules: {exc}", file=sys.stderr)
         return 2
-    stale = []
-    for path, text in zip((args.alerts_out, args.prometheusrule_out), texts, strict=True):
-        current = path.read_text(encoding="utf-8") if path.exists() else None
-        if current == text:
-            continue
-        if args.check:
-            stale.append(str(path))
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(text, encoding="utf-8")
-            print(f"wrote {path}")
-    if stale:
-        print("out of date (run python prometheus/render_rules.py): " + ", ".join(stale))
-        return 1
-    return 0
-
+    outputs = dict(zip((args.alerts_out, args.prometheusrule_out), texts, strict=True))
+    return write_or_check(outputs, check=args.check, how="python prometheus/render_rules.py")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -17,10 +17,9 @@ from typing import Any
 import httpx
 import yaml
 
-from exporter.simulator import Simulator
+from aicode_sim import Simulator
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT = ROOT.parent / "shared" / "CONTRACT.md"
 
 
 def free_port() -> int:
@@ -94,10 +93,3 @@ def parse(text: str) -> dict[str, float]:
         if m:
             out[m.group(1)] = float(m.group(2))
     return out
-
-
-def contract_metrics() -> set[str]:
-    """Every metric name CONTRACT.md lists (tables and the daily paragraph)."""
-    if not CONTRACT.exists():
-        raise AssertionError(f"{CONTRACT} not found: tests need shared/ beside the repo")
-    return set(re.findall(r"`(aicode_[a-z_]+)`", CONTRACT.read_text()))

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aicode_sim import Simulator
 from exporter.__main__ import main
-from exporter.simulator import Simulator
 from tests.simhelpers import write_config
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import CursorProvider, QoderProvider, load_config
+from exporter.config import load_config
 from exporter.errors import ConfigError
+from exporter.vendors.cursor.config import CursorProvider
+from exporter.vendors.qoder.config import QoderProvider
 
 ROOT = Path(__file__).resolve().parent.parent
 BAD = Path(__file__).parent / "fixtures" / "config" / "bad"

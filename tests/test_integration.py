@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exporter.simulator import Simulator
+from aicode_sim import Simulator
+from tests.ops.helpers import contract_metrics
 from tests.simhelpers import (
-    contract_metrics,
     exporter_cmd,
     free_port,
     get,
@@ -210,7 +210,7 @@ def test_sigterm_mid_poll_exits_0_within_10s_and_commits_nothing_partial(
         rc = exp.wait(15)
         took = time.monotonic() - t0
     assert rc == 0 and took < 10, (rc, took)
-    from exporter.state import StateStore
+    from exporter.pipeline.state import StateStore
 
     store = StateStore(tmp_path / "state.db")
     assert store.counters("cursor", "sim") == {}  # the unfinished poll left nothing

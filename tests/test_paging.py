@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from exporter import paging
 from exporter.errors import SchemaError
+from exporter.fetch import paging
 
 
 def pages_of(n_items: int, size: int, stated: bool = True) -> Any:

@@ -8,8 +8,8 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.csvrecords import Skipped, read_csv, snake_to_camel
-from exporter.labels import normalize_extension
+from exporter.fetch.csvreader import Skipped, read_csv, snake_to_camel
+from exporter.pipeline.labels import normalize_extension
 from exporter.vendors.cursor.models import CursorCommit
 from exporter.vendors.qoder.client import QODER_COMMIT_CSV_REQUIRED
 from exporter.vendors.qoder.models import QoderCommit

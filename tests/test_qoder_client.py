@@ -11,8 +11,8 @@ import httpx
 import pytest
 
 from exporter.errors import AuthError, BadRequest, RateLimited, SchemaError, Unavailable
-from exporter.httpclient import ApiClient, BearerAuth
-from exporter.telemetry import Telemetry
+from exporter.expose.telemetry import Telemetry
+from exporter.fetch.httpclient import ApiClient, BearerAuth
 from exporter.vendors.qoder.client import QoderMetricsClient
 from tests.helpers import QODER_KEY, FakeClock, QoderFake, fixture
 
@@ -24,8 +24,8 @@ def make(fake: QoderFake, clock: FakeClock | None = None,
          telemetry: Telemetry | None = None) -> tuple[QoderMetricsClient, FakeClock, Telemetry]:
     clock = clock or FakeClock()
     telemetry = telemetry or Telemetry()
-    api = ApiClient(provider="qoder", org="acme", base_url="http://qoder.test",
-                    auth=BearerAuth(fake.key), timeout=5, telemetry=telemetry,
+    api = ApiClient(vendor="qoder", org="acme", base_url="http://qoder.test",
+                    auth=BearerAuth(fake.key), timeout=5, observer=telemetry,
                     rate_per_minute={ep: 600 for ep in ("overview", "daily_trend",
                                                         "member_ranking", "repos",
                                                         "file_extensions")},

@@ -6,22 +6,24 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from exporter import catalog
-from exporter.config import CursorProvider, QoderProvider, UsersConfig
-from exporter.families import Spec
+from exporter.configmodels import UsersConfig
+from exporter.vendors.registry import VENDORS, all_specs
+from tests.ops.helpers import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text()
 
 
-def test_every_metric_is_in_the_readme_table() -> None:
-    names = {v.name for v in vars(catalog).values() if isinstance(v, Spec)}
+def test_the_metric_table_is_the_catalogue() -> None:
+    names = {s.name for s in all_specs()}
     listed = set(re.findall(r"^\| `(aicode_[a-z_]+)` \|", README, re.M))
     assert names == listed
+    table = load_script(ROOT / "scripts" / "metrics_table.py")
+    assert table.markdown() in README, "run python scripts/metrics_table.py"
 
 
 def test_every_config_key_is_documented() -> None:
-    keys = set(QoderProvider.model_fields) | set(CursorProvider.model_fields)
+    keys = {k for v in VENDORS.values() for k in v.config_model.model_fields}
     for key in keys:
         assert f"`providers[].{key}" in README or f"`{key}`" in README, key
     for key in UsersConfig.model_fields:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from exporter.app import App
-from exporter.server import MetricsServer
+from exporter.expose.server import MetricsServer
 from tests.helpers import FakeClock, QoderFake, qoder_config
 
 
@@ -85,7 +85,7 @@ def test_landing_page_and_404(served: tuple[App, str]) -> None:
 def test_scrapes_never_render_in_either_format(served: tuple[App, str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Prometheus asks for OpenMetrics by default: that format too must be ready-made."""
-    import exporter.exposition as exposition
+    import exporter.expose.snapshot as exposition
 
     app, url = served
     app.poller.poll_all_once()

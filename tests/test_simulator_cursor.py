@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from exporter.simulator import Simulator
+from aicode_sim import Simulator
 
 NOW = datetime(2025, 7, 30, 15, 0, tzinfo=UTC)
 AUTH = {"Authorization": "Basic " + base64.b64encode(b"sim-key:").decode()}

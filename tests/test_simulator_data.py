@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from exporter.simulator import Simulator
+from aicode_sim import Simulator
 
 NOW = datetime(2025, 7, 30, 15, 0, tzinfo=UTC)
 QODER = {"Authorization": "Bearer sim-key"}

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.simulator import Simulator
+from aicode_sim import Simulator
 
 NOW = datetime(2025, 7, 30, 15, 0, tzinfo=UTC)  # a Wednesday afternoon
 AUTH = {"Authorization": "Bearer sim-key"}

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from exporter.simulator import AbortConnection, RequestLog, Simulator
+from aicode_sim import AbortConnection, RequestLog, Simulator
 
 NOW = datetime(2025, 7, 30, 15, 0, tzinfo=UTC)
 QODER = {"Authorization": "Bearer sim-key"}
@@ -157,7 +157,7 @@ def test_unknown_paths_and_methods(sim: Simulator) -> None:
 def test_serve_runs_until_sigterm() -> None:
     code = (
         "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stderr);"
-        "from exporter.simulator import serve; serve('127.0.0.1:0', users=3, repos=2, seed=1)"
+        "from aicode_sim import serve; serve('127.0.0.1:0', users=3, repos=2, seed=1)"
     )
     proc = subprocess.Popen(
         [sys.executable, "-c", code],

@@ -1,93 +1,33 @@
-"""What every vendor provider hands the poller: a list of endpoints to run each poll."""
+"""What a vendor folder describes about itself. Each `vendors/<name>/__init__.py`
+exports one `VENDOR`; the registry finds it, and config validation, the poller wiring
+and `commit-detail` are built from these descriptions, never from the vendor's name."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Annotated, Any, TypeVar
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
+import httpx
 
-from exporter.errors import SchemaError
-from exporter.families import Family
-
-
-@dataclass(frozen=True)
-class PollContext:
-    now: datetime  # aware, UTC: the reference time for windows and "today"
-    deadline: float  # monotonic time by which the endpoint should be done
-
-
-@dataclass
-class Outcome:
-    """Per part (e.g. a window): families to publish. Parts that failed are absent (their
-    old values stay published) and their errors listed."""
-
-    parts: dict[str, tuple[Family, ...]] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
+from exporter.configmodels import ProviderBase
+from exporter.expose.families import Spec
+from exporter.fetch.httpclient import ApiClient
+from exporter.pipeline.jobs import Endpoint, Wiring
+from exporter.vendors.tracking import CommitDetailRow, ToRecord, TrackingClient
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    name: str
-    run: Callable[[PollContext], Outcome]
-    # Values to serve before the first poll (persisted counters), if any.
-    restore: Callable[[], Outcome] | None = None
-
-
-class Tolerant(BaseModel):
-    """Vendor response models: unknown fields ignored, missing ones default."""
-
-    model_config = ConfigDict(extra="ignore", frozen=True)
-
-
-# Field types of the tolerant models: a vendor's null (or a CSV's empty field) reads as
-# zero, empty, empty list, or stays None where "unknown" is a value of its own.
-def _zero_if_null(v: Any) -> Any:
-    return 0 if v is None else v
-
-
-def _empty_if_null(v: Any) -> Any:
-    return "" if v is None else v
-
-
-def _list_if_null(v: Any) -> Any:
-    return [] if v is None else v
-
-
-def _none_if_blank(v: Any) -> Any:
-    return None if v in ("", None) else v
-
-
-T = TypeVar("T")
-Num = Annotated[float, BeforeValidator(_zero_if_null)]
-Str = Annotated[str, BeforeValidator(_empty_if_null)]
-ListOf = Annotated[list[T], BeforeValidator(_list_if_null)]
-OptNum = Annotated[float | None, BeforeValidator(_none_if_blank)]
-OptBool = Annotated[bool | None, BeforeValidator(_none_if_blank)]
-OptTime = Annotated[datetime | None, BeforeValidator(_none_if_blank)]
-
-
-def epoch(t: datetime | None) -> float | None:
-    return t.timestamp() if t is not None else None
-
-
-M = TypeVar("M", bound="Tolerant")
-
-
-def parse_as(model: type[M], data: Any, endpoint: str) -> M:
-    """Validate a decoded body; accept the `{"success": true, "data": {...}}` envelope some
-    sections of the API use even where the document shows the bare object."""
-    if isinstance(data, dict) and isinstance(data.get("data"), dict) and "success" in data:
-        data = data["data"]
-    if not isinstance(data, dict):
-        raise SchemaError(f"expected a JSON object, got {type(data).__name__}",
-                          endpoint=endpoint)
-    try:
-        return model.model_validate(data)
-    except ValidationError as e:
-        first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise SchemaError(f"unexpected response shape at {where}: {first['msg']}",
-                          endpoint=endpoint) from None
+class Vendor:
+    name: str  # the `type:` of a provider entry and the value of the `provider` label
+    config_model: type[ProviderBase]  # with `type: Literal[name]`
+    auth: Callable[[str], httpx.Auth]  # API key -> how requests carry it
+    # (provider entry, HTTP client) -> the AI Code Tracking client
+    tracking_client: Callable[[Any, ApiClient], TrackingClient]
+    to_record: Mapping[str, ToRecord]  # stream -> vendor record model -> neutral record
+    csv_complete: Mapping[str, bool]  # stream -> does its CSV export carry every field
+    stream_sources: Mapping[str, str]  # stream -> endpoint, as HELP texts name it
+    detail_rows: Callable[[Sequence[Any]], list[CommitDetailRow]]  # commit detail -> rows
+    specs: Sequence[Spec] = ()  # the vendor's own metrics (aggregates)
+    # (provider entry, HTTP client, wiring) -> aggregate poll jobs, if the vendor has any
+    aggregates: Callable[[Any, ApiClient, Wiring], list[Endpoint]] | None = None

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from exporter.records import Change, User
-from exporter.vendors.base import ListOf, Num, OptTime, Str, Tolerant, epoch
+from exporter.pipeline.records import Change, User
+from exporter.vendors.tolerant import ListOf, Num, OptTime, Str, Tolerant, epoch
 
 
 class FileMeta(Tolerant):

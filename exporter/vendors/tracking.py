@@ -1,17 +1,31 @@
-"""What both vendors' AI Code Tracking APIs share: two streams (commits, changes), each
-readable as JSON pages or as one streamed CSV export. Vendors supply paths, page parsing,
-models and CSV column names; the loops live here once."""
+"""What every vendor's AI Code Tracking API shares: two streams (commits, changes), each
+readable as JSON pages or as one streamed CSV export, and per-commit detail. Vendors
+supply paths, page parsing, models and CSV column names; the loops, the choice of format
+and the stream poll jobs live here once."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from exporter.csvrecords import Skipped, read_csv, validate_items
-from exporter.httpclient import ApiClient
-from exporter.paging import paginate
-from exporter.vendors.base import Tolerant
+from exporter.configmodels import ProviderBase
+from exporter.fetch.csvreader import Skipped, read_csv, validate_items
+from exporter.fetch.httpclient import ApiClient
+from exporter.fetch.paging import paginate
+from exporter.pipeline.jobs import Endpoint, Wiring
+from exporter.pipeline.records import Record
+from exporter.pipeline.streams import StreamJob, plan_pages
+from exporter.vendors.tolerant import Tolerant
+
+logger = logging.getLogger(__name__)
+
+STREAMS = ("commits", "changes")
+
+# (vendor's record model, time we read it) -> the neutral record
+ToRecord = Callable[[Any, float], Record]
 
 
 def rfc3339(t: datetime) -> str:
@@ -38,7 +52,7 @@ class TrackingClient:
 
     def commit_detail(self, hashes: Sequence[str], branch: str | None = None,
                       *, deadline: float | None = None) -> list[Any]:
-        """Per-commit AI attribution, in the vendor's shape (commitdetail.py reads both)."""
+        """Per-commit AI attribution, in the vendor's shape (its Vendor turns it into rows)."""
         raise NotImplementedError
 
     def rename(self, column: str) -> str:
@@ -65,3 +79,68 @@ class TrackingClient:
                                   deadline=None) as text:
             yield from read_csv(text, self.models[stream], required=self.csv_required[stream],
                                 endpoint=stream, rename=self.rename)
+
+
+@dataclass(frozen=True)
+class CommitDetailRow:
+    """One file's AI line ranges of one source in one commit (`commit-detail`)."""
+
+    commit: str
+    file: str
+    source: str
+    session: str  # the vendor's session (conversation) or model
+    type: str  # added | deleted
+    ranges: list[tuple[int, int]]
+
+    @property
+    def lines(self) -> int:
+        return sum(end - start + 1 for start, end in self.ranges)
+
+
+def choose_format(cfg: ProviderBase, stream: str, csv_complete: bool) -> str:
+    """`auto` takes the CSV export (one request whatever the size) wherever it carries
+    every field the counters need."""
+    fmt = cfg.endpoint(stream).format
+    if fmt == "auto":
+        return "csv" if csv_complete else "json"
+    if fmt == "csv" and not csv_complete:
+        logger.warning("CSV export lacks file metadata provider=%s org=%s stream=%s "
+                       "effect=%s", cfg.type, cfg.name, stream,
+                       "aicode_change_file_lines_* get no data from this stream")
+    return fmt
+
+
+def stream_endpoints(cfg: ProviderBase, api: ApiClient, client: TrackingClient,
+                     to_record: Mapping[str, ToRecord], csv_complete: Mapping[str, bool],
+                     w: Wiring) -> list[Endpoint]:
+    """The enabled streams of one provider as poll jobs over the shared state."""
+    assert w.store is not None
+    warned: set[str] = set()
+    out = []
+    for stream in STREAMS:
+        if not cfg.enabled(stream):
+            continue
+        fmt = choose_format(cfg, stream, csv_complete[stream])
+        logger.info("stream configured provider=%s org=%s stream=%s format=%s", cfg.type,
+                    cfg.name, stream, fmt)
+
+        def plan(pages: int, stream: str = stream) -> None:
+            plan_pages(vendor=cfg.type, org=cfg.name, stream=stream, pages=pages,
+                       per_minute=api.bucket(stream).per_minute, interval=cfg.poll_interval,
+                       warned=warned)
+
+        def fetch(start: datetime, end: datetime, stream: str = stream, fmt: str = fmt,
+                  plan: Callable[[int], None] = plan) -> Iterator[Record | Skipped]:
+            seen_at = w.wall()
+            convert = to_record[stream]
+            items = (client.csv_records(stream, start, end) if fmt == "csv"
+                     else client.json_records(stream, start, end, plan))
+            for item in items:
+                yield item if isinstance(item, Skipped) else convert(item, seen_at)
+
+        job = StreamJob(vendor=cfg.type, org=cfg.name, stream=stream, fetch=fetch,
+                        store=w.store, specs=w.stream_specs.get(stream, ()),
+                        lookback=cfg.lookback, initial_backfill=cfg.initial_backfill,
+                        users=w.users)
+        out.append(Endpoint(stream, job.run, job.restore))
+    return out

@@ -9,7 +9,6 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
-from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -17,8 +16,9 @@ from typing import Any
 import pytest
 import yaml
 
+from exporter.vendors.registry import all_specs
+
 REPO = Path(__file__).resolve().parents[2]
-CONTRACT = REPO.parent / "shared" / "CONTRACT.md"
 PROMETHEUS_DIR = REPO / "prometheus"
 RULES_DIR = PROMETHEUS_DIR / "rules"
 RULE_TESTS_DIR = PROMETHEUS_DIR / "tests"
@@ -105,26 +105,14 @@ def alert_names() -> set[str]:
     return {r["alert"] for r in all_rules() if "alert" in r}
 
 
-@cache
 def contract_metrics() -> frozenset[str]:
-    """Every aicode_* metric name CONTRACT.md mentions."""
-    if not CONTRACT.is_file():
-        pytest.fail(
-            f"{CONTRACT} is missing: the dashboards are checked against the shared "
-            "CONTRACT.md, expected at ../shared/CONTRACT.md next to the repository",
-            pytrace=False,
-        )
-    names = frozenset(re.findall(r"\baicode_[a-z0-9_]+\b", CONTRACT.read_text(encoding="utf-8")))
-    assert len(names) > 30, f"parsed only {sorted(names)} from {CONTRACT}"
-    return names
+    """Every metric name of the catalogue: the project's metric contract."""
+    return frozenset(s.name for s in all_specs())
 
 
 def contract_aggregates() -> frozenset[str]:
-    """Metrics of CONTRACT.md's "Aggregates" section: the ones with a `window` label."""
-    contract_metrics()
-    text = CONTRACT.read_text(encoding="utf-8")
-    section = text.split("### Aggregates", 1)[1].split("\n### ", 1)[0]
-    return frozenset(re.findall(r"`(aicode_[a-z0-9_]+)`", section))
+    """The aggregate gauges: the catalogue's metrics with a `window` label."""
+    return frozenset(s.name for s in all_specs() if "window" in s.labelnames)
 
 
 _NAME = re.compile(r"\b[a-z_]+:aicode_[a-z0-9_]+:[a-z0-9_]+\b|\baicode_[a-z0-9_]+\b")

@@ -8,11 +8,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from exporter.csvrecords import snake_to_camel
 from exporter.errors import SchemaError
-from exporter.vendors.base import Tolerant, parse_as
+from exporter.fetch.csvreader import snake_to_camel
 from exporter.vendors.changes import ChangeItem
 from exporter.vendors.cursor.models import CursorCommit, CursorPage
+from exporter.vendors.tolerant import Tolerant, parse_as
 from exporter.vendors.tracking import TrackingClient
 
 PAGE_SIZE = 1000  # the documented maximum

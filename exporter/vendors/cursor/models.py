@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from exporter.vendors.base import ListOf, Num, OptBool, OptNum, OptTime, Str, Tolerant
+from exporter.vendors.tolerant import ListOf, Num, OptBool, OptNum, OptTime, Str, Tolerant
 
 
 class CursorCommit(Tolerant):

@@ -1,7 +1,7 @@
-"""Qoder Teams OpenAPI, AI Code Metrics section: five GET endpoints, Bearer auth.
+"""Qoder Teams OpenAPI: AI Code Metrics (aggregates) and AI Code Tracking (records).
 
 Metrics endpoints spell parameters in snake_case (start_date, per_page); the tracking
-section (issue-3 code) uses camelCase. Dates go out as RFC 3339 UTC.
+section uses camelCase. Dates go out as RFC 3339 UTC.
 """
 
 from __future__ import annotations
@@ -11,9 +11,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from exporter.httpclient import ApiClient
-from exporter.paging import paginate
-from exporter.vendors.base import Tolerant, parse_as
+from exporter.fetch.httpclient import ApiClient
+from exporter.fetch.paging import paginate
 from exporter.vendors.changes import ChangeItem
 from exporter.vendors.qoder.models import (
     CommitDetail,
@@ -29,6 +28,7 @@ from exporter.vendors.qoder.models import (
     RepoPage,
     TrackingPage,
 )
+from exporter.vendors.tolerant import Tolerant, parse_as
 from exporter.vendors.tracking import TrackingClient, rfc3339
 
 REPOS_PER_PAGE = 100  # the documented maximum

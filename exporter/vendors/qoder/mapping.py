@@ -8,14 +8,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from exporter import catalog
-from exporter.families import Family
-from exporter.labels import normalize_extension, or_unknown
-from exporter.records import Commit, User
-from exporter.userlabels import UserLabeler
-from exporter.vendors.base import epoch
+from exporter.expose.families import Family
+from exporter.pipeline.labels import normalize_extension, or_unknown
+from exporter.pipeline.records import Commit, User
+from exporter.pipeline.userlabels import UserLabeler
+from exporter.vendors.qoder import metrics
 from exporter.vendors.qoder.models import (
     QODER_COMMIT_SOURCES,
+    CommitDetail,
     DailyTrend,
     FileExtension,
     Member,
@@ -23,6 +23,8 @@ from exporter.vendors.qoder.models import (
     QoderCommit,
     Repo,
 )
+from exporter.vendors.tolerant import epoch
+from exporter.vendors.tracking import CommitDetailRow
 
 Base = tuple[str, str]
 
@@ -35,13 +37,13 @@ def overview_families(ov: Overview, base: Base, window: str) -> list[Family]:
     """aicode_ai_share_ratio{org="acme",provider="qoder",window="7d"} 0.3"""
     lv = (*base, window)
     return [
-        catalog.COMMITTED_LINES.family([(lv, ov.committedTotalLinesEdit)]),
-        catalog.COMMITTED_AI_LINES.family([(lv, ov.committedAiLinesEdit)]),
-        catalog.ACCEPTED_AI_LINES.family([(lv, ov.acceptedLinesEdit)]),
-        catalog.AI_SHARE.family([(lv, ratio(ov.aiShareRate))]),
-        catalog.AGENT_EDITS.family([(lv, ov.agentEditCount)]),
-        catalog.TAB_COMPLETIONS.family([(lv, ov.tabCompletionCount)]),
-        catalog.CHAT_MESSAGES.family([(lv, ov.messageCount)]),
+        metrics.COMMITTED_LINES.family([(lv, ov.committedTotalLinesEdit)]),
+        metrics.COMMITTED_AI_LINES.family([(lv, ov.committedAiLinesEdit)]),
+        metrics.ACCEPTED_AI_LINES.family([(lv, ov.acceptedLinesEdit)]),
+        metrics.AI_SHARE.family([(lv, ratio(ov.aiShareRate))]),
+        metrics.AGENT_EDITS.family([(lv, ov.agentEditCount)]),
+        metrics.TAB_COMPLETIONS.family([(lv, ov.tabCompletionCount)]),
+        metrics.CHAT_MESSAGES.family([(lv, ov.messageCount)]),
     ]
 
 
@@ -53,10 +55,10 @@ def ranking_families(members: Sequence[Member], base: Base, window: str,
     rows = [((*base, window, labeler.label(user_id=m.userId, email=m.email,
                                             name=m.displayName)), m) for m in members]
     return [
-        catalog.USER_LINES.family((lv, m.totalLinesAdded) for lv, m in rows),
-        catalog.USER_AI_LINES.family((lv, m.aiLinesAdded) for lv, m in rows),
-        catalog.USER_AI_SHARE.family((lv, ratio(m.aiShareRate)) for lv, m in rows),
-        catalog.USER_COMMITS.family((lv, m.commitCount) for lv, m in rows),
+        metrics.USER_LINES.family((lv, m.totalLinesAdded) for lv, m in rows),
+        metrics.USER_AI_LINES.family((lv, m.aiLinesAdded) for lv, m in rows),
+        metrics.USER_AI_SHARE.family((lv, ratio(m.aiShareRate)) for lv, m in rows),
+        metrics.USER_COMMITS.family((lv, m.commitCount) for lv, m in rows),
     ]
 
 
@@ -64,8 +66,8 @@ def repo_families(repos: Sequence[Repo], base: Base, window: str) -> list[Family
     """aicode_repo_commits{org="acme",provider="qoder",repo="my-project",window="7d"} 120"""
     rows = [((*base, window, or_unknown(r.repoName)), r) for r in repos]
     return [
-        catalog.REPO_COMMITS.family((lv, r.commitCount) for lv, r in rows),
-        catalog.REPO_LINES.family((lv, r.totalLinesAdded) for lv, r in rows),
+        metrics.REPO_COMMITS.family((lv, r.commitCount) for lv, r in rows),
+        metrics.REPO_LINES.family((lv, r.totalLinesAdded) for lv, r in rows),
     ]
 
 
@@ -73,9 +75,9 @@ def extension_families(exts: Sequence[FileExtension], base: Base, window: str) -
     """aicode_extension_ai_share_ratio{extension=".go",org="acme",provider="qoder",window="7d"} 0.355"""
     rows = [((*base, window, normalize_extension(e.extension)), e) for e in exts]
     return [
-        catalog.EXT_CHANGES.family((lv, e.changeCount) for lv, e in rows),
-        catalog.EXT_LINES.family((lv, e.totalLinesAdded) for lv, e in rows),
-        catalog.EXT_AI_SHARE.family((lv, ratio(e.aiShareRate)) for lv, e in rows),
+        metrics.EXT_CHANGES.family((lv, e.changeCount) for lv, e in rows),
+        metrics.EXT_LINES.family((lv, e.totalLinesAdded) for lv, e in rows),
+        metrics.EXT_AI_SHARE.family((lv, ratio(e.aiShareRate)) for lv, e in rows),
     ]
 
 
@@ -104,25 +106,25 @@ def daily_families(trend: DailyTrend, base: Base, now: datetime) -> list[Family]
             total, ai = exts.get(ext, (0.0, 0.0))
             exts[ext] = (total + e.totalLinesAdded, ai + e.aiLinesAdded)
     day_start = datetime(d.year, d.month, d.day, tzinfo=day.tzinfo or now.tzinfo)
-    out = [catalog.DAILY_DATE.family([(base, day_start.timestamp())])]
+    out = [metrics.DAILY_DATE.family([(base, day_start.timestamp())])]
     if items:
         it = items[0]
         out += [
-            catalog.DAILY_AI_LINES.family([(base, it.aiLinesAdded)]),
-            catalog.DAILY_OTHER_LINES.family([(base, it.otherLinesAdded)]),
-            catalog.DAILY_COMMITS.family([(base, it.commitCount)]),
-            catalog.DAILY_AI_SHARE.family([(base, ratio(it.aiShareRate))]),
+            metrics.DAILY_AI_LINES.family([(base, it.aiLinesAdded)]),
+            metrics.DAILY_OTHER_LINES.family([(base, it.otherLinesAdded)]),
+            metrics.DAILY_COMMITS.family([(base, it.commitCount)]),
+            metrics.DAILY_AI_SHARE.family([(base, ratio(it.aiShareRate))]),
         ]
     if nexts:
         nx = nexts[0]
         out += [
-            catalog.DAILY_TAB_SUGGESTIONS.family([(base, nx.nextSuggestedCount)]),
-            catalog.DAILY_TAB_ACCEPTS.family([(base, nx.nextAcceptedCount)]),
-            catalog.DAILY_TAB_ACCEPT_RATIO.family([(base, ratio(nx.nextAcceptRate))]),
+            metrics.DAILY_TAB_SUGGESTIONS.family([(base, nx.nextSuggestedCount)]),
+            metrics.DAILY_TAB_ACCEPTS.family([(base, nx.nextAcceptedCount)]),
+            metrics.DAILY_TAB_ACCEPT_RATIO.family([(base, ratio(nx.nextAcceptRate))]),
         ]
     out += [
-        catalog.DAILY_EXT_LINES.family(((*base, ext), t) for ext, (t, _) in sorted(exts.items())),
-        catalog.DAILY_EXT_AI_LINES.family(
+        metrics.DAILY_EXT_LINES.family(((*base, ext), t) for ext, (t, _) in sorted(exts.items())),
+        metrics.DAILY_EXT_AI_LINES.family(
             ((*base, ext), a) for ext, (_, a) in sorted(exts.items())),
     ]
     return out
@@ -140,3 +142,12 @@ def qoder_commit(m: QoderCommit, seen_at: float) -> Commit:
     return Commit(hash=m.commitHash, branch=m.branchName, repo=m.repoName,
                   primary=m.isPrimaryBranch, ts=epoch(m.commitTs) or created, created=created,
                   user=User(m.userId, m.userEmail, m.userName), lines=lines)
+
+
+def detail_rows(details: Sequence[CommitDetail]) -> list[CommitDetailRow]:
+    """Commit detail: one row per file and annotation group; the session is the
+    conversation (or, without one, the product)."""
+    return [CommitDetailRow(c.commitHash, a.filePath, g.source.lower(),
+                            g.conversationId or g.productType, g.type or "added",
+                            [(r.start, r.end) for r in g.ranges])
+            for c in details for a in c.rangeAnnotations for g in a.groups]

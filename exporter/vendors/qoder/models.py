@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field
 
-from exporter.vendors.base import ListOf, Num, OptBool, OptTime, Str, Tolerant
+from exporter.vendors.tolerant import ListOf, Num, OptBool, OptTime, Str, Tolerant
 
 
 class Overview(Tolerant):

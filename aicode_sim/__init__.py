@@ -1,0 +1,20 @@
+"""Built-in simulator of the Qoder and Cursor AI-code APIs, for tests, demos and benchmarks.
+
+    with Simulator(seed=1, users=50) as sim:
+        # Qoder:  GET {sim.url}/v1/organizations/org_sim/ai-code/stats/overview?...
+        #         Authorization: Bearer sim-key
+        # Cursor: GET {sim.url}/analytics/ai-code/commits   (Basic auth, user sim-key, no password)
+        ...
+
+Data is deterministic (same seed and same ``now`` give byte-identical responses), generated
+lazily per UTC day, consistent between the aggregate and record endpoints, and includes
+the awkward cases the vendors document: late-arriving records, commits reported on two
+branches, empty emails, old and new Cursor record shapes, privacy-mode metadata.
+Faults (errors, gateway pages, stalls, truncated bodies) are injected through
+``Simulator.faults``.
+"""
+
+from aicode_sim.faults import FaultInjector
+from aicode_sim.server import AbortConnection, RequestLog, Simulator, serve
+
+__all__ = ["AbortConnection", "FaultInjector", "RequestLog", "Simulator", "serve"]

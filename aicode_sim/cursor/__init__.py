@@ -1,0 +1,1 @@
+"""Simulated Cursor AI Code Tracking API."""

@@ -1,0 +1,235 @@
+"""Cursor AI Code Tracking API (alpha): commits, changes, their CSV streams, commit blame.
+
+Auth is HTTP Basic with the API key as user name and an empty password. Each endpoint
+allows `cursor_rate_limit_per_minute` requests per key in any 60 s (the vendor's
+"5 per minute per team, per endpoint"); the request over the limit gets 429 with
+Retry-After and does not use up a slot.
+
+The simulator's assumptions where Cursor documents nothing:
+* errors are ``{"error": "<HTTP reason phrase>", "message": "..."}``;
+* a bare ISO date as endDate includes that whole UTC day;
+* ``pageSize`` above 1000 (or below 1) and ``page`` below 1 are 400s;
+* rate-limit buckets are per route, so /commits/abc and /commits/def share one;
+* ``GET /analytics/ai-code/commits/{hash[,hash...]}`` (at most 50 hashes, optional
+  ``branch``) answers, in request order::
+
+    {"commits": [{"commitHash": "...", "repoName": "acme/api" | null,
+                  "branchName": "main" | null,
+                  "files": [{"fileName": "src/a.ts", "fileExtension": "ts",
+                             "ranges": [{"start": 3, "end": 9, "source": "TAB" | "COMPOSER",
+                                         "model": "gpt-5" | null}]}]}]}
+
+  An unknown hash gets ``"files": []`` with null repoName/branchName. Ranges cover exactly
+  the commit's tabLinesAdded and composerLinesAdded.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from aicode_sim.csvstream import csv_chunks
+from aicode_sim.cursor.data import CursorChanges, CursorCommits
+from aicode_sim.index import Query, RecordIndex, Selection
+from aicode_sim.population import Population
+from aicode_sim.ratelimit import SlidingWindowLimiter
+from aicode_sim.records import Ref
+from aicode_sim.responses import (
+    CSV_TYPE,
+    ApiError,
+    Request,
+    Response,
+    cursor_error_body,
+    encoded_json_response,
+    json_response,
+)
+from aicode_sim.timeutil import DAY_MS, parse_cursor_time
+
+PREFIX = "/analytics/"
+DEFAULT_RANGE_MS = 7 * DAY_MS
+DEFAULT_PAGE_SIZE = 100
+MAX_PAGE_SIZE = 1000
+MAX_BLAME_HASHES = 50
+_BLAME = re.compile(r"^/analytics/ai-code/commits/([^/]+)$")
+_BLAME_ROUTE = "/analytics/ai-code/commits/{hash}"
+
+Handler = Callable[[Request, int], Response]
+
+
+class CursorApi:
+    def __init__(
+        self,
+        *,
+        population: Population,
+        commits: RecordIndex[CursorCommits],
+        changes: RecordIndex[CursorChanges],
+        api_key: str,
+        limiter: SlidingWindowLimiter | None,
+    ) -> None:
+        self.population = population
+        self.commits = commits
+        self.changes = changes
+        self._api_key = api_key
+        self._limiter = limiter
+        self._routes: dict[str, Handler] = {
+            "/analytics/ai-code/commits": self._commit_list,
+            "/analytics/ai-code/changes": self._change_list,
+            "/analytics/ai-code/commits.csv": self._commit_csv,
+            "/analytics/ai-code/changes.csv": self._change_csv,
+        }
+
+    def handle(self, request: Request, now_ms: int) -> Response:
+        try:
+            return self._dispatch(request, now_ms)
+        except ApiError as error:
+            return self.error_response(error.status, error.message, error.headers)
+
+    @staticmethod
+    def error_response(
+        status: int, message: str, headers: dict[str, str] | None = None
+    ) -> Response:
+        return encoded_json_response(status, cursor_error_body(status, message), headers)
+
+    def _dispatch(self, request: Request, now_ms: int) -> Response:
+        route = request.path
+        handler = self._routes.get(route)
+        if handler is None and _BLAME.match(request.path):
+            route, handler = _BLAME_ROUTE, self._blame
+        if handler is None:
+            raise ApiError(404, f"no route for {request.path}")
+        if request.method != "GET":
+            raise ApiError(405, f"method {request.method} not allowed", headers={"Allow": "GET"})
+        self._authenticate(request)
+        if self._limiter is not None:
+            decision = self._limiter.acquire((self._api_key, route))
+            if not decision.allowed:
+                raise ApiError(
+                    429,
+                    f"rate limit of {decision.limit} requests per minute exceeded for {route}",
+                    headers={"Retry-After": str(decision.retry_after)},
+                )
+        return handler(request, now_ms)
+
+    def _authenticate(self, request: Request) -> None:
+        scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            raise ApiError(401, "missing Basic credentials: use the API key as user name")
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            raise ApiError(401, "malformed Basic credentials") from None
+        user, _, password = decoded.partition(":")
+        if password or not hmac.compare_digest(user.encode(), self._api_key.encode()):
+            raise ApiError(401, "invalid API key")
+
+    # ---- parameters ---------------------------------------------------------------------
+
+    def _query(self, query: dict[str, str], now_ms: int) -> Query | None:
+        bounds = []
+        for name, default, end_of_day in (
+            ("startDate", now_ms - DEFAULT_RANGE_MS, False),
+            ("endDate", now_ms, True),
+        ):
+            raw = query.get(name, "").strip()
+            value = parse_cursor_time(raw, now_ms, end_of_day=end_of_day) if raw else default
+            if value is None:
+                raise ApiError(
+                    400, f"invalid {name}: use an ISO date, 'now' or relative days like 7d"
+                )
+            bounds.append(value)
+        start, end = bounds
+        if end < start:
+            raise ApiError(400, "endDate is before startDate")
+        user = None
+        if query.get("user", "").strip():
+            user = self.population.by_cursor_user(query["user"])
+            if user is None:
+                return None
+        return Query(start, end, user)
+
+    @staticmethod
+    def _paging(query: dict[str, str]) -> tuple[int, int]:
+        values = []
+        for name, default in (("page", 1), ("pageSize", DEFAULT_PAGE_SIZE)):
+            raw = query.get(name, "").strip()
+            try:
+                value = int(raw) if raw else default
+            except ValueError:
+                raise ApiError(400, f"{name} must be a number") from None
+            if value < 1:
+                raise ApiError(400, f"{name} must be >= 1")
+            values.append(value)
+        page, size = values
+        if size > MAX_PAGE_SIZE:
+            raise ApiError(400, f"pageSize must be <= {MAX_PAGE_SIZE}")
+        return page, size
+
+    def _select(self, index: RecordIndex[Any], request: Request, now_ms: int) -> Selection:
+        query = self._query(request.query, now_ms)
+        return Selection(0, ()) if query is None else index.select(query, now_ms)
+
+    # ---- handlers -----------------------------------------------------------------------
+
+    def _list(self, index: RecordIndex[Any], request: Request, now_ms: int) -> Response:
+        page, size = self._paging(request.query)
+        selection = self._select(index, request, now_ms)
+        items = [index.stream.record(ref) for ref in selection.refs((page - 1) * size, size)]
+        return json_response(
+            200, {"items": items, "totalCount": selection.total, "page": page, "pageSize": size}
+        )
+
+    def _csv(self, index: RecordIndex[Any], request: Request, now_ms: int) -> Response:
+        query = self._query(request.query, now_ms)  # validates before the 200
+        stream = index.stream
+        refs = iter(()) if query is None else index.stream_refs(query, now_ms)
+        rows: Iterable[list[object]] = (stream.csv_row(ref) for ref in refs)
+        return Response(200, {"Content-Type": CSV_TYPE}, csv_chunks(stream.csv_header, rows))
+
+    def _commit_list(self, request: Request, now_ms: int) -> Response:
+        return self._list(self.commits, request, now_ms)
+
+    def _change_list(self, request: Request, now_ms: int) -> Response:
+        return self._list(self.changes, request, now_ms)
+
+    def _commit_csv(self, request: Request, now_ms: int) -> Response:
+        return self._csv(self.commits, request, now_ms)
+
+    def _change_csv(self, request: Request, now_ms: int) -> Response:
+        return self._csv(self.changes, request, now_ms)
+
+    def _blame(self, request: Request, now_ms: int) -> Response:
+        match = _BLAME.match(request.path)
+        assert match is not None
+        hashes = [h for h in match.group(1).split(",") if h.strip()]
+        if not hashes:
+            raise ApiError(400, "no commit hash given")
+        if len(hashes) > MAX_BLAME_HASHES:
+            raise ApiError(400, f"at most {MAX_BLAME_HASHES} commit hashes per request")
+        branch = request.query.get("branch", "").strip() or None
+        out: list[dict[str, object]] = []
+        for commit_hash in hashes:
+            ref = self._find_commit(commit_hash, branch, now_ms)
+            if ref is None:
+                out.append(
+                    {"commitHash": commit_hash, "repoName": None, "branchName": None, "files": []}
+                )
+                continue
+            record = self.commits.stream.record(ref)
+            out.append(
+                {
+                    "commitHash": commit_hash,
+                    "repoName": record["repoName"],
+                    "branchName": record["branchName"],
+                    "files": self.commits.stream.blame(ref),
+                }
+            )
+        return json_response(200, {"commits": out})
+
+    def _find_commit(self, commit_hash: str, branch: str | None, now_ms: int) -> Ref | None:
+        stream = self.commits.stream
+        return self.commits.find_commit(commit_hash, branch, now_ms,
+                                        lambda ref: stream.record(ref)["branchName"])

@@ -1,0 +1,1 @@
+"""Simulated Qoder Teams OpenAPI: AI Code Metrics and AI Code Tracking."""
