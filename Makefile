@@ -3,7 +3,7 @@ VENV    ?= .venv
 PYTHON  ?= python3
 BIN     := $(VENV)/bin
 
-.PHONY: demo test lint typecheck unit tools install bench clean
+.PHONY: demo test test-fast lint typecheck unit tools install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,10 @@ typecheck: $(VENV)/.installed-test
 
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest
+
+# The suite without the tests marked slow (e2e/, ops/, anything over ~1 s).
+test-fast: $(VENV)/.installed-test
+	$(BIN)/pytest -m "not slow"
 
 test: tools lint typecheck unit
 

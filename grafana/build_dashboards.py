@@ -6,7 +6,7 @@
 
 The committed JSON is what Grafana loads; this script is how it is written, so panels
 share one layout, one variable set and descriptions that always name their source.
-tests/test_ops_dashboards.py fails when the JSON and this script disagree.
+tests/ops/test_ops_dashboards.py fails when the JSON and this script disagree.
 """
 
 from __future__ import annotations

@@ -1,1 +1,1 @@
-"""Helpers for the operations-bundle tests (tests/test_ops_*.py)."""
+"""The operations bundle (dashboards, rules, Kubernetes, compose, Prometheus): all slow."""

@@ -1,4 +1,5 @@
-"""Paths, external tools and parsers shared by tests/test_ops_*.py."""
+"""Paths, external tools and parsers shared by tests/ops/test_ops_*.py (ports, waiting and
+subprocesses in general: tests/support/processes.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +18,9 @@ import pytest
 import yaml
 
 from exporter.vendors.registry import all_specs
+from tests.support.processes import ROOT
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = ROOT
 PROMETHEUS_DIR = REPO / "prometheus"
 RULES_DIR = PROMETHEUS_DIR / "rules"
 RULE_TESTS_DIR = PROMETHEUS_DIR / "tests"

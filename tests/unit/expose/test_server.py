@@ -11,7 +11,7 @@ import pytest
 
 from exporter.app import App
 from exporter.expose.server import MetricsServer
-from tests.helpers import FakeClock, QoderFake, qoder_config
+from tests.support.fakes import FakeClock, QoderFake, qoder_config
 
 
 @pytest.fixture

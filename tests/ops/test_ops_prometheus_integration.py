@@ -10,10 +10,8 @@ from __future__ import annotations
 import json
 import math
 import re
-import socket
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,6 +24,7 @@ import pytest
 import yaml
 
 from tests.ops.helpers import dashboards, queries, recording_rule_names, rules_files, tool
+from tests.support.processes import free_port, wait_for
 
 EXPORTER = Path(sys.executable).parent / "aicode-exporter"
 # Grafana's built-in variables, replaced by values the test's data covers.
@@ -39,18 +38,18 @@ class Stack:
     logs: dict[str, Path]
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
+    def dead(self) -> str | None:
+        for name, proc in self.procs.items():
+            if proc.poll() is not None:
+                return f"{name} exited {proc.returncode}"
+        return None
+
     def tails(self) -> str:
         out = []
         for name, path in self.logs.items():
             lines = path.read_text(errors="replace").splitlines()[-15:] if path.exists() else []
             out.append(f"--- {name} log ({path}) ---\n" + "\n".join(lines))
         return "\n".join(out)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
@@ -65,18 +64,7 @@ def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
 
 def wait_until(stack: Stack, what: str, probe: Callable[[], T | None], timeout: float) -> T:
     """Poll `probe` until it returns something; fail early if a process died."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for name, proc in stack.procs.items():
-            if proc.poll() is not None:
-                pytest.fail(
-                    f"{name} exited {proc.returncode} while waiting for {what}\n{stack.tails()}"
-                )
-        result = probe()
-        if result is not None:
-            return result
-        time.sleep(0.25)
-    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}\n{stack.tails()}")
+    return wait_for(probe, timeout, what, interval=0.25, abort=stack.dead, details=stack.tails)
 
 
 def query(stack: Stack, expr: str) -> dict[str, Any]:
@@ -136,11 +124,13 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     "api_key": "sim-key",
                     "poll_interval": "10s",
                     # The first poll reads 2 days (never empty, even over a simulated
-                    # weekend); the next reads back 7 (lookback), which always holds
-                    # weekdays: series that exist at the first scrape rise while
-                    # Prometheus scrapes, so rate()-based panels get real values.
+                    # weekend); the deep re-read, due 10 s later, reads back 7
+                    # (lookback), which always holds weekdays: series that exist at the
+                    # first scrape rise while Prometheus scrapes, so rate()-based panels
+                    # get real values.
                     "initial_backfill": "2d",
                     "lookback": "7d",
+                    "lookback_interval": "10s",
                 },
                 {
                     "type": "cursor",
@@ -150,6 +140,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
                     "poll_interval": "15s",
                     "initial_backfill": "2d",
                     "lookback": "7d",
+                    "lookback_interval": "15s",
                 },
             ],
         }

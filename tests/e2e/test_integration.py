@@ -5,19 +5,19 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
 
 from aicode_sim import Simulator
 from tests.ops.helpers import contract_metrics
-from tests.simhelpers import (
+from tests.support.exposition import RECORD_COUNTERS, names, parse
+from tests.support.processes import (
     exporter_cmd,
     free_port,
     get,
-    parse,
     running,
     wait_for,
     write_config,
@@ -85,11 +85,6 @@ def test_once_fills_every_contract_metric_and_promtool_accepts_it(tmp_path: Path
                    and v > 0 for k, v in got.items())
 
 
-def counters_of(text: str) -> dict[str, float]:
-    return {k: v for k, v in parse(text).items()
-            if k.startswith(("aicode_commit", "aicode_change", "aicode_records_ingested"))}
-
-
 @pytest.mark.parametrize("kill_after_requests", [2, 12])
 def test_sigkill_mid_poll_then_restart_equals_uninterrupted(tmp_path: Path,
                                                             kill_after_requests: int) -> None:
@@ -110,7 +105,7 @@ def test_sigkill_mid_poll_then_restart_equals_uninterrupted(tmp_path: Path,
 
         clean = subprocess.run(exporter_cmd("--config.file", str(config("clean"), ), "--once"),
                                capture_output=True, timeout=120, check=True)
-        expected = counters_of(clean.stdout.decode())
+        expected = parse(clean.stdout, RECORD_COUNTERS)
         assert sum(v for k, v in expected.items() if "ingested" in k) > 1000
 
         seen = len(sim.requests)
@@ -125,37 +120,7 @@ def test_sigkill_mid_poll_then_restart_equals_uninterrupted(tmp_path: Path,
                                  capture_output=True, timeout=120, check=True)
     finally:
         sim.stop()
-    assert counters_of(resumed.stdout.decode()) == expected
-
-
-def test_cursor_at_5_per_minute_never_sees_a_429(tmp_path: Path) -> None:
-    """Several poll intervals in virtual time: the simulator and the exporter share a fake
-    clock, so a poll that paces for minutes runs in milliseconds."""
-    from exporter.app import App
-    from tests.helpers import FakeClock, make_config
-    from tests.simhelpers import sim_transport
-
-    clock = FakeClock(wall_time=datetime(2026, 6, 10, 12, tzinfo=UTC).timestamp())
-    sim = Simulator(users=120, repos=6, now=lambda: datetime.fromtimestamp(clock.wall_time, UTC),
-                    clock=clock.monotonic)
-    cfg = make_config(tmp_path, [{
-        "type": "cursor", "name": "sim", "base_url": "http://cursor.sim", "api_key": "sim-key",
-        "poll_interval": "1m", "endpoints": {"commits": {"format": "json"},
-                                             "changes": {"format": "json"}}}])
-    app = App(cfg, transport=sim_transport(sim), clock=clock.monotonic, wall=clock.wall,
-              sleep=clock.sleep)
-    start = clock.monotonic()
-    for i in range(6):  # the scheduler's intervals, coalesced when a poll overruns
-        app.poller.poll_all_once()
-        idle = max(0.0, start + (i + 1) * 60 - clock.mono)
-        clock.mono += idle
-        clock.wall_time += idle
-    app.close()
-    statuses = [r.status for r in sim.requests]
-    assert 429 not in statuses
-    pages = [r for r in sim.requests if r.path.endswith("/changes")]
-    assert len(pages) > 10  # enough requests that the limit was really in play
-    assert sum(clock.sleeps) >= 60 * (len(pages) - 5) / 5 - 1
+    assert parse(resumed.stdout, RECORD_COUNTERS) == expected
 
 
 AGGREGATES = (
@@ -179,8 +144,7 @@ def test_demo_fills_every_aggregate_gauge_within_30s(tmp_path: Path) -> None:
                  tmp_path / "demo.log") as proc:
         def filled() -> bool:
             r = get(f"{url}/metrics")
-            names = {k.split("{")[0] for k in parse(r.text)} if r else set()
-            return set(AGGREGATES) <= names
+            return set(AGGREGATES) <= (names(r.text) if r else set())
 
         wait_for(filled, 30, "every aggregate gauge")
         assert proc.poll() is None
@@ -190,74 +154,39 @@ def test_demo_fills_every_aggregate_gauge_within_30s(tmp_path: Path) -> None:
 
 def test_sigterm_mid_poll_exits_0_within_10s_and_commits_nothing_partial(
         tmp_path: Path) -> None:
-    import time
-
-    sim_port, port = free_port(), free_port()
-    # Cursor JSON at 5/min: the poll sits in the rate limiter for minutes.
-    cfg = write_config(tmp_path / "c.yaml", tmp_path / "state.db", [{
-        "type": "cursor", "name": "sim", "base_url": f"http://127.0.0.1:{sim_port}",
-        "api_key": "sim-key", "endpoints": {"commits": {"format": "json"},
-                                            "changes": {"format": "json"}}}])
-    with running(exporter_cmd("simulate", "--listen", f"127.0.0.1:{sim_port}", "--users",
-                              "400"), tmp_path / "sim.log"), \
-            running(exporter_cmd("--config.file", str(cfg), "--web.listen-address",
-                                 f"127.0.0.1:{port}"), tmp_path / "exp.log") as exp:
-        wait_for(lambda: get(f"http://127.0.0.1:{sim_port}/") is not None, 30, "simulator")
-        wait_for(lambda: "stream configured" in (tmp_path / "exp.log").read_text(), 30, "start")
-        time.sleep(3)  # first page fetched, now waiting on the bucket
-        t0 = time.monotonic()
-        exp.send_signal(signal.SIGTERM)
-        rc = exp.wait(15)
-        took = time.monotonic() - t0
+    port = free_port()
+    # Cursor JSON at 5/min, 1000 records a page: dense enough that even one weekend day of
+    # either stream (the smallest slice the exporter may commit on its own) takes more
+    # than one page, so after its first page the poll sits in the rate limiter for minutes.
+    sim = Simulator(users=400, commits_per_user_day=12, changes_per_user_day=24)
+    sim.start()
+    try:
+        cfg = write_config(tmp_path / "c.yaml", tmp_path / "state.db", [{
+            "type": "cursor", "name": "sim", "base_url": sim.url,
+            "api_key": "sim-key", "endpoints": {"commits": {"format": "json"},
+                                                "changes": {"format": "json"}}}])
+        log = tmp_path / "exp.log"
+        with running(exporter_cmd("--config.file", str(cfg), "--web.listen-address",
+                                  f"127.0.0.1:{port}"), log) as exp:
+            streams = ("/analytics/ai-code/commits", "/analytics/ai-code/changes")
+            first = wait_for(lambda: [r for r in sim.requests if r.path in streams],
+                             60, "the poll's first page request",
+                             abort=lambda: exp.poll() is not None and "the exporter exited",
+                             details=log.read_text)
+            # Evidence that a poll is in flight: a page of a stream was served, and
+            # nothing of the poll has finished yet.
+            assert first[0].status == 200 and first[0].query.get("page") == "1", first
+            text = log.read_text()
+            assert "stream slice committed" not in text and "endpoint polled" not in text
+            t0 = time.monotonic()
+            exp.send_signal(signal.SIGTERM)
+            rc = exp.wait(15)
+            took = time.monotonic() - t0
+    finally:
+        sim.stop()
     assert rc == 0 and took < 10, (rc, took)
     from exporter.pipeline.state import StateStore
 
     store = StateStore(tmp_path / "state.db")
     assert store.counters("cursor", "sim") == {}  # the unfinished poll left nothing
     store.close()
-
-
-def test_late_records_are_caught_by_the_lookback(tmp_path: Path) -> None:
-    """Polls at T and T+6h count exactly what one fresh read at T+6h of the same span
-    counts, although some records committed before T are only ingested after it."""
-    from exporter.app import App
-    from tests.helpers import FakeClock, make_config
-    from tests.simhelpers import sim_transport
-
-    t0 = datetime(2026, 6, 10, 12, tzinfo=UTC).timestamp()
-    clock = FakeClock(wall_time=t0)
-    sim = Simulator(users=60, repos=6, now=lambda: datetime.fromtimestamp(clock.wall_time, UTC),
-                    clock=clock.monotonic, cursor_rate_limit_per_minute=0)
-
-    def app(name: str, backfill: str) -> App:
-        cfg = make_config(tmp_path / name, [{
-            "type": "cursor", "name": "sim", "base_url": "http://cursor.sim",
-            "api_key": "sim-key", "lookback": "2d", "initial_backfill": backfill,
-            "rate_limit_per_minute": 6000}])
-        return App(cfg, transport=sim_transport(sim), clock=clock.monotonic,
-                   wall=clock.wall, sleep=clock.sleep)
-
-    def visible_before_t0() -> int:
-        with httpx.Client(transport=sim_transport(sim)) as client:
-            r = client.get("http://cursor.sim/analytics/ai-code/commits",
-                           auth=("sim-key", ""),
-                           params={"startDate": "2026-06-07T12:00:00Z",
-                                   "endDate": "2026-06-10T12:00:00Z", "pageSize": 1000})
-        return int(r.json()["totalCount"])
-
-    at_t0 = visible_before_t0()
-    incremental = app("inc", "3d")
-    incremental.poller.poll_all_once()
-    first = counters_of(incremental.publisher.snapshot.text.decode())
-    clock.wall_time = t0 + 6 * 3600
-    incremental.poller.poll_all_once()
-    clock.wall_time = t0 + 6 * 3600  # the fresh read sees the same "now"
-    assert visible_before_t0() > at_t0  # records committed before T, ingested after it
-    fresh = app("fresh", "3d6h")
-    fresh.poller.poll_all_once()
-    got = counters_of(incremental.publisher.snapshot.text.decode())
-    want = counters_of(fresh.publisher.snapshot.text.decode())
-    incremental.close()
-    fresh.close()
-    assert got == want
-    assert got != first  # the second poll did add records, late ones among them

@@ -10,7 +10,7 @@ from exporter.configmodels import UsersConfig
 from exporter.vendors.registry import VENDORS, all_specs
 from tests.ops.helpers import load_script
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from aicode_sim import Simulator
 from exporter.__main__ import main
-from tests.simhelpers import write_config
+from tests.support.processes import write_config
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +34,11 @@ def hashes(sim: Simulator, vendor: str, n: int) -> list[str]:
 
 
 def config(tmp_path: Path, sim: Simulator) -> Path:
-    common = {"name": "sim", "base_url": sim.url, "api_key": "sim-key"}
+    # The exporter paces too: commit_detail takes the provider's rate_limit_per_minute
+    # (Cursor's default 5/min would wait 12 s between the two batches), so raise it
+    # like the simulator's.
+    common = {"name": "sim", "base_url": sim.url, "api_key": "sim-key",
+              "rate_limit_per_minute": 1000}
     return write_config(tmp_path / "c.yaml", tmp_path / "s.db", [
         {"type": "qoder", "organization_id": "org_sim", **common},
         {"type": "cursor", **common}])

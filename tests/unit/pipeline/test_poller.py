@@ -8,16 +8,8 @@ from pathlib import Path
 import httpx
 
 from exporter.app import App
-from tests.helpers import FakeClock, QoderFake, qoder_config
-
-
-def samples(text: bytes) -> dict[str, float]:
-    out = {}
-    for line in text.decode().splitlines():
-        if line and not line.startswith("#"):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
+from tests.support.exposition import parse as samples
+from tests.support.fakes import FakeClock, QoderFake, qoder_config
 
 
 def make_app(tmp_path: Path, fake: QoderFake, **cfg: object) -> tuple[App, FakeClock]:

@@ -10,25 +10,27 @@ import httpx
 import pytest
 
 from exporter.app import App
-from tests.helpers import CursorFake, FakeClock, QoderFake, cursor_config, qoder_config
+from tests.support import exposition
+from tests.support.fakes import (
+    FIXTURES,
+    CursorFake,
+    FakeClock,
+    QoderFake,
+    cursor_config,
+    qoder_config,
+)
 
-COUNTER_PREFIXES = ("aicode_commit", "aicode_change", "aicode_user_commit", "aicode_user_change")
+# These tests replay one recorded page per request: a window read in one slice keeps
+# their request counts readable (slicing itself is tested in test_backfill.py).
+ONE_SLICE = "7d"
 
 
 def counters(app: App) -> dict[str, float]:
-    out = {}
-    for line in app.publisher.snapshot.text.decode().splitlines():
-        if line.startswith(COUNTER_PREFIXES):
-            name, _, value = line.rpartition(" ")
-            out[name] = float(value)
-    return out
+    return exposition.parse(app.publisher.snapshot.text, exposition.STREAM_COUNTERS)
 
 
 def sample(app: App, name: str) -> float | None:
-    for line in app.publisher.snapshot.text.decode().splitlines():
-        if line.rpartition(" ")[0] == name:
-            return float(line.rpartition(" ")[2])
-    return None
+    return exposition.sample(app.publisher.snapshot.text, name)
 
 
 def run(cfg: Any, fake: Any, clock: FakeClock | None = None, polls: int = 1) -> App:
@@ -127,7 +129,8 @@ def test_qoder_json_pages_until_total_pages(tmp_path: Path) -> None:
     fake = QoderFake()
     fake.script["/ai-code-tracking/changes"] = [paged_qoder(450)(httpx.Request(
         "GET", f"http://x/?page={p}&pageSize=200")) for p in (1, 2, 3)]
-    app = run(qoder_config(tmp_path, **only_streams(commits={"enabled": False})), fake)
+    app = run(qoder_config(tmp_path, backfill_slice=ONE_SLICE,
+                           **only_streams(commits={"enabled": False})), fake)
     pages = [r.url.params["page"] for r in fake.requests]
     assert pages == ["1", "2", "3"]
     c = counters(app)
@@ -170,8 +173,8 @@ class CursorPages:
 
 
 def cursor_app(tmp_path: Path, pages: CursorPages, clock: FakeClock) -> App:
-    cfg = cursor_config(tmp_path, endpoints={"commits": {"format": "json"},
-                                             "changes": {"enabled": False}})
+    cfg = cursor_config(tmp_path, backfill_slice=ONE_SLICE,
+                        endpoints={"commits": {"format": "json"}, "changes": {"enabled": False}})
     return App(cfg, transport=httpx.MockTransport(pages), clock=clock.monotonic,
                wall=clock.wall, sleep=clock.sleep)
 
@@ -197,7 +200,7 @@ def test_cursor_json_pages_at_5_per_minute_and_429_loses_nothing(tmp_path: Path)
 # -- de-dup, restart, failures ----------------------------------------------------------
 
 def test_overlapping_polls_count_each_record_once(tmp_path: Path) -> None:
-    app = run(cursor_config(tmp_path), CursorFake(), polls=3)
+    app = run(cursor_config(tmp_path, backfill_slice=ONE_SLICE), CursorFake(), polls=3)
     c = counters(app)
     assert c['aicode_commits_total{org="acme",primary_branch="true",provider="cursor",'
              'repo="company/repo"}'] == 1
@@ -209,7 +212,7 @@ def test_overlapping_polls_count_each_record_once(tmp_path: Path) -> None:
 
 
 def test_same_commit_on_two_branches_is_two_records(tmp_path: Path) -> None:
-    body = json.loads((Path(__file__).parent / "fixtures/cursor/commits.json").read_text())
+    body = json.loads((FIXTURES / "cursor/commits.json").read_text())
     twin = dict(body["items"][0], branchName="release", isPrimaryBranch=False)
     body["items"].append(twin)
     fake = CursorFake()
@@ -233,24 +236,31 @@ def test_restart_resumes_exact_values_before_any_poll(tmp_path: Path) -> None:
     second.close()
 
 
-def test_second_poll_reads_from_watermark_minus_lookback(tmp_path: Path) -> None:
+def test_second_poll_reads_from_watermark_minus_overlap_and_deep_rereads_lookback(
+        tmp_path: Path) -> None:
     clock = FakeClock()
     fake = CursorFake()
-    app = run(cursor_config(tmp_path, lookback="2d", initial_backfill="7d"), fake, clock)
-    clock.wall_time += 3600
-    app.poller.poll_all_once()
-    first, second = fake.requests[0], fake.requests[-1]
+    app = run(cursor_config(tmp_path, lookback="2d", initial_backfill="7d", overlap="10m",
+                            lookback_interval="1h", backfill_slice="7d"), fake, clock)
     from datetime import UTC, datetime
     start = lambda r: datetime.fromisoformat(r.url.params["startDate"])  # noqa: E731
     t0 = datetime.fromtimestamp(FakeClock().wall_time, UTC)
-    assert (t0 - start(first)).days == 7
-    assert abs((t0 - start(second)).total_seconds() - 2 * 86400) < 60
+    assert (t0 - start(fake.requests[0])).days == 7
+    clock.wall_time += 600
+    app.poller.poll_all_once()
+    assert (t0 - start(fake.requests[-1])).total_seconds() == 600  # watermark - overlap
+    clock.wall_time += 3600
+    n = len(fake.requests)
+    app.poller.poll_all_once()
+    starts = sorted((t0 - start(r)).total_seconds() for r in fake.requests[n:])
+    # The hot read, then the deep re-read from now - lookback.
+    assert starts[-1] == pytest.approx(2 * 86400 - 4200, abs=60)
     app.close()
 
 
 @pytest.mark.parametrize("damage", ["truncated", "html", "cut"])
 def test_damaged_csv_commits_nothing_then_recovers(tmp_path: Path, damage: str) -> None:
-    good = (Path(__file__).parent / "fixtures/cursor/changes.csv").read_bytes()
+    good = (FIXTURES / "cursor/changes.csv").read_bytes()
     bad = {
         "truncated": httpx.Response(200, content=good[: good.index(b"\n") + 60],
                                     headers={"content-type": "text/csv"}),
@@ -285,7 +295,8 @@ def test_per_user_counters_fold_beyond_max_users(tmp_path: Path) -> None:
     fake = QoderFake()
     fake.script["/ai-code-tracking/changes"] = [paged_qoder(30)(httpx.Request(
         "GET", "http://x/?page=1&pageSize=200"))]
-    cfg = qoder_config(tmp_path, users={"per_user_counters": True, "max_users": 3},
+    cfg = qoder_config(tmp_path, backfill_slice=ONE_SLICE,
+                       users={"per_user_counters": True, "max_users": 3},
                        **only_streams(commits={"enabled": False}))
     app = run(cfg, fake)
     users = {k.split('user="')[1].split('"')[0] for k in counters(app)

@@ -14,7 +14,7 @@ from exporter.errors import AuthError, BadRequest, RateLimited, SchemaError, Una
 from exporter.expose.telemetry import Telemetry
 from exporter.fetch.httpclient import ApiClient, BearerAuth
 from exporter.vendors.qoder.client import QoderMetricsClient
-from tests.helpers import QODER_KEY, FakeClock, QoderFake, fixture
+from tests.support.fakes import QODER_KEY, FakeClock, QoderFake, fixture
 
 START = datetime(2025, 6, 1, tzinfo=UTC)
 END = START + timedelta(days=7)

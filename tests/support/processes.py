@@ -1,42 +1,31 @@
-"""Running the built-in simulator and the exporter for loopback tests."""
+"""The exporter and the simulator as processes over loopback: free ports, config files,
+subprocesses that are always stopped, and waiting for what they do."""
 
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
+import pytest
 import yaml
 
-from aicode_sim import Simulator
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
+T = TypeVar("T")
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def sim_transport(sim: Simulator) -> httpx.MockTransport:
-    """The simulator's request handler behind httpx, no socket: shares a fake clock."""
-
-    def handle(request: httpx.Request) -> httpx.Response:
-        status, headers, body = sim.app(request.method, request.url.raw_path.decode(),
-                                        dict(request.headers), request.content)
-        return httpx.Response(status, headers=headers, content=b"".join(body))
-
-    return httpx.MockTransport(handle)
 
 
 def write_config(path: Path, state: Path, providers: list[dict[str, Any]],
@@ -66,14 +55,26 @@ def running(cmd: list[str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
                 proc.wait()
 
 
-def wait_for(pred: Any, timeout: float, what: str) -> Any:
+def wait_for(pred: Callable[[], T | None], timeout: float, what: str, *,
+             interval: float = 0.1, abort: Callable[[], str | None] | None = None,
+             details: Callable[[], str] | None = None) -> T:
+    """Call `pred` until it returns something truthy, and return that.
+
+    Fails after `timeout` seconds, or at once when `abort` gives a reason (a process
+    that should be running has exited, ...); `details` adds context (log tails) to the
+    failure message.
+    """
     end = time.monotonic() + timeout
     while time.monotonic() < end:
+        reason = abort() if abort else None
+        if reason:
+            pytest.fail(f"{reason} while waiting for {what}\n{details() if details else ''}")
         got = pred()
         if got:
             return got
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+    pytest.fail(f"timed out after {timeout:.0f}s waiting for {what}\n"
+                f"{details() if details else ''}")
 
 
 def get(url: str) -> httpx.Response | None:
@@ -81,15 +82,3 @@ def get(url: str) -> httpx.Response | None:
         return httpx.get(url, timeout=2)
     except httpx.HTTPError:
         return None
-
-
-SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{.*\})?) (\S+)$")
-
-
-def parse(text: str) -> dict[str, float]:
-    out = {}
-    for line in text.splitlines():
-        m = SAMPLE.match(line)
-        if m:
-            out[m.group(1)] = float(m.group(2))
-    return out

@@ -10,7 +10,7 @@ import pytest
 
 from exporter.app import App
 from exporter.logsetup import setup_logging
-from tests.helpers import CURSOR_KEY, QODER_KEY, CursorFake, FakeClock, QoderFake, make_config
+from tests.support.fakes import CURSOR_KEY, QODER_KEY, CursorFake, FakeClock, QoderFake, make_config
 
 
 def test_keys_absent_from_logs_metrics_and_errors(tmp_path: Path,

@@ -5,22 +5,13 @@ Regenerate after an intended change with: UPDATE_GOLDEN=1 make test
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 from exporter.app import App
-from tests.helpers import FakeClock, QoderFake, qoder_config
-
-GOLDEN = Path(__file__).parent / "golden"
-
-
-def check_golden(name: str, text: bytes) -> None:
-    path = GOLDEN / name
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_bytes(text)
-    assert text.decode() == path.read_text(), f"exposition differs from {path}"
+from tests.support.fakes import FakeClock, QoderFake, qoder_config
+from tests.support.golden import check_golden
 
 
 @pytest.mark.parametrize("trend", ["daily-trend.json", "daily-trend-two-days.json"])

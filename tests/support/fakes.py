@@ -1,4 +1,5 @@
-"""Test doubles shared by the suite: a fake clock and a scripted Qoder transport."""
+"""Test doubles shared by the suite: a fake clock, scripted Qoder and Cursor transports
+serving tests/fixtures/, the simulator as a transport, and config builders."""
 
 from __future__ import annotations
 
@@ -7,11 +8,14 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-FIXTURES = Path(__file__).parent / "fixtures"
+if TYPE_CHECKING:
+    from aicode_sim import Simulator
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 QODER_KEY = "qk_test_secret_value_123"
 CURSOR_KEY = "key_cursor_test_secret_456"
 
@@ -131,6 +135,17 @@ class CursorFake(VendorFake):
     def authorized(self, request: httpx.Request) -> bool:
         token = base64.b64encode(f"{self.key}:".encode()).decode()
         return request.headers.get("authorization") == f"Basic {token}"
+
+
+def sim_transport(sim: Simulator) -> httpx.MockTransport:
+    """The simulator's request handler behind httpx, no socket: shares a fake clock."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        status, headers, body = sim.app(request.method, request.url.raw_path.decode(),
+                                        dict(request.headers), request.content)
+        return httpx.Response(status, headers=headers, content=b"".join(body))
+
+    return httpx.MockTransport(handle)
 
 
 def qoder_config(tmp_path: Path, users: dict[str, Any] | None = None,

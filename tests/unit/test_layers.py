@@ -1,0 +1,102 @@
+"""The shape of the tree holds: layers import downwards only, no product module outside
+the vendor folders names a vendor, every module imports on its own."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from exporter.vendors.registry import VENDORS
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "exporter"
+CORE = ("fetch", "pipeline", "expose")
+# Top-level wiring allowed to name vendors: the CLI's help text and the demo's config.
+WIRING = {PACKAGE / "cli.py", PACKAGE / "__main__.py"}
+
+
+def modules(top: str) -> list[str]:
+    out = []
+    for path in sorted((ROOT / top).rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        out.append(".".join(parts[:-1] if parts[-1] == "__init__" else parts))
+    return out
+
+
+def imports_of(path: Path) -> set[str]:
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names)
+    return found
+
+
+def test_core_layers_import_no_vendor_and_nothing_above_them() -> None:
+    above = {"fetch": ("exporter.expose", "exporter.pipeline", "exporter.vendors"),
+             "expose": ("exporter.pipeline", "exporter.vendors"),
+             "pipeline": ("exporter.vendors",)}
+    bad = []
+    for layer in CORE:
+        for path in (PACKAGE / layer).rglob("*.py"):
+            for mod in imports_of(path):
+                top = mod in ("exporter.app", "exporter.config", "exporter.commitdetail")
+                if top or mod.startswith((*above[layer], "aicode_sim")):
+                    bad.append(f"{path.relative_to(ROOT)} imports {mod}")
+    assert not bad, bad
+
+
+def test_the_simulator_imports_nothing_from_the_exporter() -> None:
+    bad = [f"{p.relative_to(ROOT)} imports {m}" for p in (ROOT / "aicode_sim").rglob("*.py")
+           for m in imports_of(p) if m.split(".")[0] == "exporter"]
+    assert not bad, bad
+
+
+def _names_in_code(path: Path) -> list[str]:
+    """Identifiers and string literals (docstrings excluded) that name a vendor."""
+    tree = ast.parse(path.read_text())
+    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+                  if isinstance(n, ast.Module | ast.ClassDef | ast.FunctionDef)
+                  and n.body and isinstance(n.body[0], ast.Expr)
+                  and isinstance(n.body[0].value, ast.Constant)}
+    hits = []
+    for node in ast.walk(tree):
+        text = None
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            text = None if id(node) in docstrings else node.value
+        elif isinstance(node, ast.Name):
+            text = node.id
+        elif isinstance(node, ast.Attribute):
+            text = node.attr
+        elif isinstance(node, ast.alias):
+            text = node.name
+        elif isinstance(node, ast.ImportFrom):
+            text = node.module
+        if text and any(v in text.lower() for v in VENDORS):
+            hits.append(f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}: {text!r}")
+    return hits
+
+
+def test_no_product_module_outside_the_vendor_folders_names_a_vendor() -> None:
+    assert len(VENDORS) >= 2
+    hits = []
+    for path in PACKAGE.rglob("*.py"):
+        if (PACKAGE / "vendors") in path.parents and path.parent != PACKAGE / "vendors":
+            continue  # inside a vendor's own folder
+        if path in WIRING:
+            continue
+        hits += _names_in_code(path)
+    assert not hits, hits
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("module", modules("exporter") + modules("aicode_sim"))
+def test_every_module_imports_on_its_own(module: str) -> None:
+    proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
