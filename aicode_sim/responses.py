@@ -1,7 +1,9 @@
-"""The handler-level response type and the two vendors' error bodies."""
+"""The handler-level response type, the two vendors' error bodies, and validators
+(ETag, If-None-Match, 304)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -9,6 +11,8 @@ from http import HTTPStatus
 
 JSON_TYPE = "application/json"
 CSV_TYPE = "text/csv; charset=utf-8"
+# Cursor's documented caching of Analytics and AI Code Tracking responses.
+CURSOR_CACHE_CONTROL = "public, max-age=900"
 
 # Qoder's documented codes (Conventions), plus names for statuses it leaves out.
 _QODER_CODES = {
@@ -71,6 +75,27 @@ def encoded_json_response(status: int, data: bytes,
         {"Content-Type": JSON_TYPE, "Content-Length": str(len(data)), **(headers or {})},
         [data],
     )
+
+
+def strong_etag(data: bytes) -> str:
+    """A strong entity tag: the quoted hash of what the body is made from."""
+    return '"' + hashlib.blake2b(data, digest_size=16).hexdigest() + '"'
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 13.1.2): "*" or any listed tag with the
+    same opaque value, W/ or not."""
+    value = if_none_match.strip()
+    if value == "*":
+        return True
+    own = etag.removeprefix("W/")
+    return any(tag.strip().removeprefix("W/") == own for tag in value.split(","))
+
+
+def not_modified(response: Response) -> Response:
+    """The 304 for a cached 200: its validators and caching headers, no body."""
+    keep = ("ETag", "Cache-Control")
+    return Response(304, {k: v for k, v in response.headers.items() if k in keep}, [])
 
 
 def qoder_code(status: int) -> str:

@@ -290,7 +290,9 @@ class _Handler(BaseHTTPRequestHandler):
         status, headers, body = simulator.app(
             self.command, self.path, dict(self.headers.items()), payload
         )
-        chunked = not any(name.lower() == "content-length" for name in headers)
+        # 1xx, 204 and 304 have no body, so no framing either (RFC 9112 6.3).
+        bodiless = status < 200 or status in (204, 304)
+        chunked = not bodiless and not any(name.lower() == "content-length" for name in headers)
         try:
             self.send_response(status)
             for name, value in headers.items():
@@ -298,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
             if chunked:
                 self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
-            if self.command != "HEAD":
+            if self.command != "HEAD" and not bodiless:
                 self._write_body(body, chunked)
         except AbortConnection:
             self.close_connection = True  # a truncation fault: leave the body unfinished

@@ -5,6 +5,10 @@ allows `cursor_rate_limit_per_minute` requests per key in any 60 s (the vendor's
 "5 per minute per team, per endpoint"); the request over the limit gets 429 with
 Retry-After and does not use up a slot.
 
+Every 200 carries a strong ETag and ``Cache-Control: public, max-age=900``, as Cursor
+documents; a request whose If-None-Match matches gets 304 with no body, which (as at
+Cursor) does not count against the rate limit, even when the limit is used up.
+
 The simulator's assumptions where Cursor documents nothing:
 * errors are ``{"error": "<HTTP reason phrase>", "message": "..."}``;
 * a bare ISO date as endDate includes that whole UTC day;
@@ -40,14 +44,18 @@ from aicode_sim.ratelimit import SlidingWindowLimiter
 from aicode_sim.records import Ref
 from aicode_sim.responses import (
     CSV_TYPE,
+    CURSOR_CACHE_CONTROL,
     ApiError,
     Request,
     Response,
     cursor_error_body,
     encoded_json_response,
-    json_response,
+    etag_matches,
+    json_bytes,
+    not_modified,
+    strong_etag,
 )
-from aicode_sim.timeutil import DAY_MS, parse_cursor_time
+from aicode_sim.timeutil import DAY_MS, day_of, parse_cursor_time
 
 PREFIX = "/analytics/"
 DEFAULT_RANGE_MS = 7 * DAY_MS
@@ -104,15 +112,33 @@ class CursorApi:
         if request.method != "GET":
             raise ApiError(405, f"method {request.method} not allowed", headers={"Allow": "GET"})
         self._authenticate(request)
-        if self._limiter is not None:
-            decision = self._limiter.acquire((self._api_key, route))
-            if not decision.allowed:
-                raise ApiError(
-                    429,
-                    f"rate limit of {decision.limit} requests per minute exceeded for {route}",
-                    headers={"Retry-After": str(decision.retry_after)},
-                )
-        return handler(request, now_ms)
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match is None:
+            self._rate_limit(route)
+            return handler(request, now_ms)
+        # A 304 is not counted, so a conditional request is answered before the limit is
+        # checked; anything else is then counted (or refused) as usual.
+        try:
+            response = handler(request, now_ms)
+        except ApiError:
+            self._rate_limit(route)
+            raise
+        etag = response.headers.get("ETag")
+        if response.status == 200 and etag and etag_matches(if_none_match, etag):
+            return not_modified(response)
+        self._rate_limit(route)
+        return response
+
+    def _rate_limit(self, route: str) -> None:
+        if self._limiter is None:
+            return
+        decision = self._limiter.acquire((self._api_key, route))
+        if not decision.allowed:
+            raise ApiError(
+                429,
+                f"rate limit of {decision.limit} requests per minute exceeded for {route}",
+                headers={"Retry-After": str(decision.retry_after)},
+            )
 
     def _authenticate(self, request: Request) -> None:
         scheme, _, encoded = request.headers.get("authorization", "").partition(" ")
@@ -168,6 +194,13 @@ class CursorApi:
             raise ApiError(400, f"pageSize must be <= {MAX_PAGE_SIZE}")
         return page, size
 
+    @staticmethod
+    def _json_200(payload: object) -> Response:
+        data = json_bytes(payload)
+        return encoded_json_response(
+            200, data, {"ETag": strong_etag(data), "Cache-Control": CURSOR_CACHE_CONTROL}
+        )
+
     def _select(self, index: RecordIndex[Any], request: Request, now_ms: int) -> Selection:
         query = self._query(request.query, now_ms)
         return Selection(0, ()) if query is None else index.select(query, now_ms)
@@ -178,8 +211,8 @@ class CursorApi:
         page, size = self._paging(request.query)
         selection = self._select(index, request, now_ms)
         items = [index.stream.record(ref) for ref in selection.refs((page - 1) * size, size)]
-        return json_response(
-            200, {"items": items, "totalCount": selection.total, "page": page, "pageSize": size}
+        return self._json_200(
+            {"items": items, "totalCount": selection.total, "page": page, "pageSize": size}
         )
 
     def _csv(self, index: RecordIndex[Any], request: Request, now_ms: int) -> Response:
@@ -187,7 +220,27 @@ class CursorApi:
         stream = index.stream
         refs = iter(()) if query is None else index.stream_refs(query, now_ms)
         rows: Iterable[list[object]] = (stream.csv_row(ref) for ref in refs)
-        return Response(200, {"Content-Type": CSV_TYPE}, csv_chunks(stream.csv_header, rows))
+        headers = {
+            "Content-Type": CSV_TYPE,
+            "ETag": self._csv_etag(index, request.path, query, now_ms),
+            "Cache-Control": CURSOR_CACHE_CONTROL,
+        }
+        return Response(200, headers, csv_chunks(stream.csv_header, rows))
+
+    def _csv_etag(
+        self, index: RecordIndex[Any], route: str, query: Query | None, now_ms: int
+    ) -> str:
+        """The export's ETag without rendering it twice (the body streams): a CSV is fixed
+        by the data set, the resolved query and which matching records are visible. Within
+        one UTC day (a fixed data window) records only ever become visible as their
+        ingestion time passes, so the number of visible matches tells which they are."""
+        stream = index.stream
+        total = 0 if query is None else index.select(query, now_ms).total
+        identity = (
+            type(stream).__name__, stream.seed_bits, stream.rate, len(self.population.people),
+            len(self.population.repos), index.days, route, query, day_of(now_ms), total,
+        )
+        return strong_etag(repr(identity).encode())
 
     def _commit_list(self, request: Request, now_ms: int) -> Response:
         return self._list(self.commits, request, now_ms)
@@ -227,7 +280,7 @@ class CursorApi:
                     "files": self.commits.stream.blame(ref),
                 }
             )
-        return json_response(200, {"commits": out})
+        return self._json_200({"commits": out})
 
     def _find_commit(self, commit_hash: str, branch: str | None, now_ms: int) -> Ref | None:
         stream = self.commits.stream

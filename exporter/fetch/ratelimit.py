@@ -35,16 +35,31 @@ class TokenBucket:
     def acquire(self, deadline: float | None = None) -> bool:
         """Wait for a token. Returns False, without waiting or taking it, when the token
         would come after `deadline` (a monotonic time)."""
+        return self.acquire_slot(deadline) is not None
+
+    def acquire_slot(self, deadline: float | None = None) -> float | None:
+        """acquire(), returning the slot taken (its monotonic time, for refund()) or None."""
         with self._lock:
             now = self._clock()
             start = max(now, self._next)
             if deadline is not None and start > deadline:
-                return False
+                return None
             self._next = start + self.interval
         wait = start - now
         if wait > 0:
             self._sleep(wait)
-        return True
+        return start
+
+    def refund(self, slot: float) -> bool:
+        """Give back the token of `slot` (the vendor did not count that request, e.g. a
+        304). Only while it is still the latest one taken and no pause came since: a
+        later request already holds the following slot, and moving the schedule back
+        under it could crowd more than the limit into a minute. True if refunded."""
+        with self._lock:
+            if self._next != slot + self.interval:
+                return False
+            self._next = slot
+            return True
 
     def pause_until(self, when: float) -> None:
         """Vendor told us to wait (Retry-After, X-RateLimit-Remaining: 0)."""
