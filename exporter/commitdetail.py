@@ -19,8 +19,8 @@ from exporter.vendors.tracking import CommitDetailRow
 
 def pick_provider(cfg: Config, name: str) -> ProviderBase:
     """`name` or `type/name`; ambiguous names must be qualified."""
-    kind, _, bare = name.rpartition("/")
-    found = [p for p in cfg.providers if p.name == bare and (not kind or p.type == kind)]
+    vendor, _, bare = name.rpartition("/")
+    found = [p for p in cfg.providers if p.name == bare and (not vendor or p.type == vendor)]
     if len(found) == 1:
         return found[0]
     if not found:
