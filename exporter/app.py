@@ -34,7 +34,7 @@ class App:
     ) -> None:
         self.cfg = cfg
         self.stopping = threading.Event()
-        self.telemetry = Telemetry()
+        self.telemetry = Telemetry(wall=wall)
         self.store = StateStore(cfg.state_path)
         wiring = Wiring(telemetry=self.telemetry, users=cfg.users, store=self.store,
                         stream_specs=stream_specs(), transport=transport,

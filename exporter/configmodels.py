@@ -99,8 +99,11 @@ class ProviderBase(Strict):
     api_key_env: str | None = None
     poll_interval: Duration = timedelta(minutes=5)
     request_timeout: Duration = timedelta(seconds=30)
-    lookback: Duration = timedelta(days=2)
+    lookback: Duration = timedelta(days=2)  # how far the deep re-read reaches back
+    lookback_interval: Duration = timedelta(hours=1)  # how often the deep re-read runs
+    overlap: Duration = timedelta(minutes=10)  # re-read before the watermark every poll
     initial_backfill: Duration = timedelta(days=7)
+    backfill_slice: Duration = timedelta(days=1)  # one transaction per slice of a stream
     endpoints: dict[str, EndpointOverride] = Field(default_factory=dict)
     _key: SecretStr = PrivateAttr(default=SecretStr(""))
 
@@ -118,6 +121,13 @@ class ProviderBase(Strict):
     def _max_backfill(cls, v: timedelta) -> timedelta:
         if v > MAX_WINDOW:
             raise ValueError("must be at most 90d (vendor limit)")
+        return v
+
+    @field_validator("backfill_slice", "lookback_interval")
+    @classmethod
+    def _min_second(cls, v: timedelta) -> timedelta:
+        if v < timedelta(seconds=1):
+            raise ValueError("must be at least 1s")
         return v
 
     @model_validator(mode="after")
@@ -144,6 +154,8 @@ class ProviderBase(Strict):
         if not key:
             raise ValueError("the API key is empty")
         self._key = SecretStr(key)
+        if self.overlap > self.lookback:
+            raise ValueError("overlap must not be longer than lookback")
         unknown = sorted(set(self.endpoints) - set(self.known_endpoints))
         if unknown:
             raise ValueError(f"endpoints: unknown endpoint {unknown[0]!r} for this provider "

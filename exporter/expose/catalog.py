@@ -114,8 +114,16 @@ NEWEST_RECORD = _spec("aicode_newest_record_timestamp_seconds", "gauge",
                       "Event time (commit time, or change time) of the newest record seen.",
                       *_STREAM)
 
+STREAM_LAG = _spec("aicode_stream_lag_seconds", "gauge",
+                   "Now minus the stream's committed watermark: everything before it has "
+                   "been read and counted. Falls while a backfill commits its slices.",
+                   *_STREAM)
+POLLS_COALESCED = Spec("aicode_polls_coalesced_total", "counter",
+                       "Scheduled runs of an endpoint skipped because its previous run was "
+                       "still going (a long catch-up, a paced endpoint).", _EP)
+
 STREAM_META = (RECORDS_INGESTED, RECORDS_DUPLICATE, RECORDS_INVALID, USER_RECORDS_FOLDED)
 
 # Every spec that needs no vendor: the exporter's own metrics and the stream bookkeeping.
 CORE = (BUILD_INFO, UP, LAST_SUCCESS, POLL_DURATION, API_REQUESTS, API_RATE_LIMITED,
-        *STREAM_META, NEWEST_RECORD)
+        POLLS_COALESCED, *STREAM_META, NEWEST_RECORD, STREAM_LAG)

@@ -7,17 +7,19 @@ import html
 import logging
 import socket
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from exporter.expose.snapshot import Publisher
-from exporter.expose.telemetry import Telemetry
+from exporter.expose.telemetry import EndpointStatus, Telemetry
 from exporter.version import __version__
 
 logger = logging.getLogger(__name__)
 
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+NOT_READY = b"Not ready: not every aggregate endpoint has been polled once\n"
 OPENMETRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
 
@@ -47,16 +49,37 @@ def _fmt_time(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def landing_page(telemetry: Telemetry) -> bytes:
+def _progress(st: EndpointStatus, now: float) -> str:
+    """Lag, and while a stream catches up: slices and pages done and left, and an ETA."""
+    p = st.progress
+    if p is None:
+        return "-"
+    lag = f"lag {_fmt_duration(now - p.watermark)}" if p.watermark is not None else "lag -"
+    if p.slices_done >= p.slices_total:
+        return lag
+    left = p.pages_left
+    eta = _fmt_duration(p.eta) if p.eta is not None else "unknown"
+    return (f"{lag}; catching up: slices {p.slices_done}/{p.slices_total}, pages "
+            f"{p.pages_done} done, {'?' if left is None else left} left, ETA {eta}")
+
+
+def _fmt_duration(seconds: float) -> str:
+    s = max(0, int(seconds))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
+
+
+def landing_page(telemetry: Telemetry, now: float) -> bytes:
     rows = []
     for (provider, org, endpoint), st in telemetry.statuses().items():
         state = "pending" if st.up is None else ("up" if st.up else "down")
+        if st.up is None and st.progress is not None:
+            state = "running"
         rows.append(
             "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in (
                 provider, org, endpoint, state, _fmt_time(st.last_success),
                 f"{_fmt_time(st.last_error_time)} {st.last_error}" if st.last_error else "-",
-                _fmt_time(st.next_poll))) + "</tr>")
-    table = "\n".join(rows) or '<tr><td colspan="7">no endpoints enabled</td></tr>'
+                _fmt_time(st.next_poll), _progress(st, now))) + "</tr>")
+    table = "\n".join(rows) or '<tr><td colspan="8">no endpoints enabled</td></tr>'
     return f"""<!doctype html>
 <html><head><meta charset="utf-8"><title>aicode-exporter</title>
 <style>body{{font-family:sans-serif;margin:2em}}td,th{{padding:.2em .8em;text-align:left}}
@@ -65,7 +88,7 @@ tr:nth-child(even){{background:#f4f4f4}}</style></head>
 <p>Version {html.escape(__version__)}. Metrics: <a href="metrics">/metrics</a>.
 Probes: <a href="-/healthy">/-/healthy</a>, <a href="-/ready">/-/ready</a>.</p>
 <table><tr><th>provider</th><th>org</th><th>endpoint</th><th>state</th>
-<th>last success</th><th>last error</th><th>next poll</th></tr>
+<th>last success</th><th>last error</th><th>next poll</th><th>progress</th></tr>
 {table}
 </table></body></html>
 """.encode()
@@ -120,13 +143,14 @@ def _handler(publisher: Publisher, telemetry: Telemetry,
             if path == "/metrics":
                 self._metrics(head)
             elif path == "/":
-                self._send(200, "text/html; charset=utf-8", landing_page(telemetry), head)
+                page = landing_page(telemetry, time.time())
+                self._send(200, "text/html; charset=utf-8", page, head)
             elif path == "/-/healthy":
                 self._send(200, "text/plain; charset=utf-8", b"Healthy\n", head)
             elif path == "/-/ready":
                 ok = ready()
                 self._send(200 if ok else 503, "text/plain; charset=utf-8",
-                           b"Ready\n" if ok else b"Not ready: first poll still running\n", head)
+                           b"Ready\n" if ok else NOT_READY, head)
             else:
                 self._send(404, "text/plain; charset=utf-8", b"Not found\n", head)
 

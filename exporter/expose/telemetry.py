@@ -7,13 +7,35 @@ Rendered into the snapshot with the vendor data at the end of every poll.
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from exporter.expose import catalog
 from exporter.expose.families import Family
 
 EndpointKey = tuple[str, str, str]  # vendor, org, endpoint
+
+
+@dataclass(frozen=True)
+class StreamProgress:
+    """Where a stream's catch-up stands: slices of its window committed so far."""
+
+    watermark: float | None = None  # committed: everything before it has been read
+    slices_done: int = 0
+    slices_total: int = 0
+    pages_done: int = 0  # requests of this catch-up so far
+    started: float = 0.0  # wall time the catch-up began
+    eta: float | None = None  # seconds to finish, from the pace so far
+
+    @property
+    def pages_left(self) -> int | None:
+        """Estimated from the pages per slice so far."""
+        if not self.slices_done:
+            return None
+        per_slice = self.pages_done / self.slices_done
+        return round(per_slice * (self.slices_total - self.slices_done))
 
 
 @dataclass
@@ -24,19 +46,24 @@ class EndpointStatus:
     last_error_time: float | None = None
     duration: float | None = None
     next_poll: float | None = None
+    progress: StreamProgress | None = None  # streams only
 
 
 class Telemetry:
-    def __init__(self) -> None:
+    def __init__(self, wall: Callable[[], float] = time.time) -> None:
+        self._wall = wall
         self._lock = threading.Lock()
         self._status: dict[EndpointKey, EndpointStatus] = {}
         self._requests: Counter[tuple[str, str, str, str]] = Counter()
         self._rate_limited: Counter[EndpointKey] = Counter()
+        self._coalesced: Counter[EndpointKey] = Counter()
+        self._pages_at_start: dict[EndpointKey, int] = {}
 
     def register(self, key: EndpointKey) -> None:
         with self._lock:
             self._status.setdefault(key, EndpointStatus())
             self._rate_limited.setdefault(key, 0)
+            self._coalesced.setdefault(key, 0)
 
     def request(self, key: EndpointKey, code: str) -> None:
         with self._lock:
@@ -58,20 +85,45 @@ class Telemetry:
                 st.last_error = error
                 st.last_error_time = at
 
-    def set_next_poll(self, vendor: str, org: str, at: float | None) -> None:
+    def coalesced(self, key: EndpointKey) -> None:
         with self._lock:
-            for key, st in self._status.items():
-                if key[:2] == (vendor, org):
-                    st.next_poll = at
+            self._coalesced[key] += 1
+
+    def progress(self, key: EndpointKey, *, done: int, total: int,
+                 watermark: float | None) -> None:
+        """A stream committed `done` of `total` slices of its catch-up."""
+        now = self._wall()
+        with self._lock:
+            pages = sum(v for k, v in self._requests.items() if k[:3] == key)
+            st = self._status.setdefault(key, EndpointStatus())
+            if done == 0 or st.progress is None:
+                self._pages_at_start[key] = pages
+                st.progress = StreamProgress(watermark, 0, total, 0, now)
+                return
+            p = st.progress
+            elapsed = now - p.started
+            eta = elapsed / done * (total - done) if done else None
+            st.progress = replace(p, watermark=watermark, slices_done=done,
+                                  slices_total=total, eta=eta,
+                                  pages_done=pages - self._pages_at_start.get(key, 0))
+
+    def set_next_poll(self, key: EndpointKey, at: float | None) -> None:
+        with self._lock:
+            self._status.setdefault(key, EndpointStatus()).next_poll = at
 
     def statuses(self) -> dict[EndpointKey, EndpointStatus]:
         with self._lock:
             return {k: EndpointStatus(**vars(v)) for k, v in sorted(self._status.items())}
 
     def families(self) -> list[Family]:
-        """aicode_up, last success, duration and request counters, for the snapshot."""
+        """aicode_up, last success, duration, request counters and stream lag, for the
+        snapshot (lag is now minus the committed watermark, so it moves every render)."""
+        now = self._wall()
         with self._lock:
             polled = [(k, s) for k, s in sorted(self._status.items()) if s.up is not None]
+            lag = [(k, max(0.0, now - s.progress.watermark))
+                   for k, s in sorted(self._status.items())
+                   if s.progress is not None and s.progress.watermark is not None]
             return [
                 catalog.UP.family((k, 1.0 if s.up else 0.0) for k, s in polled),
                 catalog.LAST_SUCCESS.family(
@@ -82,4 +134,7 @@ class Telemetry:
                     (k, float(v)) for k, v in self._requests.items())),
                 catalog.API_RATE_LIMITED.family(sorted(
                     (k, float(v)) for k, v in self._rate_limited.items())),
+                catalog.STREAM_LAG.family(lag),
+                catalog.POLLS_COALESCED.family(sorted(
+                    (k, float(v)) for k, v in self._coalesced.items())),
             ]

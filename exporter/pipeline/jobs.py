@@ -18,10 +18,18 @@ from exporter.fetch.httpclient import ApiClient
 from exporter.pipeline.state import StateStore
 
 
+def _ignore(*_: object) -> None:
+    return None
+
+
 @dataclass(frozen=True)
 class PollContext:
     now: datetime  # aware, UTC: the reference time for windows and "today"
     deadline: float  # monotonic time by which the endpoint should be done
+    # A long job (a stream catching up) publishes each committed slice as it goes...
+    publish: Callable[[str, tuple[Family, ...]], None] = _ignore
+    # ...and says how far it is: (slices done, slices planned, committed watermark).
+    progress: Callable[[int, int, float | None], None] = _ignore
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,8 @@ class Endpoint:
     run: Callable[[PollContext], Outcome]
     # Values to serve before the first poll (persisted counters), if any.
     restore: Callable[[], Outcome] | None = None
+    # A record stream: its catch-up is progress, not a readiness gate.
+    stream: bool = False
 
 
 @dataclass

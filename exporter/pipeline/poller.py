@@ -1,5 +1,7 @@
-"""Drives the data path: one APScheduler job per provider, first run at start, never
-overlapping (max_instances=1, coalesce). Each endpoint succeeds or fails on its own."""
+"""Drives the data path: one APScheduler job per (provider, endpoint), each first run at
+start, so a slow or paced endpoint never delays another. A run still going when its next
+one is due is coalesced (counted, logged at debug). A render job re-renders the snapshot
+every few seconds while anything changed, so long catch-ups show live."""
 
 from __future__ import annotations
 
@@ -9,19 +11,21 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from exporter.errors import Cancelled
+from exporter.expose.families import Family
 from exporter.expose.snapshot import Publisher
-from exporter.expose.telemetry import Telemetry
-from exporter.pipeline.jobs import Failure, Outcome, PollContext, ProviderRuntime
+from exporter.expose.telemetry import EndpointKey, Telemetry
+from exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext, ProviderRuntime
 
 logger = logging.getLogger(__name__)
 
-DEADLINE_FRACTION = 0.9  # retries and waits end before the next poll is due
-# Mid-poll renders let fast endpoints show before slow, paced ones finish, without
-# re-rendering a large exposition after every endpoint.
-RENDER_EVERY = 5.0
+DEADLINE_FRACTION = 0.9  # an aggregate's retries and waits end before its next run is due
+RENDER_EVERY = 5.0  # seconds between live re-renders while something changed
+PROGRESS_LOG_EVERY = 60.0  # seconds between progress lines of a stream catching up
 
 
 class Poller:
@@ -40,77 +44,124 @@ class Poller:
         self.telemetry = telemetry
         self._clock = clock
         self._wall = wall
-        self._first_done: set[tuple[str, str]] = set()
+        self._jobs: dict[str, tuple[ProviderRuntime, Endpoint]] = {
+            _job_id(p, ep): (p, ep) for p in self.providers for ep in p.endpoints}
+        # Readiness waits for every aggregate endpoint's first attempt; streams catching
+        # up are progress, not a gate.
+        self._gates = {k for k, (_, ep) in self._jobs.items() if not ep.stream}
+        self._attempted: set[str] = set()
         self._lock = threading.Lock()
+        self._dirty = threading.Event()
         self._scheduler: BackgroundScheduler | None = None
         self.stopping = stopping or threading.Event()
 
     @property
+    def job_ids(self) -> list[str]:
+        """`vendor/org/endpoint` of every scheduled endpoint, in configuration order."""
+        return list(self._jobs)
+
+    def job(self, job_id: str) -> tuple[ProviderRuntime, Endpoint]:
+        return self._jobs[job_id]
+
+    @property
     def ready(self) -> bool:
         with self._lock:
-            return len(self._first_done) == len(self.providers)
+            return self._gates <= self._attempted
 
-    def poll(self, p: ProviderRuntime) -> None:
-        """One poll of every enabled endpoint of one provider, then one render."""
-        started = self._clock()
-        ctx = PollContext(now=datetime.fromtimestamp(self._wall(), UTC),
-                          deadline=started + p.interval.total_seconds() * DEADLINE_FRACTION)
-        last_render = started
-        try:
-            for ep in p.endpoints:
-                if self.stopping.is_set():
-                    raise Cancelled()
-                self._run_endpoint(p, ep.name, ep.run, ctx)
-                if self._clock() - last_render >= RENDER_EVERY:
-                    self.publisher.render()
-                    last_render = self._clock()
-        except Cancelled:
-            logger.info("poll abandoned for shutdown provider=%s org=%s", p.vendor, p.org)
-            return
-        finally:
-            self._set_next_poll(p)
-        self.publisher.render()
-        with self._lock:
-            self._first_done.add((p.vendor, p.org))
-        logger.info("poll finished provider=%s org=%s duration=%.2fs", p.vendor, p.org,
-                    self._clock() - started)
-
-    def _run_endpoint(self, p: ProviderRuntime, name: str,
-                      run: Callable[[PollContext], Outcome], ctx: PollContext) -> None:
+    def run_endpoint(self, job_id: str) -> None:
+        """One run of one endpoint: publish what it brings, record its health."""
+        p, ep = self._jobs[job_id]
+        key: EndpointKey = (p.vendor, p.org, ep.name)
         t0 = self._clock()
+        last_log = [t0]
+
+        def publish(part: str, families: tuple[Family, ...]) -> None:
+            self.publisher.publish((*key, part), families)
+            self._dirty.set()
+
+        def progress(done: int, total: int, watermark: float | None) -> None:
+            self.telemetry.progress(key, done=done, total=total, watermark=watermark)
+            self._dirty.set()
+            if done < total and self._clock() - last_log[0] >= PROGRESS_LOG_EVERY:
+                last_log[0] = self._clock()
+                st = self.telemetry.statuses()[key].progress
+                logger.info("stream catching up provider=%s org=%s stream=%s slices=%d/%d "
+                            "pages=%d lag_seconds=%.0f eta_seconds=%s", *key, done, total,
+                            st.pages_done if st else 0,
+                            self._wall() - watermark if watermark else -1,
+                            f"{st.eta:.0f}" if st and st.eta is not None else "unknown")
+
+        ctx = PollContext(now=datetime.fromtimestamp(self._wall(), UTC),
+                          deadline=t0 + p.interval.total_seconds() * DEADLINE_FRACTION,
+                          publish=publish, progress=progress)
         try:
-            outcome = run(ctx)
+            if self.stopping.is_set():
+                raise Cancelled()
+            outcome = ep.run(ctx)
         except Cancelled:
-            raise
+            logger.info("poll abandoned for shutdown provider=%s org=%s endpoint=%s", *key)
+            return
         except Exception as e:  # a bug in one endpoint must not stop the others
             logger.exception("endpoint failed unexpectedly provider=%s org=%s endpoint=%s",
-                             p.vendor, p.org, name)
+                             *key)
             outcome = Outcome(failures=[Failure(f"internal error: {type(e).__name__}", e)])
+        finally:
+            self._set_next_poll(job_id, key)
         for part, families in outcome.parts.items():
-            self.publisher.publish((p.vendor, p.org, name, part), families)
+            publish(part, families)
         ok = not outcome.failures
         error = "; ".join(map(str, outcome.failures))
-        if not ok:
+        duration = self._clock() - t0
+        if ok:
+            logger.info("endpoint polled provider=%s org=%s endpoint=%s duration=%.2fs",
+                        *key, duration)
+        else:
             logger.warning("endpoint poll failed provider=%s org=%s endpoint=%s error=%s",
-                           p.vendor, p.org, name, error)
-        self.telemetry.finished((p.vendor, p.org, name), ok=ok, at=self._wall(),
-                                duration=self._clock() - t0, error=error)
+                           *key, error)
+        self.telemetry.finished(key, ok=ok, at=self._wall(), duration=duration, error=error)
+        self._dirty.set()
+        if job_id in self._gates and job_id not in self._attempted:
+            self.render_if_changed()  # ready means served: render before saying so
+        with self._lock:
+            self._attempted.add(job_id)
 
     def poll_all_once(self) -> None:
-        for p in self.providers:
-            self.poll(p)
+        """Every endpoint once, one after the other, then one render (`--once`, tests)."""
+        for job_id in self._jobs:
+            self.run_endpoint(job_id)
+        self.publisher.render()
 
-    def _set_next_poll(self, p: ProviderRuntime) -> None:
-        job = self._scheduler.get_job(_job_id(p)) if self._scheduler else None
+    def render_if_changed(self) -> None:
+        if self._dirty.is_set():
+            self._dirty.clear()
+            self.publisher.render()
+
+    def _set_next_poll(self, job_id: str, key: EndpointKey) -> None:
+        job = self._scheduler.get_job(job_id) if self._scheduler else None
         nxt = job.next_run_time.timestamp() if job and job.next_run_time else None
-        self.telemetry.set_next_poll(p.vendor, p.org, nxt)
+        self.telemetry.set_next_poll(key, nxt)
+
+    def _coalesced(self, event: JobExecutionEvent) -> None:
+        if event.job_id in self._jobs:
+            p, ep = self._jobs[event.job_id]
+            self.telemetry.coalesced((p.vendor, p.org, ep.name))
+            logger.debug("previous run still going, this one coalesced provider=%s org=%s "
+                         "endpoint=%s", p.vendor, p.org, ep.name)
 
     def start(self) -> None:
-        sched = BackgroundScheduler(timezone=UTC, job_defaults={
-            "max_instances": 1, "coalesce": True, "misfire_grace_time": None})
-        for p in self.providers:
-            sched.add_job(self.poll, "interval", args=[p], id=_job_id(p),
-                          seconds=p.interval.total_seconds(), next_run_time=datetime.now(UTC))
+        # Jobs mostly wait (pacing, vendor latency): a thread each, so none queues.
+        workers = max(4, len(self._jobs) + 1)
+        sched = BackgroundScheduler(
+            timezone=UTC, executors={"default": ThreadPoolExecutor(workers)},
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None})
+        now = datetime.now(UTC)
+        for job_id, (p, _) in self._jobs.items():
+            sched.add_job(self.run_endpoint, "interval", args=[job_id], id=job_id,
+                          seconds=p.interval.total_seconds(), next_run_time=now)
+        sched.add_job(self.render_if_changed, "interval", id="render", seconds=RENDER_EVERY)
+        sched.add_listener(self._coalesced, EVENT_JOB_MAX_INSTANCES)
+        # The scheduler warns on every coalesced run; we count them instead.
+        logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)
         self._scheduler = sched
         sched.start()
 
@@ -120,15 +171,15 @@ class Poller:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
         for p in self.providers:
-            p.close()  # aborts in-flight requests: the poll fails fast and is not published
+            p.close()  # aborts in-flight requests: the run fails fast and is not committed
         end = time.monotonic() + grace
         for t in threading.enumerate():
             if t is not threading.current_thread() and not t.daemon:
                 t.join(max(0.0, end - time.monotonic()))
 
 
-def _job_id(p: ProviderRuntime) -> str:
-    return f"{p.vendor}/{p.org}"
+def _job_id(p: ProviderRuntime, ep: Endpoint) -> str:
+    return f"{p.vendor}/{p.org}/{ep.name}"
 
 
 def interruptible_sleep(stopping: threading.Event) -> Callable[[float], None]:
@@ -139,3 +190,5 @@ def interruptible_sleep(stopping: threading.Event) -> Callable[[float], None]:
             raise Cancelled()
 
     return sleep
+
+

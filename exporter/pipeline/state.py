@@ -1,9 +1,9 @@
 """SQLite state: de-dup ids, counter totals, watermarks, admitted users.
 
-Exactly-once counting rests on one rule: everything a poll learnt (new ids, counter
-deltas, the new watermark) is written in ONE transaction at its end. A crash before the
-commit loses the whole poll, which the next run re-reads from the old watermark and counts
-then; a crash after it has nothing left to do. Reads during the poll (is this id new?)
+Exactly-once counting rests on one rule: everything a slice of a stream taught us (new
+ids, counter deltas, the new watermark) is written in ONE transaction. A crash before the
+commit loses that slice only, which the next run re-reads from the committed watermark
+and counts then; a crash after it has nothing left to do. Reads during the poll (is this id new?)
 take no write lock, so a slow, rate-limited poll never blocks another provider's commit.
 """
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from exporter.errors import ConfigError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 CounterKey = tuple[str, tuple[str, ...]]  # metric name, label values after (provider, org)
 
 _SCHEMA = """
@@ -33,18 +33,26 @@ CREATE TABLE IF NOT EXISTS counters (
   value REAL NOT NULL, PRIMARY KEY (provider, org, metric, labels)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS streams (
   provider TEXT NOT NULL, org TEXT NOT NULL, stream TEXT NOT NULL,
-  watermark REAL, newest_record REAL, PRIMARY KEY (provider, org, stream));
+  watermark REAL, newest_record REAL, deep_last REAL, deep_resume REAL,
+  PRIMARY KEY (provider, org, stream));
 CREATE TABLE IF NOT EXISTS users (
   provider TEXT NOT NULL, org TEXT NOT NULL, label TEXT NOT NULL,
   PRIMARY KEY (provider, org, label)) WITHOUT ROWID;
 """
 
+_STREAM_COLS = "watermark, newest_record, deep_last, deep_resume"
 _ID_CHUNK = 500  # SQLite's default host-parameter limit is far above this
+
+
+# Schema 1 -> 2: the deep re-read's schedule (when the last one started, where the
+# current one is). Old files gain the columns; NULL means "none yet".
+_MIGRATIONS = {1: ("ALTER TABLE streams ADD COLUMN deep_last REAL",
+                   "ALTER TABLE streams ADD COLUMN deep_resume REAL")}
 
 
 @dataclass
 class PollBatch:
-    """What one poll of one stream learnt; committed whole by StateStore.commit()."""
+    """What one slice of one stream learnt; committed whole by StateStore.commit()."""
 
     vendor: str
     org: str
@@ -52,8 +60,9 @@ class PollBatch:
     new_ids: dict[str, float] = field(default_factory=dict)  # id -> record time
     deltas: dict[CounterKey, float] = field(default_factory=dict)
     new_users: set[str] = field(default_factory=set)
-    watermark: float | None = None
+    watermark: float | None = None  # moves forward only
     newest_record: float | None = None
+    deep: tuple[float | None, float | None] | None = None  # (deep_last, deep_resume) to set
 
     def add(self, metric: str, labels: tuple[str, ...], delta: float) -> None:
         key = (metric, labels)
@@ -62,8 +71,10 @@ class PollBatch:
 
 @dataclass(frozen=True)
 class StreamState:
-    watermark: float | None
-    newest_record: float | None
+    watermark: float | None = None
+    newest_record: float | None = None
+    deep_last: float | None = None  # when the last deep re-read started
+    deep_resume: float | None = None  # where the running deep re-read has got to
 
 
 class StateStore:
@@ -86,6 +97,10 @@ class StateStore:
             row = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
             if row is None:
                 db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+            elif int(row[0]) in _MIGRATIONS:
+                for stmt in _MIGRATIONS[int(row[0])]:
+                    db.execute(stmt)
+                db.execute("UPDATE meta SET value=? WHERE key='schema'", (str(SCHEMA_VERSION),))
             elif int(row[0]) != SCHEMA_VERSION:
                 raise ConfigError(f"state_path: {self.path!r} has state schema {row[0]}, "
                                   f"this version reads {SCHEMA_VERSION}")
@@ -110,9 +125,9 @@ class StateStore:
     def stream_state(self, provider: str, org: str, stream: str) -> StreamState:
         with self._lock:
             row = self._db.execute(
-                "SELECT watermark, newest_record FROM streams WHERE provider=? AND org=? "
-                "AND stream=?", (provider, org, stream)).fetchone()
-        return StreamState(*(row or (None, None)))
+                f"SELECT {_STREAM_COLS} FROM streams WHERE provider=? AND org=? AND stream=?",
+                (provider, org, stream)).fetchone()
+        return StreamState(*(row or ()))
 
     def known_ids(self, provider: str, org: str, stream: str, ids: Iterable[str]) -> set[str]:
         """Which of these ids were counted by an earlier, committed poll."""
@@ -154,15 +169,20 @@ class StateStore:
             db.executemany("INSERT OR IGNORE INTO users VALUES (?,?,?)",
                            ((p, o, u) for u in batch.new_users))
             db.execute(
-                "INSERT INTO streams VALUES (?,?,?,?,?) ON CONFLICT (provider, org, stream) DO "
-                "UPDATE SET watermark = coalesce(excluded.watermark, watermark), "
+                "INSERT INTO streams (provider, org, stream, watermark, newest_record) "
+                "VALUES (?,?,?,?,?) ON CONFLICT (provider, org, stream) DO UPDATE SET "
+                "watermark = max(coalesce(watermark, excluded.watermark), "
+                "coalesce(excluded.watermark, watermark)), "
                 "newest_record = max(coalesce(newest_record, 0), "
                 "coalesce(excluded.newest_record, 0))",
                 (p, o, s, batch.watermark, batch.newest_record))
+            if batch.deep is not None:
+                db.execute("UPDATE streams SET deep_last=?, deep_resume=? WHERE provider=? "
+                           "AND org=? AND stream=?", (*batch.deep, p, o, s))
             if prune_before is not None:
                 db.execute("DELETE FROM seen WHERE provider=? AND org=? AND stream=? AND ts<?",
                            (p, o, s, prune_before))
-            row = db.execute("SELECT watermark, newest_record FROM streams WHERE provider=? "
-                             "AND org=? AND stream=?", (p, o, s)).fetchone()
+            row = db.execute(f"SELECT {_STREAM_COLS} FROM streams WHERE provider=? AND org=? "
+                             "AND stream=?", (p, o, s)).fetchone()
         return StreamState(*row)
 

@@ -1,8 +1,15 @@
-"""A record stream as a poll job: read [watermark - lookback, now], count each record once,
-commit everything the poll learnt in one transaction, publish the totals.
+"""A record stream as a poll job. Each run:
 
+1. catches up: reads [watermark - overlap, now] in time slices of `backfill_slice`,
+   oldest first, committing each slice (ids, counter deltas, watermark) in its own
+   transaction, so a kill loses at most one slice and a restart resumes where it was;
+2. every `lookback_interval`, re-reads [now - lookback, watermark - overlap] slice by slice
+   (records the vendor ingested late), as far as the run's deadline allows, resuming
+   from where it stopped on the next run.
+
+Each record counts once whatever reads it (ids are kept until no read can return them).
 The totals live in memory: loaded from the state file once, then moved by exactly the
-deltas each commit wrote, so publishing after a poll reads no SQLite.
+deltas each commit wrote, so publishing a slice reads no SQLite.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from exporter.configmodels import MAX_WINDOW, UsersConfig
@@ -20,7 +28,7 @@ from exporter.expose.families import Family, Spec
 from exporter.fetch.csvreader import Skipped
 from exporter.pipeline.jobs import Failure, Outcome, PollContext
 from exporter.pipeline.records import OTHER_USER, Record, increments
-from exporter.pipeline.state import CounterKey, PollBatch, StateStore
+from exporter.pipeline.state import CounterKey, PollBatch, StateStore, StreamState
 from exporter.pipeline.userlabels import UserLabeler
 
 logger = logging.getLogger(__name__)
@@ -31,16 +39,44 @@ CHUNK = 2000  # records checked against the seen-ids table per query
 Fetch = Callable[[datetime, datetime], Iterator[Record | Skipped]]
 
 
+@dataclass(frozen=True)
+class StreamTiming:
+    """A provider's stream settings (see the configuration reference)."""
+
+    lookback: timedelta
+    lookback_interval: timedelta
+    overlap: timedelta
+    initial_backfill: timedelta
+    backfill_slice: timedelta
+
+
+def slices(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
+    """[start, end) cut into pieces of `size`, oldest first; the last one may be shorter."""
+    out = []
+    while start < end:
+        out.append((start, min(start + size, end)))
+        start += size
+    return out
+
+
+def _ts(t: float | None) -> datetime | None:
+    return None if t is None else datetime.fromtimestamp(t, UTC)
+
+
+def _fmt(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 class StreamJob:
     def __init__(self, *, vendor: str, org: str, stream: str, fetch: Fetch,
-                 store: StateStore, specs: Sequence[Spec], lookback: timedelta,
-                 initial_backfill: timedelta, users: UsersConfig) -> None:
+                 store: StateStore, specs: Sequence[Spec], timing: StreamTiming,
+                 users: UsersConfig, clock: Callable[[], float]) -> None:
         self.vendor, self.org, self.stream = vendor, org, stream
         self._fetch = fetch
         self._store = store
         self._specs = tuple(specs)
-        self._lookback = lookback
-        self._backfill = initial_backfill
+        self._t = timing
+        self._clock = clock
         self._users = users
         self._labeler = UserLabeler(users)
         self._per_user = users.per_user_counters and self._labeler.enabled
@@ -50,16 +86,72 @@ class StreamJob:
             if m in mine or lbl == (stream,)}
         self._state = store.stream_state(vendor, org, stream)
 
-    def window(self, now: datetime) -> tuple[datetime, datetime]:
-        if self._state.watermark is None:
-            start = now - self._backfill
-        else:
-            start = datetime.fromtimestamp(self._state.watermark, UTC) - self._lookback
-        return max(start, now - MAX_WINDOW), now
+    @property
+    def state(self) -> StreamState:
+        return self._state
+
+    def catch_up_start(self, now: datetime) -> datetime:
+        wm = _ts(self._state.watermark)
+        start = now - self._t.initial_backfill if wm is None else wm - self._t.overlap
+        return max(start, now - MAX_WINDOW)
 
     def run(self, ctx: PollContext) -> Outcome:
-        start, end = self.window(ctx.now)
-        batch = PollBatch(self.vendor, self.org, self.stream)
+        now = ctx.now
+        first = self._state.watermark is None
+        pieces = slices(self.catch_up_start(now), now, self._t.backfill_slice)
+        ctx.progress(0, len(pieces), self._state.watermark)
+        for i, (start, end) in enumerate(pieces):
+            failure = self._read(start, end, now, watermark=end.timestamp(),
+                                 deep=(now.timestamp(), None) if first else None)
+            if failure is not None:
+                return Outcome(failures=[failure])
+            ctx.progress(i + 1, len(pieces), self._state.watermark)
+            if i + 1 < len(pieces):
+                ctx.publish("counters", tuple(self.families()))
+        failure = self._deep_reread(ctx)
+        outcome = self.restore()
+        if failure is not None:
+            outcome.failures.append(failure)
+        return outcome
+
+    def _deep_reread(self, ctx: PollContext) -> Failure | None:
+        """Re-read what the catch-up does not: [now - lookback, watermark - overlap], one
+        slice per transaction, until the deadline; the next run resumes where it stopped."""
+        now = ctx.now
+        st = self._state
+        if st.deep_last is None:  # a state file from before deep re-reads: start the clock
+            self._store_deep(now.timestamp(), None)
+            return None
+        resume = _ts(st.deep_resume)
+        started = st.deep_last
+        if resume is None:
+            if now.timestamp() - st.deep_last < self._t.lookback_interval.total_seconds():
+                return None
+            resume, started = now - self._t.lookback, now.timestamp()
+        stop = self.catch_up_start(now)  # the catch-up just read everything after this
+        for start, end in slices(resume, stop, self._t.backfill_slice):
+            if self._clock() > ctx.deadline:
+                self._store_deep(started, start.timestamp())
+                return None
+            failure = self._read(start, end, now, watermark=None,
+                                 deep=(started, end.timestamp()))
+            if failure is not None:
+                return failure
+            ctx.publish("counters", tuple(self.families()))
+        self._store_deep(started, None)
+        logger.info("deep re-read finished provider=%s org=%s stream=%s lookback=%s",
+                    self.vendor, self.org, self.stream, self._t.lookback)
+        return None
+
+    def _store_deep(self, last: float, resume: float | None) -> None:
+        batch = PollBatch(self.vendor, self.org, self.stream, deep=(last, resume))
+        self._state = self._store.commit(batch)
+
+    def _read(self, start: datetime, end: datetime, now: datetime, *,
+              watermark: float | None,
+              deep: tuple[float | None, float | None] | None) -> Failure | None:
+        """Read one slice and commit it whole; a failure commits nothing."""
+        batch = PollBatch(self.vendor, self.org, self.stream, watermark=watermark, deep=deep)
         tally = {"ingested": 0, "duplicate": 0, "invalid": 0, "folded": 0}
         admitted = self._store.users(self.vendor, self.org) if self._per_user else set()
         buf: list[Record] = []
@@ -77,24 +169,23 @@ class StreamJob:
                     buf.clear()
             self._absorb(buf, batch, tally, admitted)
         except VendorError as e:
-            return Outcome(failures=[
-                Failure(f"{start:%Y-%m-%dT%H:%M:%SZ}..{end:%Y-%m-%dT%H:%M:%SZ}", e)])
+            return Failure(f"{_fmt(start)}..{_fmt(end)}", e)
         s = (self.stream,)
         batch.add(catalog.RECORDS_INGESTED.name, s, tally["ingested"])
         batch.add(catalog.RECORDS_DUPLICATE.name, s, tally["duplicate"])
         batch.add(catalog.RECORDS_INVALID.name, s, tally["invalid"])
         batch.add(catalog.USER_RECORDS_FOLDED.name, s, tally["folded"])
-        batch.watermark = end.timestamp()
-        # Ids older than anything a later poll can re-read are no longer needed.
-        prune = (start - self._lookback).timestamp()
-        self._state = self._store.commit(batch, prune_before=prune)
+        # Ids that no later read can return again (the next slice starts at end - overlap,
+        # the deep re-read at now - lookback) are no longer needed.
+        prune = min(end, now - self._t.lookback) - self._t.overlap
+        self._state = self._store.commit(batch, prune_before=prune.timestamp())
         for key, delta in batch.deltas.items():
             self._totals[key] = self._totals.get(key, 0.0) + delta
-        logger.info("stream polled provider=%s org=%s stream=%s from=%s new=%d duplicate=%d "
-                    "invalid=%d", self.vendor, self.org, self.stream,
-                    start.strftime("%Y-%m-%dT%H:%M:%SZ"), tally["ingested"], tally["duplicate"],
+        logger.info("stream slice committed provider=%s org=%s stream=%s from=%s to=%s "
+                    "new=%d duplicate=%d invalid=%d", self.vendor, self.org, self.stream,
+                    _fmt(start), _fmt(end), tally["ingested"], tally["duplicate"],
                     tally["invalid"])
-        return self.restore()
+        return None
 
     def restore(self) -> Outcome:
         """The committed totals as families: used after each poll and at start-up, so
@@ -144,15 +235,15 @@ class StreamJob:
 
 
 def plan_pages(*, vendor: str, org: str, stream: str, pages: int, per_minute: float,
-               interval: timedelta, warned: set[str]) -> None:
-    """Say once, with the numbers, when a poll needs more requests than the rate limit
-    allows per poll interval; the token bucket then spreads them instead of bursting."""
+               interval: timedelta, hint: str, warned: set[str]) -> None:
+    """Say once, with the numbers and what would help, when one slice needs more requests
+    than the rate limit allows per poll interval; the token bucket then spreads them
+    instead of bursting, and the landing page shows the progress."""
     budget = math.floor(per_minute * interval.total_seconds() / 60)
     if pages > budget and stream not in warned:
         warned.add(stream)
         logger.warning(
-            "poll needs more requests than the rate limit allows per interval provider=%s "
+            "slice needs more requests than the rate limit allows per interval provider=%s "
             "org=%s stream=%s requests=%d budget_per_interval=%d rate_per_minute=%g "
             "expected_minutes=%.1f hint=%s", vendor, org, stream, pages, budget, per_minute,
-            pages / per_minute, "use the CSV export (endpoints.<stream>.format: csv) or a "
-            "shorter lookback")
+            pages / per_minute, hint)

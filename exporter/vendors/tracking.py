@@ -17,7 +17,7 @@ from exporter.fetch.httpclient import ApiClient
 from exporter.fetch.paging import paginate
 from exporter.pipeline.jobs import Endpoint, Wiring
 from exporter.pipeline.records import Record
-from exporter.pipeline.streams import StreamJob, plan_pages
+from exporter.pipeline.streams import StreamJob, StreamTiming, plan_pages
 from exporter.vendors.tolerant import Tolerant
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ class TrackingClient:
     def _range(self, start: datetime, end: datetime) -> dict[str, str]:
         return {"startDate": rfc3339(start), "endDate": rfc3339(end)}
 
-    def json_records(self, stream: str, start: datetime, end: datetime,
+    def json_items(self, stream: str, start: datetime, end: datetime,
                      on_total: Callable[[int], None] = lambda n: None,
                      ) -> Iterator[Tolerant | Skipped]:
         def fetch(page: int) -> tuple[list[Any], int | None]:
@@ -73,7 +73,7 @@ class TrackingClient:
         items = paginate(fetch, page_size=self.page_size, endpoint=stream, on_total=on_total)
         return validate_items(self.models[stream], items)
 
-    def csv_records(self, stream: str, start: datetime,
+    def csv_items(self, stream: str, start: datetime,
                     end: datetime) -> Iterator[Tolerant | Skipped]:
         with self.api.stream_text(stream, self.csv_path(stream), self._range(start, end),
                                   deadline=None) as text:
@@ -110,6 +110,17 @@ def choose_format(cfg: ProviderBase, stream: str, csv_complete: bool) -> str:
     return fmt
 
 
+def over_budget_hint(stream: str, fmt: str, csv_complete: bool, first: bool) -> str:
+    """What would actually make a stream that outruns its rate budget finish sooner."""
+    if first:
+        return ("this is the first read of initial_backfill: it goes on slice by slice, "
+                "resumes after a restart, and a shorter initial_backfill ends it sooner")
+    if fmt == "json" and csv_complete:
+        return f"use the CSV export (endpoints.{stream}.format: csv): one request per slice"
+    return (f"raise endpoints.{stream}.rate_limit_per_minute if the vendor allows more, "
+            "or shorten lookback / lengthen lookback_interval")
+
+
 def stream_endpoints(cfg: ProviderBase, api: ApiClient, client: TrackingClient,
                      to_record: Mapping[str, ToRecord], csv_complete: Mapping[str, bool],
                      w: Wiring) -> list[Endpoint]:
@@ -124,23 +135,28 @@ def stream_endpoints(cfg: ProviderBase, api: ApiClient, client: TrackingClient,
         logger.info("stream configured provider=%s org=%s stream=%s format=%s", cfg.type,
                     cfg.name, stream, fmt)
 
-        def plan(pages: int, stream: str = stream) -> None:
+        def plan(pages: int, stream: str = stream, fmt: str = fmt) -> None:
+            assert w.store is not None
+            first = w.store.stream_state(cfg.type, cfg.name, stream).watermark is None
             plan_pages(vendor=cfg.type, org=cfg.name, stream=stream, pages=pages,
                        per_minute=api.bucket(stream).per_minute, interval=cfg.poll_interval,
+                       hint=over_budget_hint(stream, fmt, csv_complete[stream], first),
                        warned=warned)
 
         def fetch(start: datetime, end: datetime, stream: str = stream, fmt: str = fmt,
                   plan: Callable[[int], None] = plan) -> Iterator[Record | Skipped]:
             seen_at = w.wall()
             convert = to_record[stream]
-            items = (client.csv_records(stream, start, end) if fmt == "csv"
-                     else client.json_records(stream, start, end, plan))
+            items = (client.csv_items(stream, start, end) if fmt == "csv"
+                     else client.json_items(stream, start, end, plan))
             for item in items:
                 yield item if isinstance(item, Skipped) else convert(item, seen_at)
 
+        timing = StreamTiming(lookback=cfg.lookback, lookback_interval=cfg.lookback_interval,
+                              overlap=cfg.overlap, initial_backfill=cfg.initial_backfill,
+                              backfill_slice=cfg.backfill_slice)
         job = StreamJob(vendor=cfg.type, org=cfg.name, stream=stream, fetch=fetch,
-                        store=w.store, specs=w.stream_specs.get(stream, ()),
-                        lookback=cfg.lookback, initial_backfill=cfg.initial_backfill,
-                        users=w.users)
-        out.append(Endpoint(stream, job.run, job.restore))
+                        store=w.store, specs=w.stream_specs.get(stream, ()), timing=timing,
+                        users=w.users, clock=w.clock)
+        out.append(Endpoint(stream, job.run, job.restore, stream=True))
     return out
