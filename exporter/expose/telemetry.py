@@ -25,9 +25,10 @@ class StreamProgress:
     watermark: float | None = None  # committed: everything before it has been read
     slices_done: int = 0
     slices_total: int = 0
-    pages_done: int = 0  # requests of this catch-up so far
+    pages_done: int = 0  # requests of this catch-up so far (live, not only per slice)
     started: float = 0.0  # wall time the catch-up began
     eta: float | None = None  # seconds to finish, from the pace so far
+    pages_at_start: int = 0  # the endpoint's request count when the catch-up began
 
     @property
     def pages_left(self) -> int | None:
@@ -57,7 +58,6 @@ class Telemetry:
         self._requests: Counter[tuple[str, str, str, str]] = Counter()
         self._rate_limited: Counter[EndpointKey] = Counter()
         self._coalesced: Counter[EndpointKey] = Counter()
-        self._pages_at_start: dict[EndpointKey, int] = {}
 
     def register(self, key: EndpointKey) -> None:
         with self._lock:
@@ -97,15 +97,13 @@ class Telemetry:
             pages = sum(v for k, v in self._requests.items() if k[:3] == key)
             st = self._status.setdefault(key, EndpointStatus())
             if done == 0 or st.progress is None:
-                self._pages_at_start[key] = pages
-                st.progress = StreamProgress(watermark, 0, total, 0, now)
+                st.progress = StreamProgress(watermark, 0, total, 0, now, pages_at_start=pages)
                 return
             p = st.progress
             elapsed = now - p.started
             eta = elapsed / done * (total - done) if done else None
             st.progress = replace(p, watermark=watermark, slices_done=done,
-                                  slices_total=total, eta=eta,
-                                  pages_done=pages - self._pages_at_start.get(key, 0))
+                                  slices_total=total, eta=eta)
 
     def set_next_poll(self, key: EndpointKey, at: float | None) -> None:
         with self._lock:
@@ -113,7 +111,13 @@ class Telemetry:
 
     def statuses(self) -> dict[EndpointKey, EndpointStatus]:
         with self._lock:
-            return {k: EndpointStatus(**vars(v)) for k, v in sorted(self._status.items())}
+            out = {k: EndpointStatus(**vars(v)) for k, v in sorted(self._status.items())}
+            for k, st in out.items():
+                if st.progress is not None:
+                    pages = sum(v for r, v in self._requests.items() if r[:3] == k)
+                    st.progress = replace(st.progress,
+                                          pages_done=pages - st.progress.pages_at_start)
+        return out
 
     def families(self) -> list[Family]:
         """aicode_up, last success, duration, request counters and stream lag, for the

@@ -3,7 +3,8 @@ classification of every failure into the typed errors of errors.py.
 
 Retry policy (the scheduler is the outer loop): 401/403 and other 4xx are final; 429 and
 503 wait for Retry-After; other 5xx, timeouts and connection errors back off with full
-jitter; all of it within the deadline the poller gives.
+jitter; all of it within the deadline the caller gives (an aggregate run passes its own;
+stream reads have none and are paced by the bucket).
 
 Conditional GETs: the last 2xx body of each GET URL that came with an ETag is kept (a
 bounded LRU of raw bytes) and revalidated with If-None-Match; a 304 replays it as if it

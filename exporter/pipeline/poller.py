@@ -1,7 +1,7 @@
 """Drives the data path: one APScheduler job per (provider, endpoint), each first run at
 start, so a slow or paced endpoint never delays another. A run still going when its next
 one is due is coalesced (counted, logged at debug). A render job re-renders the snapshot
-every few seconds while anything changed, so long catch-ups show live."""
+every few seconds, so long catch-ups, request counts and lag show live."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext, Prov
 logger = logging.getLogger(__name__)
 
 DEADLINE_FRACTION = 0.9  # an aggregate's retries and waits end before its next run is due
-RENDER_EVERY = 5.0  # seconds between live re-renders while something changed
+RENDER_EVERY = 5.0  # seconds between live re-renders
 PROGRESS_LOG_EVERY = 60.0  # seconds between progress lines of a stream catching up
 
 
@@ -73,7 +73,6 @@ class Poller:
         p, ep = self._jobs[job_id]
         key: EndpointKey = (p.vendor, p.org, ep.name)
         t0 = self._clock()
-        last_log = [t0]
 
         def publish(part: str, families: tuple[Family, ...]) -> None:
             self.publisher.publish((*key, part), families)
@@ -82,14 +81,6 @@ class Poller:
         def progress(done: int, total: int, watermark: float | None) -> None:
             self.telemetry.progress(key, done=done, total=total, watermark=watermark)
             self._dirty.set()
-            if done < total and self._clock() - last_log[0] >= PROGRESS_LOG_EVERY:
-                last_log[0] = self._clock()
-                st = self.telemetry.statuses()[key].progress
-                logger.info("stream catching up provider=%s org=%s stream=%s slices=%d/%d "
-                            "pages=%d lag_seconds=%.0f eta_seconds=%s", *key, done, total,
-                            st.pages_done if st else 0,
-                            self._wall() - watermark if watermark else -1,
-                            f"{st.eta:.0f}" if st and st.eta is not None else "unknown")
 
         ctx = PollContext(now=datetime.fromtimestamp(self._wall(), UTC),
                           deadline=t0 + p.interval.total_seconds() * DEADLINE_FRACTION,
@@ -136,6 +127,21 @@ class Poller:
             self._dirty.clear()
             self.publisher.render()
 
+    def log_progress(self) -> None:
+        """What the landing page shows, in the log, for every stream still catching up."""
+        now = self._wall()
+        for key, st in self.telemetry.statuses().items():
+            p = st.progress
+            if p is None or p.slices_done >= p.slices_total:
+                continue
+            left = p.pages_left
+            logger.info("stream catching up provider=%s org=%s stream=%s slices=%d/%d "
+                        "pages_done=%d pages_left=%s lag_seconds=%.0f eta_seconds=%s", *key,
+                        p.slices_done, p.slices_total, p.pages_done,
+                        "unknown" if left is None else left,
+                        now - p.watermark if p.watermark is not None else -1,
+                        "unknown" if p.eta is None else f"{p.eta:.0f}")
+
     def _set_next_poll(self, job_id: str, key: EndpointKey) -> None:
         job = self._scheduler.get_job(job_id) if self._scheduler else None
         nxt = job.next_run_time.timestamp() if job and job.next_run_time else None
@@ -158,7 +164,11 @@ class Poller:
         for job_id, (p, _) in self._jobs.items():
             sched.add_job(self.run_endpoint, "interval", args=[job_id], id=job_id,
                           seconds=p.interval.total_seconds(), next_run_time=now)
-        sched.add_job(self.render_if_changed, "interval", id="render", seconds=RENDER_EVERY)
+        # Unconditional: request counts and lag move without anything being published,
+        # and a render of unchanged families costs next to nothing.
+        sched.add_job(self.publisher.render, "interval", id="render", seconds=RENDER_EVERY)
+        sched.add_job(self.log_progress, "interval", id="progress",
+                      seconds=PROGRESS_LOG_EVERY)
         sched.add_listener(self._coalesced, EVENT_JOB_MAX_INSTANCES)
         # The scheduler warns on every coalesced run; we count them instead.
         logging.getLogger("apscheduler.scheduler").setLevel(logging.ERROR)

@@ -98,8 +98,11 @@ class StreamJob:
     def run(self, ctx: PollContext) -> Outcome:
         now = ctx.now
         first = self._state.watermark is None
-        pieces = slices(self.catch_up_start(now), now, self._t.backfill_slice)
-        ctx.progress(0, len(pieces), self._state.watermark)
+        start = self.catch_up_start(now)
+        pieces = slices(start, now, self._t.backfill_slice)
+        # Before anything is committed, everything before the window's start counts as
+        # read: the lag starts at the backfill's length and falls from there.
+        ctx.progress(0, len(pieces), self._state.watermark or start.timestamp())
         for i, (start, end) in enumerate(pieces):
             failure = self._read(start, end, now, watermark=end.timestamp(),
                                  deep=(now.timestamp(), None) if first else None)

@@ -123,6 +123,55 @@ def test_sigkill_mid_poll_then_restart_equals_uninterrupted(tmp_path: Path,
     assert parse(resumed.stdout, RECORD_COUNTERS) == expected
 
 
+def test_sigkill_mid_backfill_resumes_with_what_was_left(tmp_path: Path) -> None:
+    """A long first read killed half-way: the restart asks only for the slices that were
+    not committed (plus the one in flight and `overlap`), and the counters equal an
+    uninterrupted run exactly."""
+    frozen = datetime.now(UTC).replace(microsecond=0)
+    sim = Simulator(users=150, repos=10, days=10, now=lambda: frozen,
+                    cursor_rate_limit_per_minute=10_000)
+    sim.start()
+
+    def changes_requests() -> int:
+        return sum(1 for r in sim.requests if r.path.endswith("/analytics/ai-code/changes"))
+
+    try:
+        def config(name: str) -> Path:
+            return write_config(tmp_path / f"{name}.yaml", tmp_path / f"{name}.db", [{
+                "type": "cursor", "name": "sim", "base_url": sim.url, "api_key": "sim-key",
+                "rate_limit_per_minute": 300, "initial_backfill": "7d",
+                "backfill_slice": "1d", "endpoints": {"commits": {"enabled": False},
+                                                      "changes": {"format": "json"}}}])
+
+        clean = subprocess.run(exporter_cmd("--config.file", str(config("clean")), "--once"),
+                               capture_output=True, timeout=120, check=True)
+        expected = parse(clean.stdout, RECORD_COUNTERS)
+        full = changes_requests()
+        assert full >= 10  # several pages per one-day slice, seven slices
+
+        before = changes_requests()
+        proc = subprocess.Popen(exporter_cmd("--config.file", str(config("killed")), "--once"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: changes_requests() - before >= full // 2 or proc.poll() is not None,
+                 60, "half the backfill's requests")
+        proc.kill()
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL, "the backfill ended before the kill"
+        done = changes_requests() - before
+
+        before = changes_requests()
+        resumed = subprocess.run(exporter_cmd("--config.file", str(config("killed")), "--once"),
+                                 capture_output=True, timeout=120, check=True)
+        after = changes_requests() - before
+    finally:
+        sim.stop()
+    pages_per_slice = -(-full // 7)
+    # What was left, plus at most the slice in flight and the `overlap` tail.
+    assert after <= full - done + pages_per_slice + 1, (full, done, after)
+    assert after < full
+    assert parse(resumed.stdout, RECORD_COUNTERS) == expected
+
+
 AGGREGATES = (
     "aicode_committed_lines_edited", "aicode_committed_ai_lines_edited",
     "aicode_accepted_ai_lines_edited", "aicode_ai_share_ratio", "aicode_agent_edits",
