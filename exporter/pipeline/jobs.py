@@ -30,6 +30,8 @@ class PollContext:
     publish: Callable[[str, tuple[Family, ...]], None] = _ignore
     # ...and says how far it is: (slices done, slices planned, committed watermark).
     progress: Callable[[int, int, float | None], None] = _ignore
+    # True once shutdown began: a job commits nothing after that.
+    stopping: Callable[[], bool] = lambda: False
 
 
 @dataclass(frozen=True)

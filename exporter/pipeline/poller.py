@@ -84,7 +84,7 @@ class Poller:
 
         ctx = PollContext(now=datetime.fromtimestamp(self._wall(), UTC),
                           deadline=t0 + p.interval.total_seconds() * DEADLINE_FRACTION,
-                          publish=publish, progress=progress)
+                          publish=publish, progress=progress, stopping=self.stopping.is_set)
         try:
             if self.stopping.is_set():
                 raise Cancelled()
