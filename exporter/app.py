@@ -11,12 +11,14 @@ from collections.abc import Callable
 import httpx
 
 from exporter.config import Config
+from exporter.expose.process import process_families, standard_collectors
 from exporter.expose.server import MetricsServer
 from exporter.expose.snapshot import Publisher
 from exporter.expose.telemetry import Telemetry
 from exporter.pipeline.jobs import Wiring
 from exporter.pipeline.poller import Poller, interruptible_sleep
 from exporter.pipeline.state import StateStore
+from exporter.pipeline.statelock import StateLock
 from exporter.vendors.registry import build_provider, stream_specs
 
 logger = logging.getLogger(__name__)
@@ -35,12 +37,21 @@ class App:
         self.cfg = cfg
         self.stopping = threading.Event()
         self.telemetry = Telemetry(wall=wall)
-        self.store = StateStore(cfg.state_path)
+        self.lock = StateLock(cfg.state_path)
+        if str(cfg.state_path) != ":memory:":
+            self.lock.acquire()
+        try:
+            self.store = StateStore(cfg.state_path)
+        except BaseException:
+            self.lock.release()
+            raise
         wiring = Wiring(telemetry=self.telemetry, users=cfg.users, store=self.store,
                         stream_specs=stream_specs(), transport=transport,
                         clock=clock, wall=wall, sleep=sleep or interruptible_sleep(self.stopping))
         self.providers = [build_provider(p, wiring) for p in cfg.providers]
-        self.publisher = Publisher(extra=self.telemetry.families)
+        collectors = standard_collectors()
+        self.publisher = Publisher(
+            extra=lambda: [*self.telemetry.families(), *process_families(collectors)])
         self.poller = Poller(self.providers, self.publisher, self.telemetry, clock=clock,
                              wall=wall, stopping=self.stopping)
         self.server: MetricsServer | None = None
@@ -82,3 +93,4 @@ class App:
         for p in self.providers:
             p.close()
         self.store.close()
+        self.lock.release()

@@ -92,7 +92,7 @@ def test_kill_mid_backfill_resumes_from_the_last_committed_slice(tmp_path: Path)
     first = app_for(tmp_path / "killed", killed, clock)
     with pytest.raises(KeyboardInterrupt):
         first.poller.poll_all_once()
-    first.store.close()
+    first.close()
 
     resumed = TimedVendor(clock)
     resumed.records = list(straight.records)
