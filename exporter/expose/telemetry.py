@@ -29,14 +29,17 @@ class StreamProgress:
     started: float = 0.0  # wall time the catch-up began
     eta: float | None = None  # seconds to finish, from the pace so far
     pages_at_start: int = 0  # the endpoint's request count when the catch-up began
+    pages_committed: int = 0  # requests of the slices committed so far
 
     @property
     def pages_left(self) -> int | None:
-        """Estimated from the pages per slice so far."""
+        """Estimated from the pages the committed slices took, less what the slice in
+        flight has already read."""
         if not self.slices_done:
             return None
-        per_slice = self.pages_done / self.slices_done
-        return round(per_slice * (self.slices_total - self.slices_done))
+        per_slice = self.pages_committed / self.slices_done
+        in_flight = self.pages_done - self.pages_committed
+        return max(0, round(per_slice * (self.slices_total - self.slices_done) - in_flight))
 
 
 @dataclass
@@ -103,7 +106,8 @@ class Telemetry:
             elapsed = now - p.started
             eta = elapsed / done * (total - done) if done else None
             st.progress = replace(p, watermark=watermark, slices_done=done,
-                                  slices_total=total, eta=eta)
+                                  slices_total=total, eta=eta,
+                                  pages_committed=pages - p.pages_at_start)
 
     def set_next_poll(self, key: EndpointKey, at: float | None) -> None:
         with self._lock:
