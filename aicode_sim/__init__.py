@@ -11,10 +11,22 @@ lazily per UTC day, consistent between the aggregate and record endpoints, and i
 the awkward cases the vendors document: late-arriving records, commits reported on two
 branches, empty emails, old and new Cursor record shapes, privacy-mode metadata.
 Faults (errors, gateway pages, stalls, truncated bodies) are injected through
-``Simulator.faults``.
+``Simulator.faults``; named hostile modes (lone surrogates, NaN counts, endless pages,
+dripping or hanging answers...; ``FAULT_MODES`` lists them) through
+``Simulator(fault_modes=[...])`` or ``Simulator.faults.mode(name)``.
 """
 
 from aicode_sim.faults import FaultInjector
-from aicode_sim.server import AbortConnection, RequestLog, Simulator, serve
+from aicode_sim.hostile import FAULT_MODES, parse_fault_mode
+from aicode_sim.responses import AbortConnection
+from aicode_sim.server import RequestLog, Simulator, serve
 
-__all__ = ["AbortConnection", "FaultInjector", "RequestLog", "Simulator", "serve"]
+__all__ = [
+    "FAULT_MODES",
+    "AbortConnection",
+    "FaultInjector",
+    "RequestLog",
+    "Simulator",
+    "parse_fault_mode",
+    "serve",
+]

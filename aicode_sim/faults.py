@@ -1,10 +1,13 @@
-"""Fault injection for tests: make the next N requests to a path fail, stall or break."""
+"""Fault injection for tests and demos: make the next N requests to a path fail, stall or
+break (``add``), or switch on a named hostile mode (``mode``, see hostile.py)."""
 
 from __future__ import annotations
 
 import re
 import threading
 from dataclasses import dataclass
+
+from aicode_sim.hostile import ModeHit, check_options, mode_spec, parse_fault_mode
 
 
 @dataclass
@@ -24,11 +27,25 @@ class Fault:
         return self.status != 200 or self.body is not None
 
 
+@dataclass
+class ActiveMode:
+    name: str
+    pattern: re.Pattern[str]
+    remaining: int | None  # None: for ever
+    options: dict[str, float]
+    uses: int = 0
+
+
 class FaultInjector:
-    """Faults are consumed in the order they were added; each answers `times` requests."""
+    """Faults are consumed in the order they were added; each answers `times` requests.
+
+    Modes are independent of faults and of each other: every active mode whose path
+    matches applies to a request (one fault at most does).
+    """
 
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        self._modes: list[ActiveMode] = []
         self._lock = threading.Lock()
 
     def add(
@@ -70,9 +87,53 @@ class FaultInjector:
         with self._lock:
             self._faults.append(fault)
 
+    def mode(
+        self,
+        name: str,
+        path_regex: str | None = None,
+        *,
+        times: int | None = None,
+        **options: float,
+    ) -> None:
+        """Switch on the hostile mode `name` (a key of ``FAULT_MODES``) for requests whose
+        path matches `path_regex` (re.search, without the query string; default: the mode's
+        own paths, see hostile.py), the next `times` of them or (None) until ``clear()``.
+
+        `options` are the mode's numbers, e.g. ``mode("drip", rate=50)``,
+        ``mode("hang", seconds=5)``, ``mode("big_body", size=1e6)``; `name` may also carry
+        them in the CLI form ``"drip:rate=50"`` (keyword options win).
+        """
+        if times is not None and times < 1:
+            raise ValueError("times must be >= 1")
+        name, parsed = parse_fault_mode(name)
+        merged = check_options(name, {**parsed, **options})
+        pattern = re.compile(mode_spec(name).paths if path_regex is None else path_regex)
+        with self._lock:
+            self._modes.append(ActiveMode(name, pattern, times, merged))
+
     def clear(self) -> None:
+        """Forget every fault and mode."""
         with self._lock:
             self._faults.clear()
+            self._modes.clear()
+
+    def take_modes(self, path: str) -> list[ModeHit]:
+        """The modes answering this request, in the order they were switched on (each
+        consumes one of its uses)."""
+        if not self._modes:
+            return []
+        hits: list[ModeHit] = []
+        with self._lock:
+            for active in list(self._modes):
+                if not active.pattern.search(path):
+                    continue
+                active.uses += 1
+                hits.append(ModeHit(active.name, active.options, active.uses))
+                if active.remaining is not None:
+                    active.remaining -= 1
+                    if active.remaining <= 0:
+                        self._modes.remove(active)
+        return hits
 
     def take(self, path: str) -> Fault | None:
         """The fault answering this request, if any (consumes one of its uses)."""

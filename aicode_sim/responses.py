@@ -46,6 +46,11 @@ class Response:
     body: Iterable[bytes]
 
 
+class AbortConnection(Exception):
+    """Raised by a response body (or by ``Simulator.app`` for a hang) to make the server drop
+    the connection without finishing the response."""
+
+
 @dataclass
 class ApiError(Exception):
     """Raised by handlers; the vendor module renders it in its own error shape."""
@@ -116,10 +121,10 @@ def qoder_error_body(status: int, message: str, details: list[str], request_id: 
 
 def cursor_error_body(status: int, message: str) -> bytes:
     """Cursor documents no error shape; the simulator answers {"error": <reason>, "message"}."""
-    return json_bytes({"error": _reason(status), "message": message})
+    return json_bytes({"error": reason_phrase(status), "message": message})
 
 
-def _reason(status: int) -> str:
+def reason_phrase(status: int) -> str:
     try:
         return HTTPStatus(status).phrase
     except ValueError:

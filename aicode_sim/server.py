@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import logging
+import select
 import signal
 import socket
 import threading
@@ -25,12 +26,14 @@ from aicode_sim import gen
 from aicode_sim.cursor.api import CursorApi
 from aicode_sim.cursor.data import CursorChanges, CursorCommits
 from aicode_sim.faults import Fault, FaultInjector
+from aicode_sim.hostile import Hostility
 from aicode_sim.index import RecordIndex
 from aicode_sim.population import build_population
 from aicode_sim.qoder.api import QoderApi
 from aicode_sim.qoder.data import QoderChanges, QoderCommits
 from aicode_sim.ratelimit import SlidingWindowLimiter
 from aicode_sim.responses import (
+    AbortConnection,
     Request,
     Response,
     cursor_error_body,
@@ -51,10 +54,6 @@ class RequestLog(NamedTuple):
     status: int
 
 
-class AbortConnection(Exception):
-    """Raised by a response body to make the server drop the connection mid-response."""
-
-
 class Simulator:
     """Fake Qoder and Cursor APIs over deterministic data; see the package docstring.
 
@@ -64,7 +63,10 @@ class Simulator:
     real clock); clock: monotonic seconds for rate limits; cursor_rate_limit_per_minute:
     requests per endpoint per key in any 60 s (0 = unlimited);
     qoder_rate_limit_per_minute: off by default (Qoder publishes no limit); when set, Qoder
-    answers 429 with Retry-After and X-RateLimit-Limit/-Remaining headers.
+    answers 429 with Retry-After and X-RateLimit-Limit/-Remaining headers;
+    fault_modes: hostile modes switched on for good on their default paths, each a name from
+    ``FAULT_MODES`` with optional numbers, e.g. ``["surrogate", "drip:rate=20"]`` (for other
+    paths or a number of requests use ``faults.mode``).
     """
 
     def __init__(
@@ -82,6 +84,7 @@ class Simulator:
         now: Callable[[], datetime] | None = None,
         clock: Callable[[], float] | None = None,
         qoder_rate_limit_per_minute: int | None = None,
+        fault_modes: Iterable[str] = (),
     ) -> None:
         if not 1 <= users < gen.MAX_USERS:
             raise ValueError(f"users must be between 1 and {gen.MAX_USERS - 1}")
@@ -98,6 +101,10 @@ class Simulator:
         self._now = now or (lambda: datetime.now(UTC))
         self._clock = clock or time.monotonic
         self.faults = FaultInjector()
+        for spec in fault_modes:
+            self.faults.mode(spec)
+        # Set while stopping: wakes requests held by the hang and drip modes.
+        self._stopping = threading.Event()
         self.requests: list[RequestLog] = []
         self._log_lock = threading.Lock()
         self._request_ids = itertools.count(1)
@@ -138,12 +145,21 @@ class Simulator:
     # ---- the pure handler ---------------------------------------------------------------
 
     def app(
-        self, method: str, path_with_query: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        path_with_query: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        *,
+        client_gone: Callable[[], bool] | None = None,
     ) -> tuple[int, dict[str, str], Iterable[bytes]]:
         """Answer one request: (status, headers, body chunks).
 
-        A body may raise AbortConnection while being iterated (a truncation fault): the
-        server then closes the connection without finishing the response.
+        A body may raise AbortConnection while being iterated (a truncation fault, or the
+        simulator stopping under the drip mode): the server then closes the connection
+        without finishing the response. Under the hang mode app itself blocks, then raises
+        AbortConnection (logged with status 0); `client_gone`, when given, ends that wait
+        early once it returns True.
         """
         split = urlsplit(path_with_query)
         path = split.path or "/"
@@ -156,17 +172,43 @@ class Simulator:
             body=body,
         )
         fault = self.faults.take(path)
+        modes = self.faults.take_modes(path)
+        hostility = None
+        if modes:
+            hostility = Hostility(
+                modes,
+                now_ms=to_ms(self._now()),
+                new_request_id=self._new_request_id,
+                stopping=self._stopping,
+                client_gone=client_gone,
+            )
         if fault is not None and fault.delay > 0:
             time.sleep(fault.delay)
+        replacement = None
+        if hostility is not None:
+            if hostility.hang():
+                self._log(RequestLog(request.method, path, query, 0))
+                raise AbortConnection("hang fault mode: no response")
+            request = hostility.rewrite(request)
+            replacement = hostility.replacement(request)
         if fault is not None and fault.replaces_response:
             response = self._fault_response(fault, path)
+        elif replacement is not None:
+            response = replacement
         else:
             response = self._route(request)
+        if hostility is not None:
+            response = hostility.transform(request, response)
         if fault is not None and fault.truncate_after is not None:
             response.body = _truncated(response.body, fault.truncate_after)
-        with self._log_lock:
-            self.requests.append(RequestLog(request.method, path, query, response.status))
+        if hostility is not None:
+            response.body = hostility.pace(response.body)
+        self._log(RequestLog(request.method, path, query, response.status))
         return response.status, response.headers, response.body
+
+    def _log(self, entry: RequestLog) -> None:
+        with self._log_lock:
+            self.requests.append(entry)
 
     def _route(self, request: Request) -> Response:
         now_ms = to_ms(self._now())
@@ -209,6 +251,7 @@ class Simulator:
             if self._server is not None:
                 raise RuntimeError("simulator already started")
             server = _Server((host, port), self)
+            self._stopping.clear()
             thread = threading.Thread(
                 target=server.serve_forever,
                 kwargs={"poll_interval": 0.1},
@@ -238,6 +281,7 @@ class Simulator:
             server, thread = self._server, self._thread
             self._server = self._thread = None
         if server is not None:
+            self._stopping.set()  # ends hung and dripping responses
             server.shutdown()
             server.server_close()
         if thread is not None:
@@ -287,9 +331,17 @@ class _Handler(BaseHTTPRequestHandler):
         simulator = cast(_Server, self.server).simulator
         length = int(self.headers.get("Content-Length") or 0)
         payload = self.rfile.read(length) if length > 0 else b""
-        status, headers, body = simulator.app(
-            self.command, self.path, dict(self.headers.items()), payload
-        )
+        try:
+            status, headers, body = simulator.app(
+                self.command,
+                self.path,
+                dict(self.headers.items()),
+                payload,
+                client_gone=self._client_gone,
+            )
+        except AbortConnection:
+            self.close_connection = True  # the hang mode: no response at all
+            return
         # 1xx, 204 and 304 have no body, so no framing either (RFC 9112 6.3).
         bodiless = status < 200 or status in (204, 304)
         chunked = not bodiless and not any(name.lower() == "content-length" for name in headers)
@@ -313,6 +365,17 @@ class _Handler(BaseHTTPRequestHandler):
             close = getattr(body, "close", None)
             if close is not None:
                 close()
+
+    def _client_gone(self) -> bool:
+        """True once the client has closed its end (EOF or reset on the socket)."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            peeked: bytes = self.connection.recv(1, socket.MSG_PEEK)
+            return peeked == b""
+        except (OSError, ValueError):
+            return True
 
     def _write_body(self, body: Iterable[bytes], chunked: bool) -> None:
         for chunk in body:
@@ -340,10 +403,24 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
-def serve(listen: str, *, users: int, repos: int, seed: int, api_key: str = "sim-key") -> None:
-    """Run the simulator until SIGINT/SIGTERM (handlers only installed on the main thread)."""
+def serve(
+    listen: str,
+    *,
+    users: int,
+    repos: int,
+    seed: int,
+    api_key: str = "sim-key",
+    fault_modes: Iterable[str] = (),
+) -> None:
+    """Run the simulator until SIGINT/SIGTERM (handlers only installed on the main thread).
+
+    fault_modes: as for Simulator, e.g. ["drip:rate=5", "surrogate"].
+    """
     host, port = parse_listen(listen)
-    simulator = Simulator(seed=seed, users=users, repos=repos, api_key=api_key)
+    fault_modes = list(fault_modes)
+    simulator = Simulator(
+        seed=seed, users=users, repos=repos, api_key=api_key, fault_modes=fault_modes
+    )
     stop = threading.Event()
     previous: dict[signal.Signals, Any] = {}
 
@@ -361,6 +438,8 @@ def serve(listen: str, *, users: int, repos: int, seed: int, api_key: str = "sim
             api_key,
             simulator.qoder_org,
         )
+        if fault_modes:
+            logger.warning("simulator fault modes on: %s", ", ".join(fault_modes))
         while not stop.wait(0.5):
             pass
     finally:
