@@ -6,6 +6,8 @@ poller can decide what to log and which `aicode_up` to flip without knowing HTTP
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 
 class ConfigError(Exception):
     """Invalid configuration; the message names the file and the key."""
@@ -49,11 +51,31 @@ class BadRequest(VendorError):
 
 
 class RateLimited(VendorError):
-    """429 (or 503 with Retry-After) that did not clear within the poll deadline."""
+    """429 (or 503 with Retry-After) that did not clear within the poll deadline, or a
+    vendor-requested wait longer than the caller may sleep.
 
-    def __init__(self, message: str, *, retry_after: float | None = None, **kw: object) -> None:
+    `retry_after` is the wait in seconds the vendor asked for (after clamping), `until`
+    the wall time (Unix seconds) it ends, and `header` the header that said so; the poller
+    skips the endpoint's runs until then."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 until: float | None = None, header: str = "", **kw: object) -> None:
         super().__init__(message, **kw)  # type: ignore[arg-type]
         self.retry_after = retry_after
+        self.until = until
+        self.header = header
+
+    def wait_note(self) -> str:
+        """The wait as people read it, e.g. `vendor asked to wait until
+        2025-06-04T02:20:00Z (Retry-After)`; empty when there is none."""
+        if self.until is None:
+            return ""
+        when = datetime.fromtimestamp(self.until, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"vendor asked to wait until {when} ({self.header or 'Retry-After'})"
+
+    def __str__(self) -> str:
+        note = self.wait_note()
+        return f"{super().__str__()}; {note}" if note else super().__str__()
 
 
 class Unavailable(VendorError):

@@ -6,6 +6,7 @@ skipped and counted."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
@@ -25,9 +26,17 @@ csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
 @dataclass(frozen=True, slots=True)
 class Skipped:
-    """A record that could not be read; counted, logged, not fatal."""
+    """A record that could not be read; counted, logged, not fatal. `key` is a digest of
+    its raw content, so the stream can count it once however often it is read again."""
 
     reason: str
+    key: str = ""
+
+
+def _skipped(reason: str, raw: str) -> Skipped:
+    digest = hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16)
+    return Skipped(reason.encode("utf-8", "replace").decode("utf-8"),
+                   "\x1dunreadable:" + digest.hexdigest())
 
 
 def snake_to_camel(name: str) -> str:
@@ -43,7 +52,8 @@ def validate_items(model: type[M], items: Iterable[Any]) -> Iterator[M | Skipped
         try:
             yield model.model_validate(item)
         except ValidationError as e:
-            yield Skipped(f"item {i}: {_first_error(e)}")
+            raw = json.dumps(item, sort_keys=True, default=str)  # ASCII: surrogates escaped
+            yield _skipped(f"item {i}: {_first_error(e)}", raw)
 
 
 def read_csv(text: Iterable[str], model: type[M], *, required: Iterable[str], endpoint: str,
@@ -76,12 +86,14 @@ def read_csv(text: Iterable[str], model: type[M], *, required: Iterable[str], en
                 try:
                     data["metadata"] = json.loads(raw_meta)
                 except ValueError:
-                    yield Skipped(f"CSV row {reader.line_num}: metadata_json is not JSON")
+                    yield _skipped(f"CSV row {reader.line_num}: metadata_json is not JSON",
+                                   "\x1f".join(row))
                     continue
             try:
                 yield model.model_validate(data)
             except ValidationError as e:
-                yield Skipped(f"CSV row {reader.line_num}: {_first_error(e)}")
+                yield _skipped(f"CSV row {reader.line_num}: {_first_error(e)}",
+                               "\x1f".join(row))
     except csv.Error as e:
         raise SchemaError(f"malformed CSV near line {reader.line_num}: {e}",
                           endpoint=endpoint) from None

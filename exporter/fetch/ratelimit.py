@@ -4,10 +4,14 @@ A token bucket with a capacity of one token: requests are spaced evenly at the c
 rate instead of bursting, so a vendor limit of "N per minute" holds over any 60-second
 window, sliding or fixed. A small margin absorbs clock and latency differences between us
 and the vendor's counter.
+
+Pauses the vendor asked for (Retry-After, X-RateLimit-Reset) are remembered with the header
+that asked, so a request that would have to wait for one can say why instead of sleeping.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -23,13 +27,14 @@ class TokenBucket:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        if per_minute <= 0:
+        if not per_minute > 0 or not math.isfinite(per_minute):
             raise ValueError("per_minute must be positive")
         self.per_minute = per_minute
         self.interval = 60.0 / per_minute * SAFETY
         self._clock = clock
         self._sleep = sleep
         self._next = clock()  # when the next token becomes available
+        self._vendor_pause = (float("-inf"), "")  # (until, header) the vendor asked for
         self._lock = threading.Lock()
 
     def acquire(self, deadline: float | None = None) -> bool:
@@ -50,6 +55,11 @@ class TokenBucket:
             self._sleep(wait)
         return start
 
+    def next_slot(self) -> float:
+        """When the next token becomes available (monotonic), without taking it."""
+        with self._lock:
+            return max(self._clock(), self._next)
+
     def refund(self, slot: float) -> bool:
         """Give back the token of `slot` (the vendor did not count that request, e.g. a
         304). Only while it is still the latest one taken and no pause came since: a
@@ -61,7 +71,19 @@ class TokenBucket:
             self._next = slot
             return True
 
-    def pause_until(self, when: float) -> None:
-        """Vendor told us to wait (Retry-After, X-RateLimit-Remaining: 0)."""
+    def pause_until(self, when: float, header: str = "") -> None:
+        """No token before `when` (monotonic): a backoff, or, with `header`, a wait the
+        vendor asked for (Retry-After, X-RateLimit-Remaining: 0). Non-finite times are
+        ignored: callers clamp what vendors send."""
+        if not math.isfinite(when):
+            return
         with self._lock:
             self._next = max(self._next, when)
+            if header and when > self._vendor_pause[0]:
+                self._vendor_pause = (when, header)
+
+    def vendor_pause(self) -> tuple[float, str] | None:
+        """(until, header) of a vendor-requested pause still running, else None."""
+        with self._lock:
+            until, header = self._vendor_pause
+            return (until, header) if until > self._clock() else None

@@ -1,11 +1,17 @@
 """Drives the data path: one APScheduler job per (provider, endpoint), each first run at
 start, so a slow or paced endpoint never delays another. A run still going when its next
 one is due is coalesced (counted, logged at debug). A render job re-renders the snapshot
-every few seconds, so long catch-ups, request counts and lag show live."""
+every few seconds, so long catch-ups, request counts and lag show live.
+
+A run that ends rate limited with a wait the vendor asked for (RateLimited.until: a long
+Retry-After or X-RateLimit-Reset) leaves its endpoint a "not before" time: the endpoint's
+runs until then are skipped (logged at debug, aicode_up stays 0 with the reason), so the
+exporter does not keep knocking; other endpoints and streams keep their own schedules."""
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -15,7 +21,7 @@ from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from exporter.errors import Cancelled
+from exporter.errors import Cancelled, RateLimited
 from exporter.expose.families import Family
 from exporter.expose.snapshot import Publisher
 from exporter.expose.telemetry import EndpointKey, Telemetry
@@ -50,6 +56,8 @@ class Poller:
         # up are progress, not a gate.
         self._gates = {k for k, (_, ep) in self._jobs.items() if not ep.stream}
         self._attempted: set[str] = set()
+        # job id -> (wall time, why): the vendor asked not to be called before then
+        self._not_before: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
         self._dirty = threading.Event()
         self._scheduler: BackgroundScheduler | None = None
@@ -82,6 +90,8 @@ class Poller:
             self.telemetry.progress(key, done=done, total=total, watermark=watermark)
             self._dirty.set()
 
+        if self._skip(job_id, key):
+            return
         ctx = PollContext(now=datetime.fromtimestamp(self._wall(), UTC),
                           deadline=t0 + p.interval.total_seconds() * DEADLINE_FRACTION,
                           publish=publish, progress=progress, stopping=self.stopping.is_set)
@@ -100,6 +110,8 @@ class Poller:
             self._set_next_poll(job_id, key)
         for part, families in outcome.parts.items():
             publish(part, families)
+        if self._remember_wait(job_id, outcome):
+            self._set_next_poll(job_id, key)
         ok = not outcome.failures
         error = "; ".join(map(str, outcome.failures))
         duration = self._clock() - t0
@@ -115,6 +127,42 @@ class Poller:
             self.render_if_changed()  # ready means served: render before saying so
         with self._lock:
             self._attempted.add(job_id)
+
+    def not_before(self, job_id: str) -> float | None:
+        """The wall time before which `job_id` is not run (the vendor asked), if any."""
+        with self._lock:
+            found = self._not_before.get(job_id)
+        return found[0] if found is not None and found[0] > self._wall() else None
+
+    def _remember_wait(self, job_id: str, outcome: Outcome) -> bool:
+        """Keep the latest wait the vendor asked for in this run's failures (True), or
+        forget the one before."""
+        waits = [(f.error.until, f.error.wait_note()) for f in outcome.failures
+                 if isinstance(f.error, RateLimited) and f.error.until is not None]
+        with self._lock:
+            if waits:
+                self._not_before[job_id] = max(waits)
+            else:
+                self._not_before.pop(job_id, None)
+        return bool(waits)
+
+    def _skip(self, job_id: str, key: EndpointKey) -> bool:
+        """Skip this run when the vendor asked us to wait past now: aicode_up stays 0,
+        the reason is the wait."""
+        with self._lock:
+            found = self._not_before.get(job_id)
+        if found is None or found[0] <= self._wall():
+            return False
+        until, note = found
+        logger.debug("run skipped, the vendor asked to wait provider=%s org=%s endpoint=%s "
+                     "until=%s", *key, datetime.fromtimestamp(until, UTC).isoformat())
+        last = self.telemetry.statuses().get(key)
+        duration = last.duration if last is not None and last.duration is not None else 0.0
+        self.telemetry.finished(key, ok=False, at=self._wall(), duration=duration,
+                                error=note)
+        self._set_next_poll(job_id, key)
+        self._dirty.set()
+        return True
 
     def poll_all_once(self) -> None:
         """Every endpoint once, one after the other, then one render (`--once`, tests)."""
@@ -145,6 +193,11 @@ class Poller:
     def _set_next_poll(self, job_id: str, key: EndpointKey) -> None:
         job = self._scheduler.get_job(job_id) if self._scheduler else None
         nxt = job.next_run_time.timestamp() if job and job.next_run_time else None
+        wait = self.not_before(job_id)
+        if nxt is not None and wait is not None and wait > nxt:
+            # The first scheduled run at or after the vendor's time.
+            interval = self._jobs[job_id][0].interval.total_seconds()
+            nxt += math.ceil((wait - nxt) / interval) * interval
         self.telemetry.set_next_poll(key, nxt)
 
     def _coalesced(self, event: JobExecutionEvent) -> None:

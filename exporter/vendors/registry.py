@@ -56,8 +56,10 @@ def make_api(cfg: ProviderBase, w: Wiring) -> ApiClient:
     vendor = VENDORS[cfg.type]
     rates = {ep: float(cfg.endpoint(ep).rate_limit_per_minute or cfg.rate_limit_per_minute)
              for ep in (*cfg.known_endpoints, "commit_detail")}
+    key = cfg.key.get_secret_value()
     return ApiClient(vendor=vendor.name, org=cfg.name, base_url=cfg.base_url,
-                     auth=vendor.auth(cfg.key.get_secret_value()),
+                     auth=vendor.auth(key), secrets=[key],
+                     max_wait=cfg.poll_interval.total_seconds(),
                      timeout=cfg.request_timeout.total_seconds(), rate_per_minute=rates,
                      observer=w.telemetry, transport=w.transport, clock=w.clock,
                      wall=w.wall, sleep=w.sleep)

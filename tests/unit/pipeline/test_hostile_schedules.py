@@ -1,0 +1,195 @@
+"""Hostile vendors against the poller: a long Retry-After is remembered and the
+endpoint's runs skipped until it passes (aicode_up 0 with the reason, no knocking, no
+other endpoint held up); one hanging or trickling aggregate endpoint never marks the
+others down."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from exporter.app import App
+from tests.support.fakes import FakeClock, QoderFake, qoder_config
+
+KEY = ("qoder", "acme")
+OVERVIEW = "/ai-code/stats/overview"
+AGGREGATES = ("overview", "daily_trend", "member_ranking", "repos", "file_extensions")
+NO_STREAMS = {"commits": {"enabled": False}, "changes": {"enabled": False}}
+
+
+def too_many(retry_after: str, n: int = 1) -> list[httpx.Response | Exception]:
+    return [httpx.Response(429, headers={"Retry-After": retry_after},
+                           json={"code": "TooManyRequests", "message": "quota"})
+            for _ in range(n)]
+
+
+def make_app(tmp_path: Path, fake: QoderFake, **cfg: Any) -> tuple[App, FakeClock]:
+    clock = FakeClock()
+    app = App(qoder_config(tmp_path, **cfg), transport=fake.transport(),
+              clock=clock.monotonic, wall=clock.wall, sleep=clock.sleep)
+    return app, clock
+
+
+def requests_to(fake: QoderFake, suffix: str) -> int:
+    return sum(1 for p in fake.paths() if p == suffix)
+
+
+def test_a_long_retry_after_skips_the_endpoints_runs_until_it_passes(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fake = QoderFake(script={OVERVIEW: too_many("3600")})
+    app, clock = make_app(tmp_path, fake, endpoints=NO_STREAMS)  # 5 min interval
+    caplog.set_level(logging.DEBUG)
+    poller, overview = app.poller, "qoder/acme/overview"
+    poller.poll_all_once()
+    st = app.telemetry.statuses()[(*KEY, "overview")]
+    assert st.up is False and clock.sleeps == []  # not slept: raised at once
+    assert "vendor asked to wait until 2025-06-04T02:20:00Z (Retry-After)" in st.last_error
+    assert poller.not_before(overview) == pytest.approx(clock.wall_time + 3600)
+
+    for _ in range(11):  # 55 minutes of scheduled runs
+        clock.sleep(300)
+        poller.poll_all_once()
+    assert requests_to(fake, OVERVIEW) == 1  # never knocked again
+    st = app.telemetry.statuses()[(*KEY, "overview")]
+    assert st.up is False
+    assert st.last_error == "vendor asked to wait until 2025-06-04T02:20:00Z (Retry-After)"
+    assert all(app.telemetry.statuses()[(*KEY, ep)].up for ep in AGGREGATES[1:])
+    assert requests_to(fake, "/ai-code/stats/daily-trend") == 12  # the others went on
+    skipped = [r for r in caplog.records if "run skipped" in r.getMessage()]
+    assert len(skipped) == 11 and {r.levelno for r in skipped} == {logging.DEBUG}
+
+    clock.sleep(300)  # an hour has passed
+    poller.poll_all_once()
+    assert requests_to(fake, OVERVIEW) == 2
+    assert app.telemetry.statuses()[(*KEY, "overview")].up is True
+    assert poller.not_before(overview) is None
+    app.close()
+
+
+def test_an_aggregate_remembers_retry_after_between_polls(tmp_path: Path) -> None:
+    """A 1 s poll interval and a vendor asking for 60 s: one request a minute, not one a
+    second (each run's deadline is shorter than the wait, so none of them sleeps it)."""
+    fake = QoderFake(script={OVERVIEW: too_many("60", 100)})
+    app, clock = make_app(tmp_path, fake, poll_interval="1s", rate_limit_per_minute=6000,
+                          endpoints=NO_STREAMS)
+    for _ in range(30):
+        app.poller.run_endpoint("qoder/acme/overview")
+        clock.sleep(1)
+    assert requests_to(fake, OVERVIEW) == 1
+    for _ in range(40):
+        app.poller.run_endpoint("qoder/acme/overview")
+        clock.sleep(1)
+    assert requests_to(fake, OVERVIEW) == 2
+    app.close()
+
+
+def test_a_stream_told_to_wait_fails_at_once_and_the_other_stream_goes_on(
+        tmp_path: Path) -> None:
+    fake = QoderFake(script={"/ai-code-tracking/changes": too_many("7200")})
+    app, clock = make_app(tmp_path, fake, endpoints={
+        "changes": {"format": "json"}, "commits": {"format": "json"}})
+    t0 = clock.monotonic()
+    app.poller.run_endpoint("qoder/acme/changes")
+    app.poller.run_endpoint("qoder/acme/commits")
+    st = app.telemetry.statuses()
+    assert st[(*KEY, "changes")].up is False and clock.monotonic() - t0 < 300
+    assert "(Retry-After)" in st[(*KEY, "changes")].last_error
+    # The other stream read as usual: not held up, not told to wait.
+    assert requests_to(fake, "/ai-code-tracking/commits") >= 1
+    assert "Retry-After" not in st[(*KEY, "commits")].last_error
+    before = requests_to(fake, "/ai-code-tracking/changes")
+    clock.sleep(300)
+    app.poller.run_endpoint("qoder/acme/changes")
+    assert requests_to(fake, "/ai-code-tracking/changes") == before
+    app.close()
+
+
+# -- real scheduler, real time --------------------------------------------------------------
+
+def run_a_while(app: App, seconds: float) -> None:
+    app.poller.start()
+    end = time.monotonic() + 5
+    while not all(app.telemetry.statuses()[(*KEY, ep)].up is not None
+                  for ep in AGGREGATES[1:]) and time.monotonic() < end:
+        time.sleep(0.05)
+    time.sleep(seconds)
+
+
+def assert_others_fresh(app: App) -> None:
+    st = app.telemetry.statuses()
+    for ep in AGGREGATES[1:]:
+        s = st[(*KEY, ep)]
+        assert s.up is True, (ep, s.last_error)
+        assert s.last_success is not None and time.time() - s.last_success < 2.5, ep
+
+
+@pytest.mark.slow
+def test_a_hanging_overview_keeps_the_other_aggregates_up_and_fresh(tmp_path: Path) -> None:
+    fake = QoderFake()
+    release = threading.Event()
+    served = fake.__call__
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(OVERVIEW):
+            release.wait(10)  # a vendor that never answers this one
+        return served(request)
+
+    cfg = qoder_config(tmp_path, poll_interval="1s", rate_limit_per_minute=6000,
+                       endpoints=NO_STREAMS)
+    app = App(cfg, transport=httpx.MockTransport(handler))
+    try:
+        run_a_while(app, 3.0)
+        assert app.telemetry.statuses()[(*KEY, "overview")].up is None  # still hanging
+        assert_others_fresh(app)
+    finally:
+        release.set()
+        app.stop()
+
+
+class RealTrickle(httpx.SyncByteStream):
+    """One byte every 0.1 s of real time, for up to `seconds`."""
+
+    def __init__(self, stop: threading.Event, seconds: float = 10.0) -> None:
+        self.stop, self.seconds = stop, seconds
+
+    def __iter__(self) -> Iterator[bytes]:
+        end = time.monotonic() + self.seconds
+        while time.monotonic() < end and not self.stop.wait(0.1):
+            yield b" "
+        yield b"{}"
+
+
+@pytest.mark.slow
+def test_a_trickling_overview_fails_within_its_deadline_and_the_others_stay_up(
+        tmp_path: Path) -> None:
+    fake = QoderFake()
+    stop = threading.Event()
+    served = fake.__call__
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(OVERVIEW):
+            return httpx.Response(200, headers={"content-type": "application/json"},
+                                  stream=RealTrickle(stop))
+        return served(request)
+
+    cfg = qoder_config(tmp_path, poll_interval="1s", rate_limit_per_minute=6000,
+                       endpoints=NO_STREAMS)
+    app = App(cfg, transport=httpx.MockTransport(handler))
+    try:
+        run_a_while(app, 2.5)
+        overview = app.telemetry.statuses()[(*KEY, "overview")]
+        assert overview.up is False  # ended by its 0.9 s deadline, not hanging
+        assert "response took longer than" in overview.last_error
+        assert_others_fresh(app)
+        text = app.publisher.render().text.decode()
+        assert 'aicode_api_requests_total{code="error",endpoint="overview"' in text
+    finally:
+        stop.set()
+        app.stop()
