@@ -3,6 +3,12 @@
 
     python grafana/build_dashboards.py           # rewrite the JSON files
     python grafana/build_dashboards.py --check   # exit 1 if a JSON file is out of date
+    python grafana/build_dashboards.py --alerts-config my-alerts.yaml --out-dir /tmp/d
+                                                 # thresholds of your alert overrides
+
+Thresholds (data age, AI share) come from prometheus/alerts.config.yaml (merged with
+--alerts-config, as prometheus/render_rules.py does), so a panel turns red where the
+alert fires.
 
 The committed JSON is what Grafana loads; this script is how it is written, so panels
 share one layout, one variable set and descriptions that always name their source.
@@ -12,10 +18,13 @@ tests/ops/test_ops_dashboards.py fails when the JSON and this script disagree.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import re
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -23,7 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from exporter.vendors.registry import all_specs
 from scripts.generated import write_or_check
 
-OUT_DIR = Path(__file__).resolve().parent / "dashboards"
+ROOT = Path(__file__).resolve().parent.parent
+OUT_DIR = ROOT / "grafana" / "dashboards"
+RENDER_RULES = ROOT / "prometheus" / "render_rules.py"
 
 DS = {"type": "prometheus", "uid": "${datasource}"}
 F = 'provider=~"$provider", org=~"$org"'
@@ -60,6 +71,73 @@ def metrics_in(expr: str) -> list[str]:
         if name not in seen:
             seen.append(name)
     return seen
+
+
+# --- thresholds shared with the alerts ---------------------------------------------------
+
+
+def _render_rules() -> ModuleType:
+    """prometheus/render_rules.py, the one reader of the alerts config."""
+    name = "aicode_render_rules"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, RENDER_RULES)
+        assert spec and spec.loader
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The alert thresholds the panels colour by (prometheus/alerts.config.yaml)."""
+
+    data_stale: str  # AicodeDataStale.max_age, a Prometheus duration
+    data_stale_s: int
+    record_stale: str  # AicodeRecordStreamStale.max_age
+    record_stale_s: int
+    ai_share: float  # AicodeAIShareLow.threshold
+    endpoint_down_for: str  # AicodeEndpointDown.for
+
+    @classmethod
+    def load(cls, alerts_config: Path | None = None) -> Limits:
+        rules = _render_rules()
+        alerts = rules.load_config(alerts_config or rules.DEFAULT_CONFIG)["alerts"]
+        data, record = alerts["AicodeDataStale"], alerts["AicodeRecordStreamStale"]
+        return cls(
+            data_stale=data["max_age"],
+            data_stale_s=rules.seconds(data["max_age"]),
+            record_stale=record["max_age"],
+            record_stale_s=rules.seconds(record["max_age"]),
+            ai_share=alerts["AicodeAIShareLow"]["threshold"],
+            endpoint_down_for=alerts["AicodeEndpointDown"]["for"],
+        )
+
+    def share(self) -> Json:
+        """AI share: red below AicodeAIShareLow.threshold, green from it on."""
+        return _thresholds(("red", None), ("green", self.ai_share))
+
+    def share_column(self, name: str) -> Json:
+        """A table column override: the AI share in percent, coloured like share()."""
+        return {
+            "matcher": {"id": "byName", "options": name},
+            "properties": [
+                {"id": "unit", "value": "percentunit"},
+                {"id": "decimals", "value": 1},
+                {"id": "thresholds", "value": self.share()},
+                {"id": "custom.cellOptions", "value": {"type": "color-text"}},
+            ],
+        }
+
+
+def _age(limit_s: int) -> Json:
+    """An age in seconds: green, red beyond the alert's limit."""
+    return _thresholds(("green", None), ("red", limit_s))
+
+
+def _over(limit: float) -> Json:
+    """For graphs: nothing below the alert's limit, red from it on (line and area)."""
+    return _thresholds(("transparent", None), ("red", limit))
 
 
 # --- panel builders ---------------------------------------------------------------------
@@ -101,7 +179,6 @@ def _thresholds(*steps: tuple[str, float | None]) -> Json:
 
 
 _GREEN = _thresholds(("green", None))
-_SHARE = _thresholds(("red", None), ("orange", 0.2), ("green", 0.4))
 _UPDOWN = [
     {
         "type": "value",
@@ -126,6 +203,7 @@ def panel(
     table: bool = False,
     options: Json | None = None,
     defaults: Json | None = None,
+    overrides: list[Json] | None = None,
     transformations: list[Json] | None = None,
 ) -> Json:
     field_defaults: Json = {"unit": unit, "thresholds": _GREEN, "mappings": []}
@@ -139,7 +217,7 @@ def panel(
         "datasource": DS,
         "gridPos": {"w": w, "h": h},
         "targets": _targets(targets, instant, table),
-        "fieldConfig": {"defaults": field_defaults, "overrides": []},
+        "fieldConfig": {"defaults": field_defaults, "overrides": overrides or []},
         "options": options or {},
     }
     if transformations:
@@ -165,7 +243,13 @@ def stat(title: str, meaning: str, targets: list[Json], **kw: Any) -> Json:
 
 
 def timeseries(
-    title: str, meaning: str, targets: list[Json], *, stack: bool = False, **kw: Any
+    title: str,
+    meaning: str,
+    targets: list[Json],
+    *,
+    stack: bool = False,
+    thresholds_style: str | None = None,
+    **kw: Any,
 ) -> Json:
     custom: Json = {
         "drawStyle": "line",
@@ -175,6 +259,8 @@ def timeseries(
         "spanNulls": False,
         "stacking": {"mode": "normal" if stack else "none", "group": "A"},
     }
+    if thresholds_style:  # draw the thresholds: "dashed" lines, "line+area" shading
+        custom["thresholdsStyle"] = {"mode": thresholds_style}
     options = {
         "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
         "tooltip": {"mode": "multi", "sort": "desc"},
@@ -272,7 +358,26 @@ def _query_var(name: str, label: str, query: str, *, multi: bool = True) -> Json
     return var
 
 
-def variables(*, window: bool = False, top: bool = False, job: bool = False) -> list[Json]:
+# The metrics whose `repo` / `user` values fill the variables: the vendor's ranking
+# (Qoder aggregates) and the tracking counters (every provider).
+REPO_METRICS = ("aicode_commits_total", "aicode_repo_commits")
+USER_METRICS = ("aicode_user_ai_lines_added", "aicode_user_commit_lines_added_total")
+REPO = 'repo=~"$repo"'
+USER = 'user=~"$user"'
+
+
+def _label_values(metrics: tuple[str, ...], label: str) -> str:
+    return f'label_values({{__name__=~"{"|".join(metrics)}", {F}}}, {label})'
+
+
+def variables(
+    *,
+    window: bool = False,
+    top: bool = False,
+    job: bool = False,
+    repo: bool = False,
+    user: bool = False,
+) -> list[Json]:
     out: list[Json] = [
         {
             "type": "datasource",
@@ -292,6 +397,10 @@ def variables(*, window: bool = False, top: bool = False, job: bool = False) -> 
     out.append(
         _query_var("org", "Organisation", 'label_values(aicode_up{provider=~"$provider"}, org)')
     )
+    if repo:
+        out.append(_query_var("repo", "Repository", _label_values(REPO_METRICS, "repo")))
+    if user:
+        out.append(_query_var("user", "User", _label_values(USER_METRICS, "user")))
     if window:
         out.append(
             _query_var(
@@ -398,7 +507,7 @@ ORG = "{{provider}}/{{org}}"
 # --- the four dashboards ----------------------------------------------------------------
 
 
-def adoption() -> Json:
+def adoption(lim: Limits) -> Json:
     share = sel("aicode_ai_share_ratio", window=True)
     panels = [
         row("AI share of committed code"),
@@ -408,7 +517,7 @@ def adoption() -> Json:
             + _WINDOW_NOTE,
             [t(by("max", PO, share), ORG)],
             unit="percentunit",
-            defaults={"thresholds": _SHARE},
+            defaults={"thresholds": lim.share()},
         ),
         stat(
             "AI share of commit lines, last 24h (tracking)",
@@ -416,7 +525,7 @@ def adoption() -> Json:
             "for every provider (Cursor has no vendor aggregate)." + _COUNTER_NOTE,
             [t(sel(RATIO_1D), ORG)],
             unit="percentunit",
-            defaults={"thresholds": _SHARE},
+            defaults={"thresholds": lim.share()},
         ),
         bargauge(
             "AI share by window",
@@ -430,12 +539,13 @@ def adoption() -> Json:
             w=12,
             h=5,
             unit="percentunit",
-            defaults={"thresholds": _SHARE},
+            defaults={"thresholds": lim.share()},
         ),
         timeseries(
             "AI share trend",
             "The vendor's daily AI share (Qoder) next to the share computed from the tracking "
-            "counters over the trailing day and hour (all providers)." + _DAILY_NOTE,
+            "counters over the trailing day and hour (all providers). The dashed red line is "
+            f"AicodeAIShareLow's threshold ({lim.ai_share:.0%})." + _DAILY_NOTE,
             [
                 t(by("max", PO, sel("aicode_daily_ai_share_ratio")), "{{org}} daily (vendor)"),
                 t(sel(RATIO_1D), f"{ORG} trailing 1d (tracking)"),
@@ -443,6 +553,8 @@ def adoption() -> Json:
             ],
             w=24,
             unit="percentunit",
+            defaults={"thresholds": _over(lim.ai_share)},
+            thresholds_style="dashed",
         ),
         row("Lines and commits"),
         stat(
@@ -537,10 +649,13 @@ def adoption() -> Json:
     )
 
 
-def repositories() -> Json:
+def repositories(lim: Limits) -> Json:
     por, poe = "provider, org, repo", "provider, org, extension"
     lines = "aicode_commit_lines_added_total"
+    deleted = "aicode_commit_lines_deleted_total"
     files = "aicode_change_file_lines_added_total"
+    repo_commits = sel("aicode_repo_commits", REPO, window=True)
+    repo_lines = sel("aicode_repo_lines_added", REPO, window=True)
     ext_share = sel("aicode_extension_ai_share_ratio", window=True)
     panels = [
         row("Repositories"),
@@ -549,7 +664,7 @@ def repositories() -> Json:
             "Commits per repository as the vendor counts them, largest first." + _WINDOW_NOTE,
             [
                 t(
-                    f"topk($top, {by('max', por, sel('aicode_repo_commits', window=True))})",
+                    f"topk($top, {by('max', por, repo_commits)})",
                     "{{repo}}",
                 )
             ],
@@ -559,7 +674,7 @@ def repositories() -> Json:
             "Lines added per repository (all authors, AI or not)." + _WINDOW_NOTE,
             [
                 t(
-                    f"topk($top, {by('max', por, sel('aicode_repo_lines_added', window=True))})",
+                    f"topk($top, {by('max', por, repo_lines)})",
                     "{{repo}}",
                 )
             ],
@@ -570,23 +685,24 @@ def repositories() -> Json:
             "time range, with the AI share of the lines added over the last day. A missing "
             "repository name shows as `unknown`." + _COUNTER_NOTE,
             {
-                "commits": by("sum", por, inc("aicode_commits_total")),
-                "lines added": by("sum", por, inc(lines)),
-                "AI lines added": by("sum", por, inc(lines, AI)),
-                "AI share (1d)": sel(REPO_RATIO_1D),
+                "commits": by("sum", por, inc("aicode_commits_total", REPO)),
+                "lines added": by("sum", por, inc(lines, REPO)),
+                "AI lines added": by("sum", por, inc(lines, REPO, AI)),
+                "AI share (1d)": by("max", por, sel(REPO_RATIO_1D, REPO)),
             },
             ["provider", "org", "repo"],
             w=16,
             defaults={"decimals": 0},
+            overrides=[lim.share_column("AI share (1d)")],
         ),
         bargauge(
             "AI share per repository, last 24h (tracking)",
             "AI lines / all lines added per repository in the commit records ingested over "
             "the last day." + _COUNTER_NOTE,
-            [t(f"sort_desc({sel(REPO_RATIO_1D)})", "{{repo}}")],
+            [t(f"sort_desc({by('max', por, sel(REPO_RATIO_1D, REPO))})", "{{repo}}")],
             w=8,
             unit="percentunit",
-            defaults={"thresholds": _SHARE},
+            defaults={"thresholds": lim.share()},
         ),
         timeseries(
             "AI commit lines added per hour by source (tracking)",
@@ -594,7 +710,7 @@ def repositories() -> Json:
             "(Qoder product x scenario, Cursor tab / composer)." + _COUNTER_NOTE,
             [
                 t(
-                    _per_hour(by("sum", "provider, source", rate(lines, AI))),
+                    _per_hour(by("sum", "provider, source", rate(lines, REPO, AI))),
                     "{{provider}} {{source}}",
                 )
             ],
@@ -605,9 +721,7 @@ def repositories() -> Json:
             "Lines deleted in ingested commits, by the source that deleted them." + _COUNTER_NOTE,
             [
                 t(
-                    _per_hour(
-                        by("sum", "provider, source", rate("aicode_commit_lines_deleted_total"))
-                    ),
+                    _per_hour(by("sum", "provider, source", rate(deleted, REPO))),
                     "{{provider}} {{source}}",
                 )
             ],
@@ -619,7 +733,7 @@ def repositories() -> Json:
             "Share of the lines changed in files of each extension that AI wrote." + _WINDOW_NOTE,
             [t(f"sort_desc({by('max', poe, ext_share)})", "{{extension}} ({{org}})")],
             unit="percentunit",
-            defaults={"thresholds": _SHARE},
+            defaults={"thresholds": lim.share()},
         ),
         table(
             "File extensions ($window)",
@@ -630,6 +744,7 @@ def repositories() -> Json:
                 "AI share": by("max", poe, ext_share),
             },
             ["provider", "org", "extension"],
+            overrides=[lim.share_column("AI share")],
         ),
         table(
             "Agent code by language, latest complete day (vendor)",
@@ -665,17 +780,18 @@ def repositories() -> Json:
         "AI code: repositories and languages",
         "Where the AI-written code lands: per repository and per file extension.",
         panels,
-        variables(window=True, top=True),
+        variables(window=True, top=True, repo=True),
         time_from="now-30d",
     )
 
 
-def people() -> Json:
+def people(lim: Limits) -> Json:
     ps, posm, pou = "provider, source", "provider, org, source, model", "provider, org, user"
-    top_users = f"topk($top, {by('max', pou, sel('aicode_user_ai_lines_added', window=True))})"
+    ai_lines = sel("aicode_user_ai_lines_added", USER, window=True)
+    top_users = f"topk($top, {by('max', pou, ai_lines)})"
 
     def of_top_users(metric: str) -> str:
-        return f"{by('max', pou, sel(metric, window=True))} and on ({pou}) {top_users}"
+        return f"{by('max', pou, sel(metric, USER, window=True))} and on ({pou}) {top_users}"
 
     user_lines = "aicode_user_commit_lines_added_total"
     panels = [
@@ -740,6 +856,7 @@ def people() -> Json:
                 "commits": of_top_users("aicode_user_commits"),
             },
             ["provider", "org", "user"],
+            overrides=[lim.share_column("AI share")],
         ),
         table(
             "People in range (tracking, needs users.per_user_counters)",
@@ -748,9 +865,9 @@ def people() -> Json:
             "exporter runs with `users.per_user_counters: true`; beyond `users.max_users` "
             "people fold into `__other__`." + _COUNTER_NOTE,
             {
-                "AI lines added": f"topk($top, {by('sum', pou, inc(user_lines, AI))})",
-                "lines added": by("sum", pou, inc(user_lines)),
-                "changes": by("sum", pou, inc("aicode_user_changes_total")),
+                "AI lines added": f"topk($top, {by('sum', pou, inc(user_lines, USER, AI))})",
+                "lines added": by("sum", pou, inc(user_lines, USER)),
+                "changes": by("sum", pou, inc("aicode_user_changes_total", USER)),
             },
             ["provider", "org", "user"],
             defaults={"decimals": 0},
@@ -761,12 +878,12 @@ def people() -> Json:
         "AI code: sources, models and people",
         "Which AI features and models produce the code, and who uses them.",
         panels,
-        variables(window=True, top=True),
+        variables(window=True, top=True, user=True),
         time_from="now-30d",
     )
 
 
-def health() -> Json:
+def health(lim: Limits) -> Json:
     job = 'job=~"$job"'
     poe, pos = "provider, org, endpoint", "provider, org, stream"
     endpoint, stream = "{{provider}}/{{org}} {{endpoint}}", "{{provider}}/{{org}} {{stream}}"
@@ -776,18 +893,21 @@ def health() -> Json:
             "Scrape target up",
             "Whether Prometheus can scrape the exporter (`up`). DOWN raises AicodeExporterDown.",
             [t(f"up{{{job}}}", "{{instance}}")],
+            w=4,
             defaults={"mappings": _UPDOWN},
         ),
         stat(
             "Exporter version",
             "Version of the running exporter.",
             [t(f"aicode_exporter_build_info{{{job}}}", "{{version}}")],
+            w=5,
             text_mode="name",
         ),
         stat(
             "Vendor endpoints up",
             "Endpoints whose last poll succeeded, out of all polled endpoints.",
             [t(f"sum({sel('aicode_up')})", "up"), t(f"count({sel('aicode_up')})", "polled")],
+            w=5,
         ),
         stat(
             "Scrape",
@@ -797,14 +917,27 @@ def health() -> Json:
                 t(f"max(scrape_duration_seconds{{{job}}})", "scrape duration (s)"),
                 t(f"sum(scrape_samples_scraped{{{job}}})", "samples"),
             ],
+            w=5,
+        ),
+        stat(
+            "Last successful poll, oldest endpoint",
+            "Age of the stalest data the exporter serves: the time since the last successful "
+            f"poll of the endpoint that has waited longest. Red beyond {lim.data_stale} "
+            "(AicodeDataStale.max_age in prometheus/alerts.config.yaml), where AicodeDataStale "
+            "fires.",
+            [t(f"time() - min({sel('aicode_last_success_timestamp_seconds')})", "age")],
+            w=5,
+            unit="s",
+            text_mode="value",
+            defaults={"thresholds": _age(lim.data_stale_s)},
         ),
         row("Vendor endpoints"),
         panel(
             "state-timeline",
             "Endpoint status",
             "Did the last poll of each vendor endpoint succeed (`aicode_up`)? A failing "
-            "endpoint keeps its last good values on the other dashboards; 15 minutes of DOWN "
-            "raises AicodeEndpointDown.",
+            "endpoint keeps its last good values on the other dashboards; "
+            f"{lim.endpoint_down_for} of DOWN raises AicodeEndpointDown.",
             [t(by("max", poe, sel("aicode_up")), endpoint)],
             w=24,
             h=7,
@@ -813,7 +946,8 @@ def health() -> Json:
         ),
         timeseries(
             "Time since last successful poll",
-            "Age of the data each endpoint serves. Beyond the threshold (1h by default) "
+            "Age of the data each endpoint serves. In the red area, beyond "
+            f"{lim.data_stale} (AicodeDataStale.max_age in prometheus/alerts.config.yaml), "
             "AicodeDataStale fires.",
             [
                 t(
@@ -822,11 +956,14 @@ def health() -> Json:
                 )
             ],
             unit="s",
+            defaults={"thresholds": _over(lim.data_stale_s)},
+            thresholds_style="line+area",
         ),
         timeseries(
             "Newest record age",
             "Time since the newest tracking record the exporter has seen per stream. It grows "
-            "over weekends; beyond 3 days AicodeRecordStreamStale fires.",
+            f"over weekends; in the red area, beyond {lim.record_stale} "
+            "(AicodeRecordStreamStale.max_age), AicodeRecordStreamStale fires.",
             [
                 t(
                     f"time() - {by('max', pos, sel('aicode_newest_record_timestamp_seconds'))}",
@@ -834,6 +971,8 @@ def health() -> Json:
                 )
             ],
             unit="s",
+            defaults={"thresholds": _over(lim.record_stale_s)},
+            thresholds_style="line+area",
         ),
         timeseries(
             "Poll duration",
@@ -901,19 +1040,21 @@ DASHBOARDS = {
 }
 
 
-def render() -> dict[str, str]:
-    """File name -> JSON text, exactly as committed."""
+def render(alerts_config: Path | None = None) -> dict[str, str]:
+    """File name -> JSON text, exactly as committed (with the repo's alerts config)."""
+    lim = Limits.load(alerts_config)
     return {
-        name: json.dumps(build(), indent=2, ensure_ascii=False) + "\n"
+        name: json.dumps(build(lim), indent=2, ensure_ascii=False) + "\n"
         for name, build in DASHBOARDS.items()
     }
 
 
-def markdown() -> str:
+def markdown(alerts_config: Path | None = None) -> str:
     """Each dashboard's panels and the PromQL behind them (README: Dashboards and alerts)."""
+    lim = Limits.load(alerts_config)
     out = []
     for build in DASHBOARDS.values():
-        dash = build()
+        dash = build(lim)
         out += [f"#### {dash['title']} (`{dash['uid']}`)", "", dash["description"], ""]
         out += ["| Panel | PromQL |", "|---|---|"]
         for p in dash["panels"]:
@@ -930,12 +1071,30 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Write grafana/dashboards/*.json")
     parser.add_argument("--check", action="store_true", help="fail if a file is out of date")
     parser.add_argument("--markdown", action="store_true", help="print the panel tables")
+    parser.add_argument(
+        "--alerts-config",
+        type=Path,
+        default=None,
+        help="alert overrides (as for prometheus/render_rules.py --config) to take the "
+        "thresholds from",
+    )
+    parser.add_argument("--out-dir", type=Path, default=OUT_DIR)
     args = parser.parse_args(argv)
-    if args.markdown:
-        print(markdown(), end="")
-        return 0
-    return write_or_check({OUT_DIR / name: text for name, text in render().items()},
-                          check=args.check, how="python grafana/build_dashboards.py")
+    rules = _render_rules()
+    try:
+        if args.markdown:
+            print(markdown(args.alerts_config), end="")
+            return 0
+        texts = render(args.alerts_config)
+    except rules.ConfigError as exc:
+        print(f"build_dashboards: {exc}", file=sys.stderr)
+        return 2
+    return write_or_check(
+        {args.out_dir / name: text for name, text in texts.items()},
+        check=args.check,
+        how="python grafana/build_dashboards.py",
+    )
+
 
 if __name__ == "__main__":
     sys.exit(main())

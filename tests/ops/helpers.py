@@ -112,6 +112,15 @@ def contract_metrics() -> frozenset[str]:
     return frozenset(s.name for s in all_specs())
 
 
+def metric_labels(metric: str) -> frozenset[str]:
+    """The labels of a catalogue metric, or those a recording rule's level names
+    (provider_org_repo:... -> provider, org, repo)."""
+    for spec in all_specs():
+        if spec.name == metric:
+            return frozenset(spec.labelnames)
+    return frozenset(metric.split(":")[0].split("_")) if ":" in metric else frozenset()
+
+
 def contract_aggregates() -> frozenset[str]:
     """The aggregate gauges: the catalogue's metrics with a `window` label."""
     return frozenset(s.name for s in all_specs() if "window" in s.labelnames)
@@ -145,3 +154,40 @@ def queries(dashboard: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[st
         for target in panel.get("targets", []):
             if target.get("expr"):
                 yield panel, target
+
+
+def github_anchors(markdown: str) -> dict[str, str]:
+    """Anchor -> heading text of every heading, as GitHub slugs them (repeats get -1, -2)."""
+    anchors: dict[str, str] = {}
+    seen: dict[str, int] = {}
+    in_code = False
+    for line in markdown.splitlines():
+        if line.startswith("```"):
+            in_code = not in_code
+        match = None if in_code else re.match(r"^(#{1,6})\s+(.*?)\s*#*\s*$", line)
+        if not match:
+            continue
+        heading = match.group(2)
+        slug = re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+        count = seen.get(slug, 0)
+        seen[slug] = count + 1
+        anchors[slug if count == 0 else f"{slug}-{count}"] = heading
+    return anchors
+
+
+def markdown_section(markdown: str, heading: str) -> str:
+    """The text under the heading line `heading` (e.g. "### Alerts") up to the next heading
+    of the same or a higher level."""
+    level = len(heading) - len(heading.lstrip("#"))
+    lines = markdown.splitlines()
+    start = lines.index(heading)
+    end = len(lines)
+    in_code = False
+    for i in range(start + 1, len(lines)):
+        if lines[i].startswith("```"):
+            in_code = not in_code
+        match = None if in_code else re.match(r"^(#+) ", lines[i])
+        if match and len(match.group(1)) <= level:
+            end = i
+            break
+    return "\n".join(lines[start:end])

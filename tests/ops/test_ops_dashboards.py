@@ -5,17 +5,20 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.ops.helpers import (
     DASHBOARD_DIR,
+    PROMETHEUS_DIR,
     REPO,
     contract_aggregates,
     contract_metrics,
     dashboards,
     load_script,
+    metric_labels,
     metric_names,
     panels,
     queries,
@@ -24,6 +27,7 @@ from tests.ops.helpers import (
 )
 
 build_dashboards = load_script(REPO / "grafana" / "build_dashboards.py")
+render_rules = load_script(PROMETHEUS_DIR / "render_rules.py")
 
 EXPECTED_UIDS = {
     "aicode-adoption",
@@ -172,3 +176,117 @@ def test_every_dashboard_is_provisioned() -> None:
     datasources = read_yaml(REPO / "grafana" / "provisioning" / "datasources" / "prometheus.yml")
     (source,) = datasources["datasources"]
     assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
+
+
+# --- repo and user variables ------------------------------------------------------------
+
+# dashboard uid -> the label variables it filters by
+LABEL_VARIABLES = {"aicode-repositories": {"repo"}, "aicode-people": {"user"}}
+
+
+@pytest.mark.parametrize(("uid", "names"), sorted(LABEL_VARIABLES.items()))
+def test_repo_and_user_variables(uid: str, names: set[str]) -> None:
+    (dash,) = (d for d in DASHBOARDS.values() if d["uid"] == uid)
+    variables = {v["name"]: v for v in dash["templating"]["list"]}
+    for name in names:
+        var = variables[name]
+        assert var["type"] == "query" and var["multi"] and var["includeAll"], name
+        assert var["allValue"] == ".*", name
+        match = re.fullmatch(
+            r"label_values\(\{__name__=~\"([^\"]+)\", (.*)\}, (\w+)\)", var["query"]
+        )
+        assert match and match.group(3) == name, var["query"]
+        assert match.group(2) == 'provider=~"$provider", org=~"$org"', var["query"]
+        for metric in match.group(1).split("|"):
+            assert name in metric_labels(metric), (name, metric)
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_panels_filter_by_the_label_variables_where_the_label_exists(name: str) -> None:
+    dash = DASHBOARDS[name]
+    variables = {v["name"] for v in dash["templating"]["list"]}
+    for label in {"repo", "user"}:
+        assert (label in variables) == (label in LABEL_VARIABLES.get(dash["uid"], set())), label
+        if label not in variables:
+            continue
+        for panel, target in queries(dash):
+            for metric, matchers in re.findall(r"\b([a-z_:0-9]+)\{([^}]*)\}", target["expr"]):
+                if label in metric_labels(metric):
+                    assert f'{label}=~"${label}"' in matchers, (panel["title"], metric)
+
+
+# --- thresholds shared with the alerts --------------------------------------------------
+
+
+def _panel(dash_uid: str, title: str, dashes: dict[str, Any] | None = None) -> dict[str, Any]:
+    dashes = dashes or {d["uid"]: d for d in DASHBOARDS.values()}
+    (found,) = (p for p in panels(dashes[dash_uid]) if p["title"] == title)
+    return found
+
+
+def _red_from(panel: dict[str, Any]) -> float:
+    steps = panel["fieldConfig"]["defaults"]["thresholds"]["steps"]
+    (red,) = (s["value"] for s in steps if s["color"] == "red" and s["value"] is not None)
+    return float(red)
+
+
+def _share_panels(dashes: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(title, thresholds) of every panel or table column showing an AI share."""
+    for dash in dashes.values():
+        for panel in panels(dash):
+            if panel["type"] == "row":
+                continue
+            defaults = panel["fieldConfig"]["defaults"]
+            if "share" in panel["title"].lower() and defaults["unit"] == "percentunit":
+                yield panel["title"], defaults["thresholds"]
+            for override in panel["fieldConfig"]["overrides"]:
+                if "share" in override["matcher"]["options"].lower():
+                    props = {p["id"]: p["value"] for p in override["properties"]}
+                    yield (
+                        f"{panel['title']} / {override['matcher']['options']}",
+                        props["thresholds"],
+                    )
+
+
+def _check_thresholds(dashes: dict[str, Any], config: dict[str, Any]) -> None:
+    alerts = config["alerts"]
+    stale = render_rules.seconds(alerts["AicodeDataStale"]["max_age"])
+    record = render_rules.seconds(alerts["AicodeRecordStreamStale"]["max_age"])
+    share = alerts["AicodeAIShareLow"]["threshold"]
+    health = "aicode-exporter-health"
+    for title in ("Time since last successful poll", "Last successful poll, oldest endpoint"):
+        assert _red_from(_panel(health, title, dashes)) == stale, title
+    assert _red_from(_panel(health, "Newest record age", dashes)) == record
+    assert _red_from(_panel("aicode-adoption", "AI share trend", dashes)) == share
+    shares = list(_share_panels(dashes))
+    assert len(shares) >= 6, shares
+    for title, thresholds in shares:
+        steps = [(s["color"], s["value"]) for s in thresholds["steps"]]
+        assert steps in (
+            [("red", None), ("green", share)],
+            [("transparent", None), ("red", share)],
+        ), (
+            title,
+            steps,
+        )
+
+
+def test_thresholds_match_the_alerts() -> None:
+    """Data older than the staleness alerts' max_age and AI shares below AicodeAIShareLow's
+    threshold show red, read from prometheus/alerts.config.yaml."""
+    _check_thresholds({d["uid"]: d for d in DASHBOARDS.values()}, render_rules.load_config())
+
+
+def test_thresholds_follow_an_alerts_override(tmp_path: Path) -> None:
+    config = tmp_path / "my-alerts.yaml"
+    config.write_text(
+        "alerts:\n  AicodeAIShareLow: {threshold: 0.35}\n  AicodeDataStale: {max_age: 2h}\n"
+        "  AicodeRecordStreamStale: {max_age: 5d}\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "dashboards"
+    assert build_dashboards.main(["--alerts-config", str(config), "--out-dir", str(out)]) == 0
+    dashes = {d["uid"]: d for d in (json.loads(p.read_text()) for p in out.glob("*.json"))}
+    assert len(dashes) == len(DASHBOARDS)
+    _check_thresholds(dashes, render_rules.load_config(config))
+    assert _red_from(_panel("aicode-exporter-health", "Newest record age", dashes)) == 5 * 86400

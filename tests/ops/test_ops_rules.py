@@ -15,7 +15,9 @@ from tests.ops.helpers import (
     alert_names,
     all_rules,
     assert_ok,
+    github_anchors,
     load_script,
+    markdown_section,
     read_yaml,
     recording_rule_names,
     rule_test_files,
@@ -25,6 +27,8 @@ from tests.ops.helpers import (
 )
 
 render_rules = load_script(PROMETHEUS_DIR / "render_rules.py")
+CONFIG = render_rules.load_config()
+README = (REPO / "README.md").read_text(encoding="utf-8")
 
 
 def test_rules_files_exist() -> None:
@@ -78,25 +82,72 @@ def test_every_recording_rule_has_expected_samples(record: str) -> None:
     assert any(case.get("exp_samples") for case in cases), f"{record}: no expected samples"
 
 
+def _by_labels(expr: str) -> list[list[str]]:
+    return [[x.strip() for x in by.split(",")] for by in re.findall(r"\bby \(([^)]*)\)", expr)]
+
+
 @pytest.mark.parametrize("record", sorted(recording_rule_names()))
 def test_recording_rule_names_follow_the_convention(record: str) -> None:
-    """level:metric:operations, where level lists the labels the rule keeps."""
+    """level:metric:operations, where level lists the labels the rule is about (after the
+    aggregation labels every rule keeps)."""
     assert re.fullmatch(r"[a-z_]+:aicode_[a-z0-9_]+:[a-z0-9_]+", record), record
     expr = next(r["expr"] for r in all_rules() if r.get("record") == record)
     level = record.split(":")[0]
-    for by in re.findall(r"\bby \(([^)]*)\)", expr):
-        assert "_".join(label.strip() for label in by.split(",")) == level, (record, by)
+    aggregation = CONFIG["aggregation_labels"]
+    for labels in _by_labels(expr):
+        assert labels[: len(aggregation)] == aggregation, (record, labels)
+        assert "_".join(labels[len(aggregation) :]) == level, (record, labels)
 
 
-def test_alerts_carry_severity_summary_and_runbook() -> None:
+def test_shipped_aggregation_labels_are_cluster_namespace_job() -> None:
+    assert CONFIG["aggregation_labels"] == ["cluster", "namespace", "job"]
+
+
+@pytest.mark.parametrize("rule", all_rules(), ids=lambda r: r.get("alert") or r["record"])
+def test_every_aggregation_keeps_the_aggregation_labels(rule: dict[str, Any]) -> None:
+    """Every sum/max by (...) keeps cluster, namespace and job, so alerts from two clusters
+    stay apart and carry those labels; no `without`, which would keep `instance`."""
+    expr = rule["expr"]
+    assert "without" not in expr, expr
+    # an aggregation without a by (...) clause would drop every label
+    assert not re.search(r"\b(sum|max|min|avg|count|topk|bottomk)\s*\(", expr), expr
+    for labels in _by_labels(expr):
+        assert labels[:3] == ["cluster", "namespace", "job"], (labels, expr)
+
+
+def test_alerts_carry_severity_summary_description_and_runbook_url() -> None:
+    base = CONFIG["runbook_base_url"]
     for rule in all_rules():
         if "alert" not in rule:
             continue
         name = rule["alert"]
         assert rule["labels"]["severity"] in {"critical", "warning", "info"}, name
-        assert rule["annotations"]["summary"].strip(), name
-        description = rule["annotations"]["description"]
-        assert len(description) > 200, f"{name}: description is not a runbook"
+        annotations = rule["annotations"]
+        assert set(annotations) == {"summary", "description", "runbook_url"}, name
+        assert annotations["summary"].strip(), name
+        description = annotations["description"]
+        assert 40 < len(description) <= 240 and "\n" not in description, (
+            f"{name}: the description is one or two sentences; the runbook is in the README"
+        )
+        assert annotations["runbook_url"] == f"{base}#{name.lower()}", name
+
+
+def test_runbook_urls_point_at_runbooks_in_the_readme() -> None:
+    """Each alert's runbook_url anchor is a heading under README > ... > Alerts, naming the
+    alert, with what it means and what to do."""
+    alerts_section = markdown_section(README, "### Alerts")
+    anchors = github_anchors(README)
+    in_section = github_anchors(alerts_section)
+    for rule in all_rules():
+        if "alert" not in rule:
+            continue
+        name = rule["alert"]
+        fragment = rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
+        assert anchors.get(fragment) == name, f"README has no heading {name} (#{fragment})"
+        assert in_section.get(fragment) == name, f"the runbook of {name} is not under Alerts"
+        runbook = markdown_section(alerts_section, f"#### {name}")
+        assert len(runbook) > 300, f"{name}: the runbook says too little"
+        assert "What to do" in runbook, f"{name}: the runbook lacks what to do"
 
 
 def test_counters_only_through_rate_or_increase_in_rules() -> None:
@@ -110,13 +161,14 @@ def test_counters_only_through_rate_or_increase_in_rules() -> None:
 
 
 def test_generated_rules_are_up_to_date() -> None:
-    alerts, prometheusrule = render_rules.render()
-    assert (PROMETHEUS_DIR / "rules" / "aicode-alerts.rules.yml").read_text() == alerts, (
-        "run: python prometheus/render_rules.py"
-    )
-    assert (REPO / "deploy" / "kubernetes" / "prometheusrule.yaml").read_text() == (
-        prometheusrule
-    ), "run: python prometheus/render_rules.py"
+    rendered = render_rules.render()
+    for path, text in [
+        (PROMETHEUS_DIR / "rules" / "aicode-recording.rules.yml", rendered.recording),
+        (PROMETHEUS_DIR / "rules" / "aicode-alerts.rules.yml", rendered.alerts),
+        (REPO / "deploy" / "kubernetes" / "prometheusrule.yaml", rendered.prometheusrule),
+    ]:
+        assert path.read_text() == text, f"{path}: run python prometheus/render_rules.py"
+    assert render_rules.main(["--check"]) == 0
 
 
 def _override(tmp_path: Path, change: dict[str, Any]) -> Path:
@@ -130,6 +182,92 @@ def _override(tmp_path: Path, change: dict[str, Any]) -> Path:
     path = tmp_path / "alerts.config.yaml"
     path.write_text(yaml.safe_dump(config), encoding="utf-8")
     return path
+
+
+def _render(tmp_path: Path, config: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Render `config` into tmp_path; (alert rules by name, recording rules), promtool-checked."""
+    out = tmp_path / "out"
+    code = render_rules.main(
+        [
+            "--config",
+            str(config),
+            "--alerts-out",
+            str(out / "aicode-alerts.rules.yml"),
+            "--prometheusrule-out",
+            str(out / "pr.yaml"),
+        ]
+    )
+    assert code == 0
+    alerts = out / "aicode-alerts.rules.yml"
+    recording = out / "aicode-recording.rules.yml"  # next to --alerts-out
+    assert_ok(run([tool("promtool"), "check", "rules", str(recording), str(alerts)]))
+    rules = {r["alert"]: r for r in read_yaml(alerts)["groups"][0]["rules"]}
+    return rules, read_yaml(recording)["groups"][0]["rules"]
+
+
+def test_a_partial_override_merges_over_the_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "my-alerts.yaml"
+    config.write_text("alerts:\n  AicodeAIShareLow:\n    threshold: 0.35\n", encoding="utf-8")
+    rules, recording = _render(tmp_path, config)
+    default = {r["alert"]: r for r in render_rules.alert_groups(CONFIG)[0]["rules"]}
+    assert set(rules) == set(default) == alert_names()
+    assert rules["AicodeAIShareLow"]["expr"].endswith("< 0.35")
+    assert rules["AicodeAIShareLow"]["for"] == "6h"
+    assert rules["AicodeAIShareLow"]["labels"] == {"severity": "info"}
+    for name, rule in rules.items():
+        if name != "AicodeAIShareLow":
+            assert rule == default[name], name
+    assert {r["record"] for r in recording} == recording_rule_names()
+
+
+def test_the_readme_override_example_renders_as_written(tmp_path: Path) -> None:
+    """The my-alerts.yaml of README > Changing thresholds and selectors: only what differs."""
+    section = markdown_section(README, "#### Changing thresholds and selectors")
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    assert blocks, "no yaml example under Changing thresholds and selectors"
+    example = yaml.safe_load(blocks[0])
+    assert set(example["alerts"]) == {"AicodeAIShareLow"}, "the example is a partial override"
+    config = tmp_path / "my-alerts.yaml"
+    config.write_text(blocks[0], encoding="utf-8")
+    rules, recording = _render(tmp_path, config)
+    assert set(rules) == alert_names()
+    assert rules["AicodeAIShareLow"]["expr"].endswith(
+        f"< {render_rules.num(example['alerts']['AicodeAIShareLow']['threshold'])}"
+    )
+    for rule in rules.values():
+        assert rule["labels"].items() >= example.get("extra_labels", {}).items()
+        base = example.get("runbook_base_url", CONFIG["runbook_base_url"])
+        assert rule["annotations"]["runbook_url"].startswith(base + "#")
+    assert recording
+    # and the repository's own files are still what the shipped config renders
+    assert render_rules.main(["--check"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("labels", "by"),
+    [
+        ([], "provider, org, endpoint, code"),
+        (["cluster"], "cluster, provider, org, endpoint, code"),
+        (["tenant", "job"], "tenant, job, provider, org, endpoint, code"),
+    ],
+)
+def test_aggregation_labels_are_configurable(tmp_path: Path, labels: list[str], by: str) -> None:
+    config = tmp_path / "my-alerts.yaml"
+    config.write_text(yaml.safe_dump({"aggregation_labels": labels}), encoding="utf-8")
+    rules, recording = _render(tmp_path, config)
+    assert f"sum by ({by}) (" in rules["AicodeAuthFailing"]["expr"]
+    level_by = ", ".join([*labels, "provider", "org"])
+    for rule in recording:
+        assert f"sum by ({level_by}" in rule["expr"], rule
+
+
+def test_runbook_base_url_is_configurable(tmp_path: Path) -> None:
+    config = tmp_path / "my-alerts.yaml"
+    base = "https://git.example.com/devex/aicode-exporter/-/blob/main/README.md"
+    config.write_text(f"runbook_base_url: {base}\n", encoding="utf-8")
+    rules, _ = _render(tmp_path, config)
+    for name, rule in rules.items():
+        assert rule["annotations"]["runbook_url"] == f"{base}#{name.lower()}"
 
 
 def test_overrides_render_into_valid_rules(tmp_path: Path) -> None:
@@ -176,8 +314,29 @@ def test_overrides_render_into_valid_rules(tmp_path: Path) -> None:
         ({"alerts.AicodeAuthFailing.colour": "red"}, "alerts.AicodeAuthFailing.colour"),
         ({"alerts.AicodeEndpointDown.severity": "page"}, "alerts.AicodeEndpointDown.severity"),
         ({"job_selectr": "job=x"}, "job_selectr"),
+        ({"aggregation_labels": "cluster"}, "aggregation_labels"),
+        ({"aggregation_labels": ["cluster", "clu-ster"]}, "aggregation_labels"),
+        ({"runbook_base_url": "README.md#alerts"}, "runbook_base_url"),
     ],
 )
 def test_bad_config_names_the_key(tmp_path: Path, change: dict[str, Any], message: str) -> None:
     with pytest.raises(render_rules.ConfigError, match=re.escape(message)):
         render_rules.render(_override(tmp_path, change))
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("alerts:\n  AicodeDataStale: {max_age: an hour}\n", "alerts.AicodeDataStale.max_age"),
+        ("alerts:\n  AicodeDataStal: {max_age: 2h}\n", "AicodeDataStal"),
+        ("alerts:\n  AicodeAuthFailing: {colour: red}\n", "alerts.AicodeAuthFailing.colour"),
+        ("- a list\n", "mapping"),
+    ],
+)
+def test_a_bad_partial_override_names_the_key(tmp_path: Path, override: str, message: str) -> None:
+    config = tmp_path / "my-alerts.yaml"
+    config.write_text(override, encoding="utf-8")
+    with pytest.raises(render_rules.ConfigError, match=re.escape(message)) as err:
+        render_rules.render(config)
+    assert str(config) in str(err.value)
+    assert render_rules.main(["--config", str(config), "--check"]) == 2
