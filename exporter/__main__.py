@@ -14,7 +14,7 @@ from aicode_sim import Simulator, serve
 from exporter import commitdetail
 from exporter.app import App
 from exporter.cli import commit_detail_parser, demo_parser, exporter_parser, simulate_parser
-from exporter.config import Config, load_config
+from exporter.config import build_config, load_config
 from exporter.errors import ConfigError, VendorError
 from exporter.expose.server import parse_listen_address
 from exporter.logsetup import setup_logging
@@ -105,31 +105,39 @@ def _simulate(argv: list[str]) -> int:
 def _demo(argv: list[str]) -> int:
     args = demo_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
+    try:
+        host, port = parse_listen_address(args.listen)
+    except ValueError as e:
+        print(f"error: --web.listen-address: {e}", file=sys.stderr)
+        return EXIT_CONFIG
     sim = Simulator(seed=args.seed, users=args.users, repos=args.repos)
     sim.start("127.0.0.1", 0)
-    state = Path(tempfile.mkdtemp(prefix="aicode-demo-")) / "state.db"
-    common = {"name": "demo", "base_url": sim.url, "api_key": "sim-key",
-              "poll_interval": args.poll_interval}
-    # Synthetic people: per-user counters cost nothing here and feed the people dashboard.
-    cfg = Config.model_validate({"state_path": state, "users": {"per_user_counters": True},
-                                 "providers": [
-        {"type": "qoder", "organization_id": "org_sim", **common},
-        {"type": "cursor", **common},
-    ]})
-    host, port = parse_listen_address(args.listen)
-    shown = f"{'localhost' if host in ('', '0.0.0.0', '::') else host}:{port}"
-
-    def announce(_app: App) -> None:
-        print(f"aicode-exporter demo: simulator at {sim.url}\n"
-              f"  metrics:      http://{shown}/metrics\n"
-              f"  landing page: http://{shown}/\n"
-              f"Press Ctrl-C to stop.", flush=True)
-
     try:
+        state = Path(tempfile.mkdtemp(prefix="aicode-demo-")) / "state.db"
+        common = {"name": "demo", "base_url": sim.url, "api_key": "sim-key",
+                  "poll_interval": args.poll_interval}
+        # Synthetic people: per-user counters cost nothing here and feed the people
+        # dashboard.
+        try:
+            cfg = build_config({"state_path": state, "users": {"per_user_counters": True},
+                                "providers": [
+                {"type": "qoder", "organization_id": "org_sim", **common},
+                {"type": "cursor", **common},
+            ]}, "demo")
+        except ConfigError as e:
+            print(f"error: {e} (from --poll-interval)", file=sys.stderr)
+            return EXIT_CONFIG
+        shown = f"{'localhost' if host in ('', '0.0.0.0', '::') else host}:{port}"
+
+        def announce(_app: App) -> None:
+            print(f"aicode-exporter demo: simulator at {sim.url}\n"
+                  f"  metrics:      http://{shown}/metrics\n"
+                  f"  landing page: http://{shown}/\n"
+                  f"Press Ctrl-C to stop.", flush=True)
+
         return _serve(App(cfg), args.listen, on_ready=announce)
     finally:
         sim.stop()
-
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Union
 import yaml
 from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from yaml.composer import ComposerError
+from yaml.nodes import Node
 
 from exporter.configmodels import ProviderBase, UsersConfig
 from exporter.errors import ConfigError
@@ -86,15 +88,51 @@ def _describe(err: Any) -> str:
     return f"{where}: {msg}"
 
 
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_DEPTH = 32  # nesting of mappings and lists; the schema needs 4
+
+
+class _Loader(yaml.SafeLoader):
+    """safe_load with a nesting limit: PyYAML composes nodes recursively, so a deeply
+    nested document would otherwise end in RecursionError (and pydantic after it)."""
+
+    depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        if self.depth >= MAX_DEPTH:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                                event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def _read(p: Path) -> str:
+    try:
+        with p.open("rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+    except OSError as e:
+        raise ConfigError(f"{p}: cannot read config file: {e.strerror}") from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{p}: config file is larger than {MAX_CONFIG_BYTES // 1024} KiB")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ConfigError(f"{p}: line {line}: not UTF-8 text") from None
+
+
 def load_config(path: str | Path) -> Config:
     """Read, parse and validate; every failure is a ConfigError naming file and key."""
     p = Path(path)
+    text = _read(p)
     try:
-        text = p.read_text(encoding="utf-8")
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read config file: {e.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader with a depth limit
+    except RecursionError:
+        raise ConfigError(f"{p}: invalid YAML: nested too deeply") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
@@ -107,8 +145,15 @@ def load_config(path: str | Path) -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the top level must be a mapping of keys")
+    return build_config(data, str(p))
+
+
+def build_config(data: dict[str, Any], source: str) -> Config:
+    """Validate an already parsed document; errors are ConfigErrors starting `source:`."""
     try:
         return Config(**data)
     except ValidationError as e:
         lines = [_describe(err) for err in e.errors()]
-        raise ConfigError(f"{p}: " + "; ".join(lines)) from None
+        raise ConfigError(f"{source}: " + "; ".join(lines)) from None
+    except RecursionError:
+        raise ConfigError(f"{source}: nested too deeply") from None

@@ -15,6 +15,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     SecretStr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -22,6 +23,18 @@ from pydantic import (
 from exporter.durations import parse_duration
 
 MAX_WINDOW = timedelta(days=90)
+MAX_KEY_FILE_BYTES = 64 * 1024  # a key file is a line; /dev/zero is not a key file
+# (at least, at most) for every duration setting: anything accepted here works with the
+# vendors and stays far inside datetime arithmetic.
+DURATION_BOUNDS: dict[str, tuple[str, str]] = {
+    "poll_interval": ("1s", "24h"),
+    "request_timeout": ("1s", "1h"),
+    "lookback": ("0s", "90d"),
+    "lookback_interval": ("1s", "30d"),
+    "overlap": ("0s", "90d"),
+    "initial_backfill": ("0s", "90d"),
+    "backfill_slice": ("1s", "90d"),
+}
 
 
 def _duration(v: Any) -> Any:
@@ -45,6 +58,43 @@ def _window(v: Any) -> str:
 
 
 Window = Annotated[str, BeforeValidator(_window)]
+
+
+def _read_key_file(setting: str, path: Path) -> bytes:
+    """At most MAX_KEY_FILE_BYTES of `path`; errors name the setting and the file only."""
+    try:
+        with path.open("rb") as f:
+            data = f.read(MAX_KEY_FILE_BYTES + 1)
+    except OSError as e:
+        raise ValueError(f"{setting}: cannot read {str(path)!r}: {e.strerror}") from None
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise ValueError(f"{setting}: {str(path)!r} is larger than "
+                         f"{MAX_KEY_FILE_BYTES // 1024} KiB; it should hold just the key")
+    return data
+
+
+def clean_api_key(raw: str, where: str) -> str:
+    """The key without ONE trailing newline (as `echo` and editors leave it). What remains
+    must be one token of printable ASCII: anything else would be sent in the
+    Authorization header and fail every request, or is a second line (`# rotated ...`)
+    that does not belong to the key. Errors say `where` and what is wrong, never the key."""
+    key = raw[:-2] if raw.endswith("\r\n") else raw.removesuffix("\n")
+    if not key:
+        raise ValueError(f"{where}: the API key is empty")
+    bad = next((c for c in key if not "!" <= c <= "~"), None)
+    if bad is None:
+        return key
+    if bad in "\r\n":
+        what = "a line break (only one trailing newline is removed)"
+    elif bad.isspace():
+        what = "whitespace"
+    elif bad.isprintable():
+        what = "a non-ASCII character"
+    else:
+        what = "a control character"
+    raise ValueError(f"{where}: the API key contains {what}; "
+                     "it must be one line of printable ASCII (the key is not shown)")
+
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -70,13 +120,10 @@ class UsersConfig(Strict):
             return self
         if self.hmac_key_file is None:
             raise ValueError("hmac_key_file is required when label is hmac")
-        try:
-            key = self.hmac_key_file.read_bytes().strip()
-        except OSError as e:
-            raise ValueError(f"hmac_key_file: cannot read {str(self.hmac_key_file)!r}: "
-                             f"{e.strerror}") from None
+        key = _read_key_file("hmac_key_file", self.hmac_key_file).strip()
         if len(key) < 16:
-            raise ValueError("hmac_key_file: key must be at least 16 bytes")
+            raise ValueError(f"hmac_key_file: the key in {str(self.hmac_key_file)!r} must be "
+                             "at least 16 bytes (the key is not shown)")
         self._hmac_key = key
         return self
 
@@ -116,18 +163,15 @@ class ProviderBase(Strict):
             raise ValueError("poll_interval must be at least 1s")
         return v
 
-    @field_validator("initial_backfill", "lookback")
+    @field_validator(*DURATION_BOUNDS)
     @classmethod
-    def _max_backfill(cls, v: timedelta) -> timedelta:
-        if v > MAX_WINDOW:
-            raise ValueError("must be at most 90d (vendor limit)")
-        return v
-
-    @field_validator("backfill_slice", "lookback_interval")
-    @classmethod
-    def _min_second(cls, v: timedelta) -> timedelta:
-        if v < timedelta(seconds=1):
-            raise ValueError("must be at least 1s")
+    def _bounded(cls, v: timedelta, info: ValidationInfo) -> timedelta:
+        low, high = DURATION_BOUNDS[str(info.field_name)]
+        if v < parse_duration(low):
+            raise ValueError(f"must be at least {low}")
+        if v > parse_duration(high):
+            why = " (vendor limit)" if parse_duration(high) == MAX_WINDOW else ""
+            raise ValueError(f"must be at most {high}{why}")
         return v
 
     @model_validator(mode="after")
@@ -139,20 +183,18 @@ class ProviderBase(Strict):
                 + (f" (got {', '.join(given)})" if given else "")
             )
         if self.api_key is not None:
-            key = self.api_key.get_secret_value()
+            key = clean_api_key(self.api_key.get_secret_value(), "api_key")
         elif self.api_key_file is not None:
-            try:
-                key = self.api_key_file.read_text().strip()
-            except OSError as e:
-                raise ValueError(f"api_key_file: cannot read {str(self.api_key_file)!r}: "
-                                 f"{e.strerror}") from None
+            where = f"api_key_file: {str(self.api_key_file)!r}"
+            raw = _read_key_file("api_key_file", self.api_key_file)
+            # Bytes, not text: a decode error would quote the offending byte of the key.
+            key = clean_api_key(raw.decode("latin-1"), where)
         else:
             env = self.api_key_env or ""
-            key = os.environ.get(env, "").strip()
-            if not key:
+            value = os.environ.get(env, "")
+            if not value.strip():
                 raise ValueError(f"api_key_env: environment variable {env!r} is unset or empty")
-        if not key:
-            raise ValueError("the API key is empty")
+            key = clean_api_key(value, f"api_key_env: environment variable {env!r}")
         self._key = SecretStr(key)
         if self.overlap > self.lookback:
             raise ValueError("overlap must not be longer than lookback")

@@ -25,7 +25,7 @@ class StateLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             f = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held until release
         except OSError as e:
-            raise ConfigError(f"state_path: cannot create lock file {str(self.path)!r}: "
+            raise ConfigError(f"state_path: cannot open lock file {str(self.path)!r}: "
                               f"{e.strerror}") from None
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
