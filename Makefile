@@ -21,7 +21,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed-runtime
 
 demo: $(VENV)/.installed-runtime
-	$(BIN)/aicode-exporter demo
+	$(BIN)/aicode-exporter demo $(ARGS)
 
 tools:
 	@scripts/ensure-tools.sh

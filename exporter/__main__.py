@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import signal
 import sys
 import tempfile
@@ -13,20 +14,29 @@ from typing import Any
 from aicode_sim import Simulator, serve
 from exporter import commitdetail
 from exporter.app import App
-from exporter.cli import commit_detail_parser, demo_parser, exporter_parser, simulate_parser
+from exporter.cli import (
+    commit_detail_parser,
+    demo_parser,
+    exporter_parser,
+    hash_password_parser,
+    simulate_parser,
+)
 from exporter.config import build_config, load_config
 from exporter.errors import ConfigError, VendorError
 from exporter.expose.server import parse_listen_address
+from exporter.expose.webconfig import WebConfigSource, hash_password
 from exporter.logsetup import setup_logging
 
 logger = logging.getLogger("exporter")
 
+EXIT_FAILED = 1
 EXIT_CONFIG = 2
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    commands = {"simulate": _simulate, "demo": _demo, "commit-detail": _commit_detail}
+    commands = {"simulate": _simulate, "demo": _demo, "commit-detail": _commit_detail,
+                "hash-password": _hash_password}
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
     args = exporter_parser().parse_args(argv)
@@ -38,12 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config(args.config_file)
         listen = args.listen or cfg.listen_address
         parse_listen_address(listen)
+        web = WebConfigSource(Path(args.web_config_file)) if args.web_config_file else None
     except (ConfigError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG
     if args.config_check:
         print(f"{args.config_file}: configuration is valid "
-              f"({len(cfg.providers)} provider(s))")
+              f"({len(cfg.providers)} provider(s))"
+              + (f"; {args.web_config_file}: web configuration is valid" if web else ""))
         return 0
     try:
         app = App(cfg)
@@ -53,11 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.once:
         sys.stdout.buffer.write(app.run_once())
         sys.stdout.flush()
-        return 0
-    return _serve(app, listen)
+        failed = [(key, st.last_error) for key, st in app.telemetry.statuses().items()
+                  if st.up is False]
+        for (vendor, org, endpoint), error in failed:
+            print(f"failed: {vendor}/{org} {endpoint}: {error}", file=sys.stderr)
+        return EXIT_FAILED if failed else 0
+    return _serve(app, listen, web=web)
 
 
-def _serve(app: App, listen: str, on_ready: Any = None) -> int:
+def _serve(app: App, listen: str, on_ready: Any = None,
+           web: WebConfigSource | None = None) -> int:
     done = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
@@ -67,7 +84,7 @@ def _serve(app: App, listen: str, on_ready: Any = None) -> int:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
-        app.start(listen)
+        app.start(listen, web=web)
     except OSError as e:
         print(f"error: cannot listen on {listen}: {e.strerror}", file=sys.stderr)
         app.close()
@@ -98,7 +115,23 @@ def _commit_detail(argv: list[str]) -> int:
 def _simulate(argv: list[str]) -> int:
     args = simulate_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
-    serve(args.listen, users=args.users, repos=args.repos, seed=args.seed)
+    serve(args.listen, users=args.users, repos=args.repos, seed=args.seed,
+          fault_modes=args.fault)
+    return 0
+
+
+def _hash_password(argv: list[str]) -> int:
+    args = hash_password_parser().parse_args(argv)
+    line = sys.stdin.buffer.readline()
+    password = line[:-1] if line.endswith(b"\n") else line
+    password = password[:-1] if password.endswith(b"\r") else password
+    if not password:
+        print("error: no password on standard input", file=sys.stderr)
+        return EXIT_CONFIG
+    if len(password) > 72:
+        print("error: bcrypt uses at most 72 bytes of a password", file=sys.stderr)
+        return EXIT_CONFIG
+    print(hash_password(password, args.cost))
     return 0
 
 
@@ -110,20 +143,25 @@ def _demo(argv: list[str]) -> int:
     except ValueError as e:
         print(f"error: --web.listen-address: {e}", file=sys.stderr)
         return EXIT_CONFIG
-    sim = Simulator(seed=args.seed, users=args.users, repos=args.repos)
+    sim = Simulator(seed=args.seed, users=args.users, repos=args.repos,
+                    fault_modes=args.fault)
     sim.start("127.0.0.1", 0)
+    tmp = Path(tempfile.mkdtemp(prefix="aicode-demo-"))
     try:
-        state = Path(tempfile.mkdtemp(prefix="aicode-demo-")) / "state.db"
+        state = tmp / "state.db"
         common = {"name": "demo", "base_url": sim.url, "api_key": "sim-key",
                   "poll_interval": args.poll_interval}
         # Synthetic people: per-user counters cost nothing here and feed the people
         # dashboard.
+        extra: dict[str, Any] = {}
+        if args.otlp_endpoint:
+            extra["otlp"] = {"endpoint": args.otlp_endpoint, "interval": args.poll_interval}
         try:
             cfg = build_config({"state_path": state, "users": {"per_user_counters": True},
                                 "providers": [
                 {"type": "qoder", "organization_id": "org_sim", **common},
                 {"type": "cursor", **common},
-            ]}, "demo")
+            ], **extra}, "demo")
         except ConfigError as e:
             print(f"error: {e} (from --poll-interval)", file=sys.stderr)
             return EXIT_CONFIG
@@ -138,6 +176,7 @@ def _demo(argv: list[str]) -> int:
         return _serve(App(cfg), args.listen, on_ready=announce)
     finally:
         sim.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 if __name__ == "__main__":
     sys.exit(main())

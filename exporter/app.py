@@ -15,6 +15,7 @@ from exporter.expose.process import process_families, standard_collectors
 from exporter.expose.server import MetricsServer
 from exporter.expose.snapshot import Publisher
 from exporter.expose.telemetry import Telemetry
+from exporter.expose.webconfig import WebConfigSource
 from exporter.pipeline.jobs import Wiring
 from exporter.pipeline.poller import Poller, interruptible_sleep
 from exporter.pipeline.state import StateStore
@@ -73,10 +74,10 @@ class App:
         finally:
             self.close()
 
-    def start(self, listen: str) -> None:
+    def start(self, listen: str, web: WebConfigSource | None = None) -> None:
         self.publisher.render()  # build_info and pending endpoints before the first poll
         self.server = MetricsServer(listen, self.publisher, self.telemetry,
-                                    lambda: self.poller.ready)
+                                    lambda: self.poller.ready, web=web)
         self.server.start()
         logger.info("listening address=%s metrics=/metrics providers=%d", listen,
                     len(self.providers))

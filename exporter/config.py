@@ -7,6 +7,8 @@ union of the registered vendors' models, told apart by `type`.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Union
 
@@ -18,7 +20,17 @@ from yaml.nodes import Node
 
 from exporter.configmodels import ProviderBase, UsersConfig
 from exporter.errors import ConfigError
+from exporter.otlpconfig import OtlpConfig
+from exporter.pipeline.teams import TeamsConfig
 from exporter.vendors.registry import VENDORS
+
+ENV_PREFIX = "AICODE_"
+# Settings that name files. A relative path resolves against the config file's folder
+# (key files against `key_dir` when that is set), so a config means the same thing
+# whatever directory the exporter starts in.
+_KEY_FILES = (("users", "hmac_key_file"), ("providers", "api_key_file"),
+              ("otlp", "headers_file"))
+_DATA_FILES = (("teams", "file"), ("otlp", "ca_file"))
 
 if TYPE_CHECKING:
     ProviderEntry = ProviderBase
@@ -28,15 +40,20 @@ else:
 
 
 class Config(BaseSettings):
-    """The whole file. Only the YAML feeds it: environment variables are not a second,
-    silent source of settings (keys come from env only through api_key_env)."""
+    """The whole file, with `AICODE_*` environment variables overriding its top-level
+    settings (`AICODE_STATE_PATH`, `AICODE_USERS__LABEL`, `AICODE_PROVIDERS` as JSON...):
+    pydantic-settings merges the environment over the YAML, nested keys by `__`."""
 
-    model_config = SettingsConfigDict(extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(extra="forbid", frozen=True, env_prefix=ENV_PREFIX,
+                                      env_nested_delimiter="__")
 
     listen_address: str = ":19877"
     state_path: Path = Path("./aicode-state.db")
+    key_dir: Path | None = None
     users: UsersConfig = Field(default_factory=UsersConfig)
     providers: list[ProviderEntry] = Field(min_length=1)
+    teams: TeamsConfig | None = None
+    otlp: OtlpConfig | None = None
 
     @classmethod
     def settings_customise_sources(
@@ -47,7 +64,7 @@ class Config(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings,)
+        return (env_settings, init_settings)  # the first wins: environment over YAML
 
     @model_validator(mode="after")
     def _unique_names(self) -> Config:
@@ -125,8 +142,54 @@ def _read(p: Path) -> str:
         raise ConfigError(f"{p}: line {line}: not UTF-8 text") from None
 
 
+def _unknown_env(env: Mapping[str, str], data: dict[str, Any]) -> str | None:
+    """An AICODE_* variable that names no setting (nor a key named by api_key_env): a
+    typo must not pass silently."""
+    known = {name.upper() for name in Config.model_fields}
+    providers = data.get("providers")
+    keys = {p.get("api_key_env") for p in providers if isinstance(p, dict)} \
+        if isinstance(providers, list) else set()
+    for var in env:
+        if var.startswith(ENV_PREFIX) and var not in keys:
+            head = var[len(ENV_PREFIX):].split("__", 1)[0]
+            if head not in known:
+                return var
+    return None
+
+
+def resolve_paths(data: dict[str, Any], base: Path, env: Mapping[str, str]) -> dict[str, Any]:
+    """Relative file settings made absolute: data files against the config file's folder,
+    key files against `key_dir` (from the file or AICODE_KEY_DIR) when set."""
+    out = dict(data)
+    secrets = env.get(f"{ENV_PREFIX}KEY_DIR") or out.get("key_dir")
+    key_base = base / secrets if isinstance(secrets, str) and secrets else base
+
+    def fix(section: str, key: str, root: Path) -> None:
+        node = out.get(section)
+        items = node if isinstance(node, list) else [node]
+        fixed = []
+        for item in items:
+            if isinstance(item, dict) and isinstance(item.get(key), str):
+                item = {**item, key: str(root / Path(item[key]).expanduser())}
+            fixed.append(item)
+        if isinstance(node, list):
+            out[section] = fixed
+        elif isinstance(node, dict):
+            out[section] = fixed[0]
+
+    for section, key in _KEY_FILES:
+        fix(section, key, key_base)
+    for section, key in _DATA_FILES:
+        fix(section, key, base)
+    if isinstance(out.get("state_path"), str):
+        out["state_path"] = str(base / Path(out["state_path"]).expanduser())
+    return out
+
+
 def load_config(path: str | Path) -> Config:
-    """Read, parse and validate; every failure is a ConfigError naming file and key."""
+    """Read, parse and validate; every failure is a ConfigError naming file and key.
+    The environment (AICODE_*) is read by pydantic-settings, and checked here."""
+    env = os.environ
     p = Path(path)
     text = _read(p)
     try:
@@ -145,7 +208,11 @@ def load_config(path: str | Path) -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError(f"{p}: the top level must be a mapping of keys")
-    return build_config(data, str(p))
+    bad = _unknown_env(env, data)
+    if bad:
+        known = ", ".join(ENV_PREFIX + n.upper() for n in Config.model_fields)
+        raise ConfigError(f"{p}: environment variable {bad} names no setting (known: {known})")
+    return build_config(resolve_paths(data, p.resolve().parent, env), str(p))
 
 
 def build_config(data: dict[str, Any], source: str) -> Config:

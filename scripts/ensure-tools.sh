@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # promtool and amtool are real peers the tests run against (Debian's prometheus and
-# prometheus-alertmanager). Install them when we can; otherwise say what is missing.
+# prometheus-alertmanager); openssl and curl make
+# and use the TLS tests' certificates. Install them when we can; otherwise say what is missing.
 set -euo pipefail
 missing=()
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v amtool >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # test certificates (TLS tests)
+command -v curl >/dev/null 2>&1 || missing+=(curl)        # scrapes over TLS in the tests
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing Debian packages: ${missing[*]}" >&2

@@ -26,11 +26,13 @@ from typing import Any, cast
 
 from exporter.expose.snapshot import Publisher
 from exporter.expose.telemetry import EndpointStatus, Telemetry
+from exporter.expose.webconfig import WebConfigSource
 from exporter.version import __version__
 
 logger = logging.getLogger(__name__)
 
 TEXT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+UNAUTHORIZED = b"Unauthorized\n"
 NOT_READY = b"Not ready: not every aggregate endpoint has been polled once\n"
 OPENMETRICS_TYPE = "application/openmetrics-text; version=1.0.0; charset=utf-8"
 
@@ -208,7 +210,9 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, addr: tuple[str, int], handler: type[BaseHTTPRequestHandler], *,
                  max_connections: int = MAX_CONNECTIONS,
                  header_timeout: float = HEADER_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT,
-                 write_timeout: float = WRITE_TIMEOUT) -> None:
+                 write_timeout: float = WRITE_TIMEOUT,
+                 web: WebConfigSource | None = None) -> None:
+        self.web = web
         if ":" in addr[0]:
             self.address_family = socket.AF_INET6
         if max_connections < 1:
@@ -391,6 +395,35 @@ class _Server(ThreadingHTTPServer):
                          "write" if c.busy else "request")
             _kill(c.sock)
 
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        """TLS, when the web config asks for it: the handshake runs here, in the
+        connection's own thread and within the header deadline, so a slow or plain-HTTP
+        client never holds up the accept loop; a failed handshake just closes."""
+        if self.web is not None:
+            self.web.refresh()
+            ctx = self.web.ssl_context
+            if ctx is not None:
+                try:
+                    request.settimeout(self.header_timeout)
+                    tls = ctx.wrap_socket(request, server_side=True,
+                                          do_handshake_on_connect=False)
+                    self._rekey(request, tls)
+                    request = tls
+                    tls.do_handshake()
+                except OSError as e:
+                    logger.debug("tls handshake failed client=%s error=%s",
+                                 client_address[0] if client_address else "-", e)
+                    self.shutdown_request(request)
+                    return
+        super().process_request_thread(request, client_address)
+
+    def _rekey(self, old: socket.socket, new: socket.socket) -> None:
+        with self._lock:
+            c = self._conns.pop(old, None)
+            if c is not None:
+                c.sock = new
+                self._conns[new] = c
+
     def shutdown_request(self, request: Any) -> None:
         with self._lock:
             self._conns.pop(request, None)
@@ -428,11 +461,12 @@ class MetricsServer:
     def __init__(self, listen: str, publisher: Publisher, telemetry: Telemetry,
                  ready: Callable[[], bool], *, max_connections: int = MAX_CONNECTIONS,
                  header_timeout: float = HEADER_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT,
-                 write_timeout: float = WRITE_TIMEOUT) -> None:
+                 write_timeout: float = WRITE_TIMEOUT,
+                 web: WebConfigSource | None = None) -> None:
         host, port = parse_listen_address(listen)
-        self._httpd = _Server((host, port), _handler(publisher, telemetry, ready),
+        self._httpd = _Server((host, port), _handler(publisher, telemetry, ready, web),
                               max_connections=max_connections, header_timeout=header_timeout,
-                              idle_timeout=idle_timeout, write_timeout=write_timeout)
+                              idle_timeout=idle_timeout, write_timeout=write_timeout, web=web)
         # The loop wakes this often even when idle: to sweep deadlines and to see stop().
         self._thread = threading.Thread(target=self._httpd.serve_forever, name="http",
                                         args=(REAP_EVERY,), daemon=True)
@@ -477,8 +511,8 @@ class _HeadReader:
         return getattr(self._raw, name)
 
 
-def _handler(publisher: Publisher, telemetry: Telemetry,
-             ready: Callable[[], bool]) -> type[BaseHTTPRequestHandler]:
+def _handler(publisher: Publisher, telemetry: Telemetry, ready: Callable[[], bool],
+             web: WebConfigSource | None = None) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = f"aicode-exporter/{__version__}"
         protocol_version = "HTTP/1.1"
@@ -554,6 +588,15 @@ def _handler(publisher: Publisher, telemetry: Telemetry,
             self._route(head=True)
 
         def _route(self, *, head: bool) -> None:
+            if web is not None and not web.authorized(self.headers.get("Authorization")):
+                self.send_response(401)
+                self.send_header("WWW-Authenticate", 'Basic realm="aicode-exporter"')
+                self.send_header("Content-Type", "text/plain; charset=utf-8")
+                self.send_header("Content-Length", str(len(UNAUTHORIZED)))
+                self.end_headers()
+                if not head:
+                    self.wfile.write(UNAUTHORIZED)
+                return
             path = self.path.split("?", 1)[0]
             if path == "/metrics":
                 self._metrics(head)
