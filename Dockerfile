@@ -29,7 +29,12 @@ RUN groupadd --system --gid 10001 aicode \
  && mkdir -p /var/lib/aicode-exporter /etc/aicode-exporter \
  && chown aicode:aicode /var/lib/aicode-exporter
 COPY --from=builder /opt/venv /opt/venv
+# aicode_exporter_build_info{revision}: docker build --build-arg SOURCE_REVISION=$(git rev-parse --short=12 HEAD)
+ARG SOURCE_REVISION=unknown
+# AICODE_KEY_DIR: relative key files (api_key_file: qoder) are read from Docker/Kubernetes secrets.
 ENV PATH=/opt/venv/bin:$PATH \
+    SOURCE_REVISION=$SOURCE_REVISION \
+    AICODE_KEY_DIR=/run/secrets \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1
 # The state file (de-dup ids, counter totals, watermarks) must outlive the container:

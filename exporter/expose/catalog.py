@@ -23,7 +23,8 @@ def _spec(name: str, kind: Kind, help_: str, *extra: str) -> Spec:
 
 # The exporter itself.
 BUILD_INFO = Spec("aicode_exporter_build_info", "gauge",
-                  "Always 1; the `version` label carries the exporter's version.", ("version",))
+                  "Always 1; the labels carry the exporter's version, source revision and "
+                  "Python version.", ("version", "revision", "python_version"))
 _EP = (*BASE, "endpoint")
 UP = Spec("aicode_up", "gauge",
           "1 if the last poll of this vendor endpoint succeeded, 0 if it failed.", _EP)
@@ -105,8 +106,13 @@ RECORDS_DUPLICATE = _spec("aicode_records_duplicate_total", "counter",
                           "Records read again (look-back overlap, re-ingestion) and not "
                           "counted.", *_STREAM)
 RECORDS_INVALID = _spec("aicode_records_invalid_total", "counter",
-                        "Records skipped because a required field (id) was missing or "
-                        "unparsable.", *_STREAM)
+                        "Records skipped, once each: a required field (id) missing or "
+                        "unparsable, or a line count that is not a finite number in 0-1e9.",
+                        *_STREAM)
+RECORDS_OUT_OF_WINDOW = _spec("aicode_records_out_of_window_total", "counter",
+                              "Records the vendor returned from before the requested time "
+                              "range (date filter ignored or read as whole days); not "
+                              "counted by that read. Counted per read.", *_STREAM)
 USER_RECORDS_FOLDED = _spec("aicode_user_records_folded_total", "counter",
                             "Records whose user was beyond users.max_users and was counted "
                             "as user=\"__other__\".", *_STREAM)
@@ -122,8 +128,14 @@ POLLS_COALESCED = Spec("aicode_polls_coalesced_total", "counter",
                        "Scheduled runs of an endpoint skipped because its previous run was "
                        "still going (a long catch-up, a paced endpoint).", _EP)
 
-STREAM_META = (RECORDS_INGESTED, RECORDS_DUPLICATE, RECORDS_INVALID, USER_RECORDS_FOLDED)
+STREAM_META = (RECORDS_INGESTED, RECORDS_DUPLICATE, RECORDS_INVALID, RECORDS_OUT_OF_WINDOW,
+               USER_RECORDS_FOLDED)
+
+RENDER_FAILURES = Spec("aicode_render_failures_total", "counter",
+                       "Renders of a metric family (or of the whole exposition) that failed; "
+                       "what failed keeps serving its last good values, and the log names "
+                       "the family.", ())
 
 # Every spec that needs no vendor: the exporter's own metrics and the stream bookkeeping.
 CORE = (BUILD_INFO, UP, LAST_SUCCESS, POLL_DURATION, API_REQUESTS, API_RATE_LIMITED,
-        POLLS_COALESCED, *STREAM_META, NEWEST_RECORD, STREAM_LAG)
+        POLLS_COALESCED, *STREAM_META, NEWEST_RECORD, STREAM_LAG, RENDER_FAILURES)

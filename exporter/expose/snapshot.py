@@ -9,6 +9,7 @@ Publisher keeps every family's rendered block (both formats) and concatenates th
 from __future__ import annotations
 
 import gzip
+import logging
 import re
 import threading
 from array import array
@@ -21,7 +22,9 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 
 from exporter.expose import catalog
 from exporter.expose.families import Family, LabelValues, Spec
-from exporter.version import __version__
+from exporter.version import build_labels
+
+logger = logging.getLogger(__name__)
 
 PartKey = tuple[str, ...]
 Samples = list[tuple[LabelValues, float]]
@@ -145,7 +148,13 @@ class Publisher:
 
     render() re-renders only the metric names whose merged samples changed since the last
     render (a name's contributing families are compared by identity first, then, if some
-    were re-published, its merged samples by value); the rest reuse their cached blocks."""
+    were re-published, its merged samples by value); the rest reuse their cached blocks.
+
+    A family that cannot be rendered (a label UTF-8 cannot encode, a bug) never freezes
+    the others: it keeps its last good block (or stays out), the error is logged once per
+    family and kind of error, and aicode_render_failures_total (always present, like
+    aicode_exporter_build_info) counts each failed render of a family. If the render as a
+    whole fails, the last good snapshot stays served and that counts too."""
 
     def __init__(self, extra: Callable[[], list[Family]] = list) -> None:
         self._extra = extra
@@ -153,7 +162,38 @@ class Publisher:
         self._lock = threading.Lock()
         self._render_lock = threading.Lock()
         self._blocks: dict[str, _Block] = {}  # only touched under _render_lock
+        self._failures = 0  # failed renders (of a family, or of all); under _render_lock
+        self._logged: set[tuple[str, str]] = set()  # (family, error type) already logged
+        self._failures_fam: Family | None = None
         self._snapshot = build_snapshot([])
+
+    def _failed(self, name: str, error: Exception) -> None:
+        self._failures += 1
+        if (name, type(error).__name__) not in self._logged and len(self._logged) < 1000:
+            self._logged.add((name, type(error).__name__))
+            logger.error("metric family not rendered, serving its last good values "
+                         "metric=%s error=%s: %s", name, type(error).__name__,
+                         str(error).encode("utf-8", "backslashreplace").decode("utf-8"))
+
+    def _render_stale(self, stale: list[_Block]) -> list[_Block]:
+        """Render the changed blocks (one call of each generator for all of them); if that
+        fails, each on its own. Returns the blocks that could not be rendered."""
+        try:
+            rendered = _render_blocks([_to_metric(b.spec, b.samples) for b in stale])
+        except Exception:  # which one? each on its own, below
+            rendered = None
+        if rendered is not None:
+            for b, (text, om) in zip(stale, rendered, strict=True):
+                b.text, b.openmetrics = text, om
+            return []
+        failed = []
+        for b in stale:
+            try:
+                ((b.text, b.openmetrics),) = _render_blocks([_to_metric(b.spec, b.samples)])
+            except Exception as e:
+                self._failed(b.spec.name, e)
+                failed.append(b)
+        return failed
 
     def publish(self, key: PartKey, families: Iterable[Family]) -> None:
         with self._lock:
@@ -161,49 +201,79 @@ class Publisher:
 
     def render(self) -> Snapshot:
         with self._render_lock:
-            with self._lock:
-                parts = [f for fams in self._parts.values() for f in fams]
-                previous = self._snapshot
-            build = catalog.BUILD_INFO.family([((__version__,), 1.0)])
-            sources: dict[str, list[Family]] = {}
-            for fam in [build, *parts, *self._extra()]:
-                sources.setdefault(fam.spec.name, []).append(fam)
+            try:
+                return self._render()
+            except Exception as e:
+                self._failed("(all)", e)
+                with self._lock:
+                    return self._snapshot
 
-            blocks: dict[str, _Block] = {}
-            stale: list[_Block] = []
-            for name in sorted(sources):
-                group = tuple(sources[name])
-                old = self._blocks.get(name)
-                if old is not None and _same_sources(old.sources, group):
-                    blocks[name] = old
-                    continue
-                ((spec, samples),) = merge(group)
-                new = _Block(group, spec, samples, _values(samples))
-                if old is not None and new.same_as(old):
-                    new.text, new.openmetrics = old.text, old.openmetrics
-                elif samples:
-                    stale.append(new)
-                blocks[name] = new
+    def _render(self) -> Snapshot:
+        with self._lock:
+            parts = [f for fams in self._parts.values() for f in fams]
+            previous = self._snapshot
+        build = catalog.BUILD_INFO.family([(build_labels(), 1.0)])
+        sources: dict[str, list[Family]] = {}
+        for fam in [build, *parts, *self._extra()]:
+            sources.setdefault(fam.spec.name, []).append(fam)
+        failures = self._failures
+        sources[catalog.RENDER_FAILURES.name] = [self._failures_family()]
 
-            # Always one call of each generator, even for no metric: a render formats here.
-            rendered = _render_blocks([_to_metric(b.spec, b.samples) for b in stale])
-            for b, (text, om) in zip(stale, rendered, strict=True):
-                b.text, b.openmetrics = text, om
+        blocks: dict[str, _Block] = {}
+        stale: list[_Block] = []
+        for name in sorted(sources):
+            group = tuple(sources[name])
+            old = self._blocks.get(name)
+            if old is not None and _same_sources(old.sources, group):
+                blocks[name] = old
+                continue
+            ((spec, samples),) = merge(group)
+            new = _Block(group, spec, samples, _values(samples))
+            if old is not None and new.same_as(old):
+                new.text, new.openmetrics = old.text, old.openmetrics
+            elif samples:
+                stale.append(new)
+            blocks[name] = new
 
-            unchanged = (not stale and blocks.keys() == self._blocks.keys()
-                         and all(b.text is self._blocks[n].text for n, b in blocks.items()))
-            self._blocks = blocks
-            series = sum(len(b.samples) for b in blocks.values())
-            if unchanged and series == previous.series:
-                snap = previous
+        # Always one call of each generator, even for no metric: a render formats here.
+        for b in self._render_stale(stale):
+            name = b.spec.name
+            old = self._blocks.get(name)
+            if old is not None:  # the last good rendering of that family
+                blocks[name] = old
             else:
-                snap = Snapshot(b"".join(b.text for b in blocks.values()),
-                                b"".join([*(b.openmetrics for b in blocks.values()),
-                                          OPENMETRICS_EOF]),
-                                series)
-            with self._lock:
-                self._snapshot = snap
-            return snap
+                del blocks[name]
+        stale = [b for b in stale if blocks.get(b.spec.name) is b]
+        if self._failures != failures:  # this render failed somewhere: count it now
+            fam = self._failures_family()
+            b = _Block((fam,), fam.spec, list(fam.samples), _values(list(fam.samples)))
+            ((b.text, b.openmetrics),) = _render_blocks([_to_metric(b.spec, b.samples)])
+            blocks[b.spec.name] = b
+            stale.append(b)
+
+        unchanged = (not stale and blocks.keys() == self._blocks.keys()
+                     and all(b.text is self._blocks[n].text for n, b in blocks.items()))
+        self._blocks = blocks
+        series = sum(len(b.samples) for b in blocks.values())
+        if unchanged and series == previous.series:
+            snap = previous
+        else:
+            snap = Snapshot(b"".join(b.text for b in blocks.values()),
+                            b"".join([*(b.openmetrics for b in blocks.values()),
+                                      OPENMETRICS_EOF]),
+                            series)
+        with self._lock:
+            self._snapshot = snap
+        return snap
+
+    def _failures_family(self) -> Family:
+        """aicode_render_failures_total (no labels: it cannot fail to render itself); the
+        same object while the count stays, so an unchanged render compares by identity."""
+        fam = self._failures_fam
+        if fam is None or fam.samples[0][1] != self._failures:
+            fam = self._failures_fam = catalog.RENDER_FAILURES.family(
+                [((), float(self._failures))])
+        return fam
 
     @property
     def snapshot(self) -> Snapshot:

@@ -10,6 +10,9 @@ take no write lock, so a slow, rate-limited poll never blocks another provider's
 from __future__ import annotations
 
 import json
+import logging
+import os
+import re
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator
@@ -18,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from exporter.errors import ConfigError
+
+logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 CounterKey = tuple[str, tuple[str, ...]]  # metric name, label values after (provider, org)
@@ -58,6 +63,7 @@ class PollBatch:
     org: str
     stream: str
     new_ids: dict[str, float] = field(default_factory=dict)  # id -> record time
+    drop_ids: set[str] = field(default_factory=set)  # ids to forget (deleted first)
     deltas: dict[CounterKey, float] = field(default_factory=dict)
     new_users: set[str] = field(default_factory=set)
     watermark: float | None = None  # moves forward only
@@ -77,6 +83,34 @@ class StreamState:
     deep_resume: float | None = None  # where the running deep re-read has got to
 
 
+# What UTF-8 cannot encode (lone surrogates): in a label, every render of the exposition
+# fails; in an id or a user, every write. Vendor strings are cleaned on the way in
+# (vendors/tolerant.py); a file written before that is repaired when it is opened.
+_UNENCODABLE = re.compile("[\ud800-\udfff]")
+_REPLACEMENT = "\ufffd"
+
+
+def _clean(v: str) -> str:
+    return _UNENCODABLE.sub(_REPLACEMENT, v)
+
+
+def _text(raw: bytes) -> str:
+    """A stored TEXT value read as bytes: a surrogate stored as its 3-byte form (ED A0..BF
+    xx) becomes U+FFFD like any other undecodable byte sequence."""
+    try:
+        return _clean(raw.decode("utf-8", "surrogatepass"))
+    except UnicodeDecodeError:
+        return _clean(raw.decode("utf-8", "replace"))
+
+
+def _undecodable(raw: bytes) -> bool:
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
 class StateStore:
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -86,9 +120,35 @@ class StateStore:
             self._db = sqlite3.connect(self.path, check_same_thread=False,
                                        isolation_level=None, timeout=30)
             self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.DatabaseError as e:
+            if not isinstance(e, sqlite3.OperationalError):  # the file is there, not usable
+                raise self._damaged(e) from None
+            raise ConfigError(f"state_path: cannot open {self.path!r}: {e}") from None
         except (OSError, sqlite3.Error) as e:
             raise ConfigError(f"state_path: cannot open {self.path!r}: {e}") from None
         self._lock = threading.Lock()
+        self._identity = self._file_identity()
+        self._gone_logged = False
+        try:
+            self._open()
+        except sqlite3.DatabaseError as e:
+            self._db.close()
+            raise self._damaged(e) from None
+
+    def _damaged(self, e: Exception) -> ConfigError:
+        return ConfigError(
+            f"state_path: {self.path!r} is not a SQLite database or is damaged: {e}; "
+            "move it aside to start afresh (counters restart from zero and "
+            "initial_backfill is read again) or restore a backup")
+
+    def _open(self) -> None:
+        """Check the file, create or migrate the schema, repair what older versions could
+        store but not render. sqlite3.DatabaseError (a damaged file) goes to the caller."""
+        # quick_check reads every page (~0.1 s per 40 MB): a damaged page found now is a
+        # clear message at start, not a traceback in the middle of a poll.
+        problems = [r[0] for r in self._db.execute("PRAGMA quick_check(3)")]
+        if problems != ["ok"]:
+            raise sqlite3.DatabaseError("; ".join(map(str, problems)))
         self._db.execute("PRAGMA synchronous=FULL")  # a committed poll survives power loss
         with self._tx() as db:
             # executescript() would COMMIT on its own; run the statements in our tx.
@@ -104,6 +164,33 @@ class StateStore:
             elif int(row[0]) != SCHEMA_VERSION:
                 raise ConfigError(f"state_path: {self.path!r} has state schema {row[0]}, "
                                   f"this version reads {SCHEMA_VERSION}")
+            repaired = _repair(db)
+        if any(repaired.values()):
+            logger.warning("state file repaired path=%s counter_series=%d users=%d ids=%d "
+                           "reason=%s", self.path, repaired["counters"], repaired["users"],
+                           repaired["ids"], "text UTF-8 cannot encode (lone surrogates) "
+                           "replaced by U+FFFD, values of series that became one merged")
+
+    def _file_identity(self) -> tuple[int, int] | None:
+        if self.path == ":memory:":
+            return None
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return st.st_dev, st.st_ino
+
+    def _check_file(self) -> None:
+        """Log once if the file was deleted or replaced under us: what we commit from now
+        on goes to a file no later start will find."""
+        if self._identity is None or self._gone_logged:
+            return
+        if self._file_identity() != self._identity:
+            self._gone_logged = True
+            logger.error("state file deleted or replaced while running path=%s effect=%s",
+                         self.path, "counts go on in memory, but the next start finds no "
+                         "state: counters restart from zero (a counter reset) and "
+                         "initial_backfill is read again; restart now to re-create it")
 
     def close(self) -> None:
         with self._lock:
@@ -128,6 +215,20 @@ class StateStore:
                 f"SELECT {_STREAM_COLS} FROM streams WHERE provider=? AND org=? AND stream=?",
                 (provider, org, stream)).fetchone()
         return StreamState(*(row or ()))
+
+    def known_prefixes(self, provider: str, org: str, stream: str,
+                       prefixes: Iterable[str]) -> set[str]:
+        """Which of these prefixes some committed id starts with (a range read each on the
+        primary key; each prefix must end in a character below U+FFFF)."""
+        found: set[str] = set()
+        with self._lock:
+            for p in set(prefixes):
+                upper = p[:-1] + chr(ord(p[-1]) + 1)
+                if self._db.execute(
+                        "SELECT 1 FROM seen WHERE provider=? AND org=? AND stream=? AND id>=? "
+                        "AND id<? LIMIT 1", (provider, org, stream, p, upper)).fetchone():
+                    found.add(p)
+        return found
 
     def known_ids(self, provider: str, org: str, stream: str, ids: Iterable[str]) -> set[str]:
         """Which of these ids were counted by an earlier, committed poll."""
@@ -157,9 +258,16 @@ class StateStore:
     # -- the one write of a poll --------------------------------------------------------
 
     def commit(self, batch: PollBatch, *, prune_before: float | None = None) -> StreamState:
-        """Write the batch in one transaction; return the stream's state after it."""
+        """Write the batch in one transaction; return the stream's state after it. Ids are
+        forgotten and pruned before the batch's new ones go in: an id is never pruned by
+        the transaction that inserts it."""
         p, o, s = batch.vendor, batch.org, batch.stream
         with self._tx() as db:
+            db.executemany("DELETE FROM seen WHERE provider=? AND org=? AND stream=? AND id=?",
+                           ((p, o, s, i) for i in batch.drop_ids))
+            if prune_before is not None:
+                db.execute("DELETE FROM seen WHERE provider=? AND org=? AND stream=? AND ts<?",
+                           (p, o, s, prune_before))
             db.executemany("INSERT OR IGNORE INTO seen VALUES (?,?,?,?,?)",
                            ((p, o, s, i, ts) for i, ts in batch.new_ids.items()))
             db.executemany(
@@ -179,10 +287,64 @@ class StateStore:
             if batch.deep is not None:
                 db.execute("UPDATE streams SET deep_last=?, deep_resume=? WHERE provider=? "
                            "AND org=? AND stream=?", (*batch.deep, p, o, s))
-            if prune_before is not None:
-                db.execute("DELETE FROM seen WHERE provider=? AND org=? AND stream=? AND ts<?",
-                           (p, o, s, prune_before))
             row = db.execute(f"SELECT {_STREAM_COLS} FROM streams WHERE provider=? AND org=? "
                              "AND stream=?", (p, o, s)).fetchone()
+        self._check_file()
         return StreamState(*row)
+
+
+def _repair(db: sqlite3.Connection) -> dict[str, int]:
+    """Rewrite counter labels, users and ids holding text UTF-8 cannot encode (written by
+    versions that did not clean vendor strings): such a character becomes U+FFFD, and two
+    series (or users, ids) that become the same are merged (values added, the later id
+    time kept). Reads the text as bytes, so even invalid UTF-8 in the file is found.
+    Labels are JSON with \\uXXXX escapes, so only rows with an escape or a non-ASCII byte
+    are decoded; of `seen`, only ids with an ED byte (how a surrogate is stored in UTF-8
+    form) are."""
+    fixed = {"counters": 0, "users": 0, "ids": 0}
+    rows = db.execute(
+        "SELECT CAST(provider AS BLOB), CAST(org AS BLOB), CAST(metric AS BLOB), "
+        "CAST(labels AS BLOB), value FROM counters WHERE instr(labels, '\\u') > 0 "
+        "OR instr(CAST(labels AS BLOB), X'ED') > 0").fetchall()
+    for p, o, m, raw, value in rows:
+        try:
+            labels = json.loads(_text(raw) if _undecodable(raw) else raw.decode("utf-8"))
+        except ValueError:
+            continue
+        if not isinstance(labels, list):
+            continue
+        clean = [_clean(v) if isinstance(v, str) else v for v in labels]
+        if clean == labels and not _undecodable(raw):
+            continue
+        new = json.dumps(clean)  # as commit() writes them
+        fixed["counters"] += 1
+        db.execute("DELETE FROM counters WHERE CAST(provider AS BLOB)=? AND "
+                   "CAST(org AS BLOB)=? AND CAST(metric AS BLOB)=? AND CAST(labels AS BLOB)=?",
+                   (p, o, m, raw))
+        db.execute("INSERT INTO counters VALUES (?,?,?,?,?) ON CONFLICT (provider, org, "
+                   "metric, labels) DO UPDATE SET value = value + excluded.value",
+                   (_text(p), _text(o), _text(m), new, value))
+    for p, o, label in db.execute(
+            "SELECT CAST(provider AS BLOB), CAST(org AS BLOB), CAST(label AS BLOB) "
+            "FROM users").fetchall():
+        if not _undecodable(label):
+            continue
+        fixed["users"] += 1
+        db.execute("DELETE FROM users WHERE CAST(provider AS BLOB)=? AND CAST(org AS BLOB)=? "
+                   "AND CAST(label AS BLOB)=?", (p, o, label))
+        db.execute("INSERT OR IGNORE INTO users VALUES (?,?,?)",
+                   (_text(p), _text(o), _text(label)))
+    for p, o, st, i, ts in db.execute(
+            "SELECT CAST(provider AS BLOB), CAST(org AS BLOB), CAST(stream AS BLOB), "
+            "CAST(id AS BLOB), ts FROM seen WHERE instr(CAST(id AS BLOB), X'ED') > 0"
+            ).fetchall():
+        if not _undecodable(i):
+            continue
+        fixed["ids"] += 1
+        db.execute("DELETE FROM seen WHERE CAST(provider AS BLOB)=? AND CAST(org AS BLOB)=? "
+                   "AND CAST(stream AS BLOB)=? AND CAST(id AS BLOB)=?", (p, o, st, i))
+        db.execute("INSERT INTO seen VALUES (?,?,?,?,?) ON CONFLICT (provider, org, stream, "
+                   "id) DO UPDATE SET ts = max(ts, excluded.ts)",
+                   (_text(p), _text(o), _text(st), _text(i), ts))
+    return fixed
 

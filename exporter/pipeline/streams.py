@@ -7,7 +7,15 @@
    (records the vendor ingested late), as far as the run's deadline allows, resuming
    from where it stopped on the next run.
 
-Each record counts once whatever reads it (ids are kept until no read can return them).
+Each record counts once whatever reads it (ids are kept until no read can return them;
+records.identify says when two sightings are one record). A record the vendor returns
+from before the read's window (a vendor that ignores the date filter, or honours only its
+date part) is not counted but tallied in aicode_records_out_of_window_total: ids that old
+are pruned, so counting it would count it again on every poll. A record whose line counts
+are not counts (NaN, infinite, negative, absurdly large) is skipped whole, tallied once
+in aicode_records_invalid_total, and its id remembered, so it never blocks its stream
+and a re-read finds it a duplicate.
+
 The totals live in memory: loaded from the state file once, then moved by exactly the
 deltas each commit wrote, so publishing a slice reads no SQLite.
 """
@@ -22,18 +30,73 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from exporter.configmodels import MAX_WINDOW, UsersConfig
-from exporter.errors import VendorError
+from exporter.errors import Cancelled, VendorError
 from exporter.expose import catalog
 from exporter.expose.families import Family, Spec
 from exporter.fetch.csvreader import Skipped
 from exporter.pipeline.jobs import Failure, Outcome, PollContext
-from exporter.pipeline.records import OTHER_USER, Record, increments
+from exporter.pipeline.records import (
+    OTHER_USER,
+    Change,
+    Record,
+    identify,
+    increments,
+    invalid_reason,
+    key_prefix,
+    latest_time,
+    lookups,
+)
 from exporter.pipeline.state import CounterKey, PollBatch, StateStore, StreamState
 from exporter.pipeline.userlabels import UserLabeler
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 2000  # records checked against the seen-ids table per query
+# How far before a read's start a record may lie and still belong to that read (RFC 3339
+# seconds truncate the start, vendors round, clocks differ a little). A record whose
+# times are all earlier is out of the window. Ids are kept this much longer too, so a
+# record inside the tolerance is always still known when a read returns it again.
+WINDOW_TOLERANCE = timedelta(minutes=5)
+LOGGED_PER_SLICE = 5  # skipped records logged per slice (all are counted)
+
+
+class _Seen:
+    """The ids table as one chunk of a slice sees it: what earlier commits stored (fetched
+    in bulk: `known` of `asked`) plus what this slice has decided so far."""
+
+    def __init__(self, known: set[str], prefixes: set[str], asked: set[str],
+                 ask: Callable[[str], bool], batch: PollBatch,
+                 pending_prefixes: set[str]) -> None:
+        self._known, self._prefixes, self._asked, self._ask = known, prefixes, asked, ask
+        self._batch, self._pending = batch, pending_prefixes
+
+    def has(self, key: str) -> bool:
+        return key in self._batch.new_ids or (key in self._known
+                                              and key not in self._batch.drop_ids)
+
+    def has_prefix(self, prefix: str) -> bool:
+        # A prefix's only key is dropped together with a new key of the same prefix.
+        if prefix in self._pending or prefix in self._prefixes:
+            return True
+        if prefix in self._asked:
+            return False
+        self._asked.add(prefix)  # not fetched beforehand (rare): ask the table now
+        if self._ask(prefix):
+            self._prefixes.add(prefix)
+            return True
+        return False
+
+    def remember(self, keys: Sequence[str], drop: Sequence[str], ts: float) -> None:
+        for k in drop:
+            self._batch.new_ids.pop(k, None)
+            self._batch.drop_ids.add(k)
+        for k in keys:
+            if not self.has(k):
+                self._batch.new_ids[k] = ts
+                self._batch.drop_ids.discard(k)
+            prefix = key_prefix(k)
+            if prefix is not None:
+                self._pending.add(prefix)
 
 # (start, end) -> records as they are read
 Fetch = Callable[[datetime, datetime], Iterator[Record | Skipped]]
@@ -104,8 +167,11 @@ class StreamJob:
         # read: the lag starts at the backfill's length and falls from there.
         ctx.progress(0, len(pieces), self._state.watermark or start.timestamp())
         for i, (start, end) in enumerate(pieces):
-            failure = self._read(start, end, now, watermark=end.timestamp(),
-                                 deep=(now.timestamp(), None) if first else None)
+            # The very first slice has no earlier read whose records it could share.
+            failure = self._read(ctx, start, end, watermark=end.timestamp(),
+                                 deep=(now.timestamp(), None) if first else None,
+                                 tolerance=timedelta(0) if first and i == 0
+                                 else WINDOW_TOLERANCE)
             if failure is not None:
                 return Outcome(failures=[failure])
             ctx.progress(i + 1, len(pieces), self._state.watermark)
@@ -123,7 +189,7 @@ class StreamJob:
         now = ctx.now
         st = self._state
         if st.deep_last is None:  # a state file from before deep re-reads: start the clock
-            self._store_deep(now.timestamp(), None)
+            self._store_deep(ctx, now.timestamp(), None)
             return None
         resume = _ts(st.deep_resume)
         started = st.deep_last
@@ -134,60 +200,66 @@ class StreamJob:
         stop = self.catch_up_start(now)  # the catch-up just read everything after this
         for start, end in slices(resume, stop, self._t.backfill_slice):
             if self._clock() > ctx.deadline:
-                self._store_deep(started, start.timestamp())
+                self._store_deep(ctx, started, start.timestamp())
                 return None
-            failure = self._read(start, end, now, watermark=None,
+            failure = self._read(ctx, start, end, watermark=None,
                                  deep=(started, end.timestamp()))
             if failure is not None:
                 return failure
             ctx.publish("counters", tuple(self.families()))
-        self._store_deep(started, None)
+        self._store_deep(ctx, started, None)
         logger.info("deep re-read finished provider=%s org=%s stream=%s lookback=%s",
                     self.vendor, self.org, self.stream, self._t.lookback)
         return None
 
-    def _store_deep(self, last: float, resume: float | None) -> None:
+    def _store_deep(self, ctx: PollContext, last: float, resume: float | None) -> None:
         batch = PollBatch(self.vendor, self.org, self.stream, deep=(last, resume))
-        self._state = self._store.commit(batch)
+        self._commit(ctx, batch, None)
 
-    def _read(self, start: datetime, end: datetime, now: datetime, *,
+    def _commit(self, ctx: PollContext, batch: PollBatch, prune: float | None) -> None:
+        """The one write of a slice, unless shutdown began while it was being read."""
+        if ctx.stopping():
+            raise Cancelled()
+        self._state = self._store.commit(batch, prune_before=prune)
+
+    def _read(self, ctx: PollContext, start: datetime, end: datetime, *,
               watermark: float | None,
-              deep: tuple[float | None, float | None] | None) -> Failure | None:
+              deep: tuple[float | None, float | None] | None,
+              tolerance: timedelta = WINDOW_TOLERANCE) -> Failure | None:
         """Read one slice and commit it whole; a failure commits nothing."""
+        now = ctx.now
         batch = PollBatch(self.vendor, self.org, self.stream, watermark=watermark, deep=deep)
-        tally = {"ingested": 0, "duplicate": 0, "invalid": 0, "folded": 0}
+        tally = {"ingested": 0, "duplicate": 0, "invalid": 0, "folded": 0, "out_of_window": 0}
         admitted = self._store.users(self.vendor, self.org) if self._per_user else set()
-        buf: list[Record] = []
+        pending: set[str] = set()
+        floor = (start - tolerance).timestamp()
+        buf: list[Record | Skipped] = []
         try:
             for item in self._fetch(start, end):
-                if isinstance(item, Skipped):
-                    tally["invalid"] += 1
-                    if tally["invalid"] <= 5:
-                        logger.warning("record skipped provider=%s org=%s stream=%s reason=%s",
-                                       self.vendor, self.org, self.stream, item.reason)
-                    continue
                 buf.append(item)
                 if len(buf) >= CHUNK:
-                    self._absorb(buf, batch, tally, admitted)
+                    self._absorb(buf, batch, tally, admitted, pending, floor, end.timestamp())
                     buf.clear()
-            self._absorb(buf, batch, tally, admitted)
+            self._absorb(buf, batch, tally, admitted, pending, floor, end.timestamp())
         except VendorError as e:
             return Failure(f"{_fmt(start)}..{_fmt(end)}", e)
         s = (self.stream,)
         batch.add(catalog.RECORDS_INGESTED.name, s, tally["ingested"])
         batch.add(catalog.RECORDS_DUPLICATE.name, s, tally["duplicate"])
         batch.add(catalog.RECORDS_INVALID.name, s, tally["invalid"])
+        batch.add(catalog.RECORDS_OUT_OF_WINDOW.name, s, tally["out_of_window"])
         batch.add(catalog.USER_RECORDS_FOLDED.name, s, tally["folded"])
         # Ids that no later read can return again (the next slice starts at end - overlap,
-        # the deep re-read at now - lookback) are no longer needed.
-        prune = min(end, now - self._t.lookback) - self._t.overlap
-        self._state = self._store.commit(batch, prune_before=prune.timestamp())
+        # the deep re-read at now - lookback; anything before a read's start less the
+        # tolerance is out of its window) are no longer needed.
+        prune = min(end, now - self._t.lookback) - self._t.overlap - WINDOW_TOLERANCE
+        self._commit(ctx, batch, prune.timestamp())
         for key, delta in batch.deltas.items():
             self._totals[key] = self._totals.get(key, 0.0) + delta
         logger.info("stream slice committed provider=%s org=%s stream=%s from=%s to=%s "
-                    "new=%d duplicate=%d invalid=%d", self.vendor, self.org, self.stream,
-                    _fmt(start), _fmt(end), tally["ingested"], tally["duplicate"],
-                    tally["invalid"])
+                    "new=%d duplicate=%d invalid=%d out_of_window=%d", self.vendor, self.org,
+                    self.stream, _fmt(start), _fmt(end), tally["ingested"], tally["duplicate"],
+                    tally["invalid"], tally["out_of_window"])
         return None
 
     def restore(self) -> Outcome:
@@ -195,19 +267,58 @@ class StreamJob:
         counters resume at exactly the values they had."""
         return Outcome(parts={"counters": tuple(self.families())})
 
-    def _absorb(self, buf: list[Record], batch: PollBatch, tally: dict[str, int],
-                admitted: set[str]) -> None:
+    def _skip(self, tally: dict[str, int], what: str, reason: str) -> None:
+        tally["invalid"] += 1
+        if tally["invalid"] <= LOGGED_PER_SLICE:
+            logger.warning("record skipped provider=%s org=%s stream=%s%s reason=%s",
+                           self.vendor, self.org, self.stream, what, reason)
+
+    def _absorb(self, buf: list[Record | Skipped], batch: PollBatch, tally: dict[str, int],
+                admitted: set[str], pending: set[str], floor: float, end: float) -> None:
         if not buf:
             return
-        known = self._store.known_ids(self.vendor, self.org, self.stream,
-                                      (r.key for r in buf))
+        exact: list[str] = []
+        prefixes: list[str] = []
+        for item in buf:
+            if isinstance(item, Skipped):
+                exact.append(item.key)
+            else:
+                e, p = lookups(item)
+                exact += e
+                prefixes += p
+        def ask(prefix: str) -> bool:
+            return bool(self._store.known_prefixes(self.vendor, self.org, self.stream,
+                                                   [prefix]))
+
+        seen = _Seen(self._store.known_ids(self.vendor, self.org, self.stream, exact),
+                     self._store.known_prefixes(self.vendor, self.org, self.stream, prefixes),
+                     set(prefixes), ask, batch, pending)
         for rec in buf:
-            key = rec.key
-            if key in known or key in batch.new_ids:
-                tally["duplicate"] += 1
+            if isinstance(rec, Skipped):  # unreadable: counted once, by its content
+                if rec.key and seen.has(rec.key):
+                    tally["duplicate"] += 1
+                    continue
+                if rec.key:  # its time is unknown: kept as long as this read's end
+                    seen.remember((rec.key,), (), end)
+                self._skip(tally, "", rec.reason)
                 continue
-            # Keep the id for as long as any query could return the record again.
-            batch.new_ids[key] = max(rec.ts, rec.created)
+            ident = identify(rec, seen)
+            last = latest_time(rec)
+            if ident.duplicate:
+                tally["duplicate"] += 1
+                seen.remember(ident.keys, ident.drop, last)
+                continue
+            if last < floor:
+                # Older than this read's window (the vendor ignored the filter): its id
+                # would be pruned at once, and it would count again on every poll.
+                tally["out_of_window"] += 1
+                continue
+            # Keep the ids for as long as any query could return the record again.
+            seen.remember(ident.keys, ident.drop, last)
+            reason = invalid_reason(rec)
+            if reason is not None:
+                self._skip(tally, f" id={_record_id(rec)!r}", reason)
+                continue
             tally["ingested"] += 1
             if batch.newest_record is None or rec.ts > batch.newest_record:
                 batch.newest_record = rec.ts
@@ -235,6 +346,10 @@ class StreamJob:
             out.append(catalog.NEWEST_RECORD.family(
                 [((*base, self.stream), self._state.newest_record)]))
         return out
+
+
+def _record_id(rec: Record) -> str:
+    return rec.id if isinstance(rec, Change) else f"{rec.hash}@{rec.branch}"
 
 
 def plan_pages(*, vendor: str, org: str, stream: str, pages: int, per_minute: float,

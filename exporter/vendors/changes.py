@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from exporter.pipeline.records import Change, User
-from exporter.vendors.tolerant import ListOf, Num, OptTime, Str, Tolerant, epoch
+from exporter.pipeline.records import Change, User, whole
+from exporter.vendors.tolerant import Id, ListOf, Num, OptTime, Str, Tolerant, epoch
 
 
 class FileMeta(Tolerant):
@@ -18,7 +18,7 @@ class FileMeta(Tolerant):
 
 
 class ChangeItem(Tolerant):
-    changeId: str = Field(min_length=1)
+    changeId: Id
     userId: Str = ""
     userEmail: Str = ""
     source: Str = ""  # Qoder AGENT|NEXT|QUEST|INLINECHAT, Cursor TAB|COMPOSER
@@ -31,10 +31,11 @@ class ChangeItem(Tolerant):
 
 def change_record(m: ChangeItem, seen_at: float) -> Change:
     """-> aicode_change_file_lines_added_total{extension=".ts",...,source="composer"} +12
-    A missing time falls back to when we read the record."""
+    A missing time falls back to when we read the record. Line counts pass as read (NaN,
+    negative...): the pipeline refuses such a record whole (records.invalid_reason)."""
     created = epoch(m.createdAt) or seen_at
     return Change(id=m.changeId, ts=created, created=created, source=m.source, model=m.model,
-                  user=User(m.userId, m.userEmail), added=int(m.totalLinesAdded),
-                  deleted=int(m.totalLinesDeleted),
-                  files=tuple((f.fileExtension, int(f.linesAdded), int(f.linesDeleted))
+                  user=User(m.userId, m.userEmail), added=whole(m.totalLinesAdded),
+                  deleted=whole(m.totalLinesDeleted),
+                  files=tuple((f.fileExtension, whole(f.linesAdded), whole(f.linesDeleted))
                               for f in m.metadata))

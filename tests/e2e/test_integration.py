@@ -165,9 +165,10 @@ def test_sigkill_mid_backfill_resumes_with_what_was_left(tmp_path: Path) -> None
         after = changes_requests() - before
     finally:
         sim.stop()
+    # What was left, plus at most the slice in flight (weekdays hold more pages than the
+    # average slice, hence the factor 2) and the `overlap` tail.
     pages_per_slice = -(-full // 7)
-    # What was left, plus at most the slice in flight and the `overlap` tail.
-    assert after <= full - done + pages_per_slice + 1, (full, done, after)
+    assert after <= full - done + 2 * pages_per_slice + 1, (full, done, after)
     assert after < full
     assert parse(resumed.stdout, RECORD_COUNTERS) == expected
 

@@ -32,7 +32,7 @@ from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
 from exporter.expose import catalog
 from exporter.expose.families import Family, Spec
-from exporter.version import __version__
+from exporter.version import build_labels
 
 SECRET = "Bearer s3cr3t-otlp-token-0123"
 UP = catalog.UP
@@ -49,7 +49,7 @@ def sample_families() -> list[Family]:
                          (("qoder", "acme", "overview", "error"), 3.0)]),
         LAG.family([(("qoder", "acme", "commits"), 61.5)]),
         COMMITS.family([(("qoder", "acme", "api", "true"), 1234.0)]),
-        catalog.BUILD_INFO.family([((__version__,), 1.0)]),
+        catalog.BUILD_INFO.family([(build_labels(), 1.0)]),
     ]
 
 

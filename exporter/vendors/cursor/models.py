@@ -7,11 +7,11 @@ from typing import Any
 
 from pydantic import Field
 
-from exporter.vendors.tolerant import ListOf, Num, OptBool, OptNum, OptTime, Str, Tolerant
+from exporter.vendors.tolerant import Id, ListOf, Num, OptBool, OptNum, OptTime, Str, Tolerant
 
 
 class CursorCommit(Tolerant):
-    commitHash: str = Field(min_length=1)
+    commitHash: Id
     userId: Str = ""
     userEmail: Str = ""
     repoName: Str = ""

@@ -1,6 +1,9 @@
 """Pure functions: Qoder AI Code Metrics responses -> metric families.
 
 Rates arrive as percentages and leave as 0-1 ratios. Base labels are (provider, org).
+The models have already refused what a gauge must not show (models.py: a count that is
+not a finite number >= 0, a rate outside 0-100 -> SchemaError naming the field, so that
+window keeps its last good values and shows aicode_up 0); a null count or rate reads as 0.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from datetime import datetime
 
 from exporter.expose.families import Family
 from exporter.pipeline.labels import normalize_extension, or_unknown
-from exporter.pipeline.records import Commit, User
+from exporter.pipeline.records import Commit, User, whole
 from exporter.pipeline.userlabels import UserLabeler
 from exporter.vendors.qoder import metrics
 from exporter.vendors.qoder.models import (
@@ -135,13 +138,15 @@ def daily_families(trend: DailyTrend, base: Base, now: datetime) -> list[Family]
 def qoder_commit(m: QoderCommit, seen_at: float) -> Commit:
     """Twelve-odd columns become (source, added, deleted) rows; see records.py for the
     counters they feed. Missing times fall back to when we read the record."""
-    created = epoch(m.createdAt) or seen_at
-    lines = tuple((source, int(getattr(m, f"{prefix}LinesAdded")),
-                   int(getattr(m, f"{prefix}LinesDeleted")))
+    ingested = epoch(m.createdAt)
+    created = ingested or seen_at
+    lines = tuple((source, whole(getattr(m, f"{prefix}LinesAdded")),
+                   whole(getattr(m, f"{prefix}LinesDeleted")))
                   for prefix, source in QODER_COMMIT_SOURCES)
     return Commit(hash=m.commitHash, branch=m.branchName, repo=m.repoName,
                   primary=m.isPrimaryBranch, ts=epoch(m.commitTs) or created, created=created,
-                  user=User(m.userId, m.userEmail, m.userName), lines=lines)
+                  user=User(m.userId, m.userEmail, m.userName), lines=lines,
+                  ingested=ingested)
 
 
 def detail_rows(details: Sequence[CommitDetail]) -> list[CommitDetailRow]:

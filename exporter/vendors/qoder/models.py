@@ -1,5 +1,9 @@
 """Qoder responses: AI Code Metrics aggregates, tracking commits, pages and commit detail.
-Nulls read as zero / empty, unknown fields are ignored. Changes: vendors/changes.py."""
+Nulls read as zero / empty, unknown fields are ignored. Changes: vendors/changes.py.
+
+Aggregates: counts are `Count` (finite, >= 0; null -> 0) and rates `Percent` (finite,
+0-100; null -> 0): a value outside that fails the response, naming the field. Record line
+counts stay `Num` (the pipeline skips a bad record and remembers its id)."""
 
 from __future__ import annotations
 
@@ -8,39 +12,49 @@ from typing import Any
 
 from pydantic import Field
 
-from exporter.vendors.tolerant import ListOf, Num, OptBool, OptTime, Str, Tolerant
+from exporter.vendors.tolerant import (
+    Count,
+    Id,
+    ListOf,
+    Num,
+    OptBool,
+    OptTime,
+    Percent,
+    Str,
+    Tolerant,
+)
 
 
 class Overview(Tolerant):
-    committedTotalLinesEdit: Num = 0
-    committedAiLinesEdit: Num = 0
-    acceptedLinesEdit: Num = 0
-    aiShareRate: Num = 0
-    agentEditCount: Num = 0
-    tabCompletionCount: Num = 0
-    messageCount: Num = 0
+    committedTotalLinesEdit: Count = 0
+    committedAiLinesEdit: Count = 0
+    acceptedLinesEdit: Count = 0
+    aiShareRate: Percent = 0
+    agentEditCount: Count = 0
+    tabCompletionCount: Count = 0
+    messageCount: Count = 0
 
 
 class TrendItem(Tolerant):
     date: datetime
-    aiLinesAdded: Num = 0
-    otherLinesAdded: Num = 0
-    aiShareRate: Num = 0
-    commitCount: Num = 0
+    aiLinesAdded: Count = 0
+    otherLinesAdded: Count = 0
+    aiShareRate: Percent = 0
+    commitCount: Count = 0
 
 
 class ExtTrendItem(Tolerant):
     date: datetime
     fileExtension: Str = ""
-    totalLinesAdded: Num = 0
-    aiLinesAdded: Num = 0
+    totalLinesAdded: Count = 0
+    aiLinesAdded: Count = 0
 
 
 class NextTrendItem(Tolerant):
     date: datetime
-    nextSuggestedCount: Num = 0
-    nextAcceptedCount: Num = 0
-    nextAcceptRate: Num = 0
+    nextSuggestedCount: Count = 0
+    nextAcceptedCount: Count = 0
+    nextAcceptRate: Percent = 0
 
 
 class DailyTrend(Tolerant):
@@ -53,10 +67,10 @@ class Member(Tolerant):
     userId: Str = ""
     email: Str = ""
     displayName: Str = ""
-    totalLinesAdded: Num = 0
-    aiLinesAdded: Num = 0
-    aiShareRate: Num = 0
-    commitCount: Num = 0
+    totalLinesAdded: Count = 0
+    aiLinesAdded: Count = 0
+    aiShareRate: Percent = 0
+    commitCount: Count = 0
 
 
 class Ranking(Tolerant):
@@ -65,8 +79,8 @@ class Ranking(Tolerant):
 
 class Repo(Tolerant):
     repoName: Str = ""
-    commitCount: Num = 0
-    totalLinesAdded: Num = 0
+    commitCount: Count = 0
+    totalLinesAdded: Count = 0
 
 
 class RepoPage(Tolerant):
@@ -78,9 +92,9 @@ class RepoPage(Tolerant):
 
 class FileExtension(Tolerant):
     extension: Str = ""
-    changeCount: Num = 0
-    totalLinesAdded: Num = 0
-    aiShareRate: Num = 0
+    changeCount: Count = 0
+    totalLinesAdded: Count = 0
+    aiShareRate: Percent = 0
 
 
 class FileExtensions(Tolerant):
@@ -99,7 +113,7 @@ QODER_COMMIT_SOURCES = (
 
 
 class QoderCommit(Tolerant):
-    commitHash: str = Field(min_length=1)
+    commitHash: Id
     userId: Str = ""
     userEmail: Str = ""
     userName: Str = ""

@@ -19,7 +19,7 @@ import exporter.expose.snapshot as snapshot
 from exporter.expose import catalog
 from exporter.expose.families import Family, Spec
 from exporter.expose.snapshot import PartKey, Publisher, Snapshot
-from exporter.version import __version__
+from exporter.version import build_labels
 
 LINES = Spec("t_lines", "gauge", 'Lines; with "quotes", a \\ and a\nnewline.', ("org", "user"))
 SHARE = Spec("t_share_ratio", "gauge", "Share.", ("org",))
@@ -77,9 +77,10 @@ class Model:
 
     def check(self) -> Snapshot:
         snap = self.pub.render()
-        build = catalog.BUILD_INFO.family([((__version__,), 1.0)])
+        build = catalog.BUILD_INFO.family([(build_labels(), 1.0)])
+        failures = catalog.RENDER_FAILURES.family([((), 0.0)])
         text, om, series = full_render(
-            [build, *(f for fams in self.parts.values() for f in fams), *self.extra])
+            [build, failures, *(f for fams in self.parts.values() for f in fams), *self.extra])
         assert snap.text == text
         assert snap.openmetrics == om
         assert snap.series == series
@@ -180,7 +181,8 @@ def test_one_call_of_each_generator_per_render_even_when_nothing_changed(
     pub = Publisher()
     pub.publish(("p",), [SHARE.family([(("a",), 1.0)]), ZZZ.family([((), 1.0)])])
     first = pub.render()
-    assert rendered == ["aicode_exporter_build_info", "t_share_ratio", "t_zzz"]
+    assert rendered == ["aicode_exporter_build_info", "aicode_render_failures", "t_share_ratio",
+                        "t_zzz"]
     assert pub.render() is first
 
 
