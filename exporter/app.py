@@ -4,6 +4,7 @@ Used by the daemon, `--once`, the demo and the tests, so they all run the same p
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -11,15 +12,20 @@ from collections.abc import Callable
 import httpx
 
 from exporter.config import Config
+from exporter.expose import catalog
+from exporter.expose.families import Spec
+from exporter.expose.otlp import FixedStartTimes, OtlpPusher, SplitStartTimes
 from exporter.expose.process import process_families, standard_collectors
 from exporter.expose.server import MetricsServer
 from exporter.expose.snapshot import Publisher
 from exporter.expose.telemetry import Telemetry
 from exporter.expose.webconfig import WebConfigSource
+from exporter.otlpconfig import resolve as resolve_otlp
 from exporter.pipeline.jobs import Wiring
 from exporter.pipeline.poller import Poller, interruptible_sleep
-from exporter.pipeline.state import StateStore
+from exporter.pipeline.state import SeriesStarts, StateStore
 from exporter.pipeline.statelock import StateLock
+from exporter.pipeline.teams import TeamMapSource
 from exporter.vendors.registry import build_provider, stream_specs
 
 logger = logging.getLogger(__name__)
@@ -46,17 +52,40 @@ class App:
         except BaseException:
             self.lock.release()
             raise
+        self.teams = (TeamMapSource(cfg.teams.file, cfg.teams.unassigned, clock=wall)
+                      if cfg.teams is not None else None)
+        specs = stream_specs()
         wiring = Wiring(telemetry=self.telemetry, users=cfg.users, store=self.store,
-                        stream_specs=stream_specs(), transport=transport,
+                        stream_specs=specs, teams=self.teams, transport=transport,
                         clock=clock, wall=wall, sleep=sleep or interruptible_sleep(self.stopping))
         self.providers = [build_provider(p, wiring) for p in cfg.providers]
         collectors = standard_collectors()
-        self.publisher = Publisher(
-            extra=lambda: [*self.telemetry.families(), *process_families(collectors)])
+        self.publisher = Publisher(extra=lambda: [
+            *self.telemetry.families(), *process_families(collectors),
+            *(self.teams.families() if self.teams else ()),
+            *(self.otlp.families() if self.otlp else ())])
+        self.otlp = self._otlp(cfg, specs, clock, wall)
         self.poller = Poller(self.providers, self.publisher, self.telemetry, clock=clock,
                              wall=wall, stopping=self.stopping)
         self.server: MetricsServer | None = None
         self._restore()
+
+    def _otlp(self, cfg: Config, specs: dict[str, list[Spec]], clock: Callable[[], float],
+              wall: Callable[[], float]) -> OtlpPusher | None:
+        """The OTLP push of the same families /metrics serves, when configured. Counters
+        kept in the state file keep the start time of their first appearance there;
+        in-memory ones (request counts...) restart with the process, and say so."""
+        settings = resolve_otlp(cfg.otlp, os.environ)
+        if settings is None:
+            return None
+        persisted = {s.name for ss in specs.values() for s in ss}
+        persisted |= {s.name for s in catalog.STREAM_META}
+        starts = SplitStartTimes(SeriesStarts(self.store), persisted.__contains__,
+                                 FixedStartTimes(wall()))
+        logger.info("pushing metrics over OTLP endpoint=%s protocol=%s interval=%s",
+                    settings.safe_endpoint, settings.protocol, settings.interval)
+        return OtlpPusher(settings, self.publisher.families, starts, clock=clock, wall=wall,
+                          instance_id=self.store.instance_id())
 
     def _restore(self) -> None:
         """Serve persisted counters from the first scrape on, before any poll."""
@@ -79,6 +108,8 @@ class App:
         self.server = MetricsServer(listen, self.publisher, self.telemetry,
                                     lambda: self.poller.ready, web=web)
         self.server.start()
+        if self.otlp is not None:
+            self.otlp.start()
         logger.info("listening address=%s metrics=/metrics providers=%d", listen,
                     len(self.providers))
         self.poller.start()
@@ -86,6 +117,8 @@ class App:
     def stop(self) -> None:
         logger.info("shutting down")
         self.poller.stop()
+        if self.otlp is not None:
+            self.otlp.stop(flush=True, timeout=2.0)  # before close(): it reads the store
         if self.server is not None:
             self.server.stop()
         self.close()

@@ -21,7 +21,8 @@ from yaml.nodes import Node
 from exporter.configmodels import ProviderBase, UsersConfig
 from exporter.errors import ConfigError
 from exporter.otlpconfig import OtlpConfig
-from exporter.pipeline.teams import TeamsConfig
+from exporter.otlpconfig import resolve as resolve_otlp
+from exporter.pipeline.teams import TeamsConfig, load_team_map
 from exporter.vendors.registry import VENDORS
 
 ENV_PREFIX = "AICODE_"
@@ -212,7 +213,11 @@ def load_config(path: str | Path) -> Config:
     if bad:
         known = ", ".join(ENV_PREFIX + n.upper() for n in Config.model_fields)
         raise ConfigError(f"{p}: environment variable {bad} names no setting (known: {known})")
-    return build_config(resolve_paths(data, p.resolve().parent, env), str(p))
+    cfg = build_config(resolve_paths(data, p.resolve().parent, env), str(p))
+    if cfg.teams is not None:  # --config.check checks the map too: file, line, column
+        load_team_map(cfg.teams.file, cfg.teams.unassigned)
+    resolve_otlp(cfg.otlp, env)  # and the OTEL_* variables the push would use
+    return cfg
 
 
 def build_config(data: dict[str, Any], source: str) -> Config:

@@ -95,9 +95,27 @@ USER_CHANGES = StreamCounter(
     "Accepted AI changes per user and source (users.per_user_counters).", "changeId",
     ("user", "source"))
 
+# Per team (teams.file): counted once per record like the counters above, for each team
+# of the record's user (several teams: each), or the `unassigned` team.
+TEAM_COMMITS = StreamCounter("aicode_team_commits_total", "commits",
+                             "Commit records per team.", "commitHash, user by teams.file",
+                             ("team",))
+TEAM_COMMIT_LINES_ADDED = StreamCounter(
+    "aicode_team_commit_lines_added_total", "commits",
+    "Lines added in commits per team and source.", "<source>LinesAdded, user by teams.file",
+    ("team", "source"))
+TEAM_CHANGES = StreamCounter("aicode_team_changes_total", "changes",
+                             "Accepted AI changes per team and source.",
+                             "changeId, user by teams.file", ("team", "source"))
+TEAM_CHANGE_LINES_ADDED = StreamCounter(
+    "aicode_team_change_lines_added_total", "changes",
+    "Lines added by accepted AI changes per team and source.",
+    "totalLinesAdded, user by teams.file", ("team", "source"))
+
 STREAM_COUNTERS = (COMMITS, COMMIT_LINES_ADDED, COMMIT_LINES_DELETED, USER_COMMIT_LINES_ADDED,
                    CHANGES, CHANGE_LINES_ADDED, CHANGE_LINES_DELETED, CHANGE_FILE_LINES_ADDED,
-                   CHANGE_FILE_LINES_DELETED, USER_CHANGES)
+                   CHANGE_FILE_LINES_DELETED, USER_CHANGES, TEAM_COMMITS,
+                   TEAM_COMMIT_LINES_ADDED, TEAM_CHANGES, TEAM_CHANGE_LINES_ADDED)
 
 _STREAM = ("stream",)
 RECORDS_INGESTED = _spec("aicode_records_ingested_total", "counter",

@@ -218,11 +218,8 @@ class SplitStartTimes:
 
 
 def published_families(publisher: Publisher) -> list[Family]:
-    """The merged families of the publisher's last render: exactly what /metrics serves.
-    Reads Publisher internals read-only (the blocks dict is replaced whole by render(),
-    and a block's samples never change); to become `Publisher.families()`."""
-    blocks = publisher._blocks
-    return [Family(b.spec, tuple(b.samples)) for b in list(blocks.values()) if b.samples]
+    """The merged families of the publisher's last render: exactly what /metrics serves."""
+    return publisher.families()
 
 
 def otlp_name(spec: Spec) -> str:

@@ -275,6 +275,12 @@ class Publisher:
                 [((), float(self._failures))])
         return fam
 
+    def families(self) -> list[Family]:
+        """The merged families of the last render: exactly what /metrics serves (the
+        OTLP push reads these, so both outputs come from one snapshot)."""
+        blocks = self._blocks  # replaced whole by render(); a block's samples never change
+        return [Family(b.spec, tuple(b.samples)) for b in list(blocks.values()) if b.samples]
+
     @property
     def snapshot(self) -> Snapshot:
         with self._lock:

@@ -16,6 +16,7 @@ from exporter.expose.families import Family, Spec
 from exporter.expose.telemetry import Telemetry
 from exporter.fetch.httpclient import ApiClient
 from exporter.pipeline.state import StateStore
+from exporter.pipeline.teams import TeamMapSource
 
 
 def _ignore(*_: object) -> None:
@@ -89,6 +90,7 @@ class Wiring:
     store: StateStore | None = None
     # stream -> the counter specs its records feed (HELP names every vendor's endpoint)
     stream_specs: Mapping[str, Sequence[Spec]] = field(default_factory=dict)
+    teams: TeamMapSource | None = None  # the user-to-team map, when teams: is configured
     transport: httpx.BaseTransport | None = None
     clock: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time

@@ -5,7 +5,7 @@ rules that make a record count once."""
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -218,6 +218,20 @@ def change_increments(c: Change, add: Add, user: str | None) -> None:
         add(catalog.CHANGE_FILE_LINES_DELETED.name, (source, e), deleted)
     if user is not None:
         add(catalog.USER_CHANGES.name, (user, source), 1)
+
+
+def team_increments(rec: Record, add: Add, teams: Sequence[str]) -> None:
+    """aicode_team_commit_lines_added_total{org="acme",provider="qoder",source="ide_agent",team="payments"} +50
+    aicode_team_changes_total{org="acme",provider="cursor",source="tab",team="unassigned"} +1"""
+    for team in teams:
+        if isinstance(rec, Commit):
+            add(catalog.TEAM_COMMITS.name, (team,), 1)
+            for source, added, _ in rec.lines:
+                add(catalog.TEAM_COMMIT_LINES_ADDED.name, (team, source), added)
+        else:
+            source = or_unknown(rec.source).lower()
+            add(catalog.TEAM_CHANGES.name, (team, source), 1)
+            add(catalog.TEAM_CHANGE_LINES_ADDED.name, (team, source), rec.added)
 
 
 def increments(rec: Record, add: Add, user: str | None) -> None:

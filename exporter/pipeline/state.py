@@ -15,7 +15,8 @@ import os
 import re
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,9 @@ CREATE TABLE IF NOT EXISTS streams (
 CREATE TABLE IF NOT EXISTS users (
   provider TEXT NOT NULL, org TEXT NOT NULL, label TEXT NOT NULL,
   PRIMARY KEY (provider, org, label)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS series_start (
+  metric TEXT NOT NULL, labels TEXT NOT NULL, start REAL NOT NULL,
+  PRIMARY KEY (metric, labels)) WITHOUT ROWID;
 """
 
 _STREAM_COLS = "watermark, newest_record, deep_last, deep_resume"
@@ -192,6 +196,17 @@ class StateStore:
                          "state: counters restart from zero (a counter reset) and "
                          "initial_backfill is read again; restart now to re-create it")
 
+    def instance_id(self) -> str:
+        """A stable id of this exporter's data (OTLP service.instance.id): made once,
+        kept in the state file, so a restart does not start new series downstream."""
+        with self._tx() as db:
+            row = db.execute("SELECT value FROM meta WHERE key='instance_id'").fetchone()
+            if row is not None:
+                return str(row[0])
+            value = str(uuid.uuid4())
+            db.execute("INSERT INTO meta VALUES ('instance_id', ?)", (value,))
+            return value
+
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -291,6 +306,28 @@ class StateStore:
                              "AND stream=?", (p, o, s)).fetchone()
         self._check_file()
         return StreamState(*row)
+
+
+class SeriesStarts:
+    """When each persisted counter series first existed (OTLP start times), kept next to
+    its value so a restart is not read as a counter reset. Implements the OTLP pusher's
+    StartTimes: unknown series are recorded at `now`, many per transaction."""
+
+    def __init__(self, store: StateStore) -> None:
+        self._store = store
+
+    def start_of(self, metric_name: str, labels: tuple[tuple[str, str], ...],
+                 now: float) -> float:
+        return self.starts_of([(metric_name, labels)], now)[0]
+
+    def starts_of(self, series: Sequence[tuple[str, tuple[tuple[str, str], ...]]],
+                  now: float) -> list[float]:
+        keys = [(m, json.dumps(list(lbl))) for m, lbl in series]
+        with self._store._tx() as db:
+            db.executemany("INSERT OR IGNORE INTO series_start VALUES (?,?,?)",
+                           ((m, lbl, now) for m, lbl in keys))
+            return [db.execute("SELECT start FROM series_start WHERE metric=? AND labels=?",
+                               key).fetchone()[0] for key in keys]
 
 
 def _repair(db: sqlite3.Connection) -> dict[str, int]:

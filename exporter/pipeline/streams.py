@@ -45,8 +45,10 @@ from exporter.pipeline.records import (
     key_prefix,
     latest_time,
     lookups,
+    team_increments,
 )
 from exporter.pipeline.state import CounterKey, PollBatch, StateStore, StreamState
+from exporter.pipeline.teams import TeamMapSource
 from exporter.pipeline.userlabels import UserLabeler
 
 logger = logging.getLogger(__name__)
@@ -133,8 +135,10 @@ def _fmt(t: datetime) -> str:
 class StreamJob:
     def __init__(self, *, vendor: str, org: str, stream: str, fetch: Fetch,
                  store: StateStore, specs: Sequence[Spec], timing: StreamTiming,
-                 users: UsersConfig, clock: Callable[[], float]) -> None:
+                 users: UsersConfig, clock: Callable[[], float],
+                 teams: TeamMapSource | None = None) -> None:
         self.vendor, self.org, self.stream = vendor, org, stream
+        self._teams = teams
         self._fetch = fetch
         self._store = store
         self._specs = tuple(specs)
@@ -159,6 +163,8 @@ class StreamJob:
         return max(start, now - MAX_WINDOW)
 
     def run(self, ctx: PollContext) -> Outcome:
+        if self._teams is not None:
+            self._teams.refresh()  # a changed map applies to records counted from now on
         now = ctx.now
         first = self._state.watermark is None
         start = self.catch_up_start(now)
@@ -334,6 +340,9 @@ class StreamJob:
                         user = OTHER_USER
                         tally["folded"] += 1
             increments(rec, batch.add, user)
+            if self._teams is not None:
+                team_increments(rec, batch.add, self._teams.teams_for(rec.user.id,
+                                                                     rec.user.email))
 
     def families(self) -> list[Family]:
         base = (self.vendor, self.org)

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 
 import exporter.vendors
 from exporter.configmodels import ProviderBase
-from exporter.expose import catalog
+from exporter.expose import catalog, otlp
 from exporter.expose.families import Spec
 from exporter.fetch.httpclient import ApiClient
+from exporter.pipeline import teams
 from exporter.pipeline.jobs import ProviderRuntime, Wiring
 from exporter.vendors.base import Vendor
 from exporter.vendors.tracking import STREAMS, stream_endpoints
@@ -47,6 +48,7 @@ def stream_specs() -> dict[str, list[Spec]]:
 def all_specs() -> list[Spec]:
     """The whole catalogue: what /metrics can serve, documented in docs/metrics.md."""
     specs = [*catalog.CORE, *(s for ss in stream_specs().values() for s in ss)]
+    specs += [*teams.SPECS, *otlp.SPECS]
     for v in VENDORS.values():
         specs += v.specs
     return sorted(specs, key=lambda s: s.name)

@@ -157,6 +157,6 @@ def stream_endpoints(cfg: ProviderBase, api: ApiClient, client: TrackingClient,
                               backfill_slice=cfg.backfill_slice)
         job = StreamJob(vendor=cfg.type, org=cfg.name, stream=stream, fetch=fetch,
                         store=w.store, specs=w.stream_specs.get(stream, ()), timing=timing,
-                        users=w.users, clock=w.clock)
+                        users=w.users, clock=w.clock, teams=w.teams)
         out.append(Endpoint(stream, job.run, job.restore, stream=True))
     return out
