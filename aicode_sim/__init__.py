@@ -14,19 +14,25 @@ Faults (errors, gateway pages, stalls, truncated bodies) are injected through
 ``Simulator.faults``; named hostile modes (lone surrogates, NaN counts, endless pages,
 dripping or hanging answers...; ``FAULT_MODES`` lists them) through
 ``Simulator(fault_modes=[...])`` or ``Simulator.faults.mode(name)``.
+``teams_csv(sim)`` writes a user-to-team CSV of the simulated people for the exporter's
+``teams.file``.
 """
 
 from aicode_sim.faults import FaultInjector
 from aicode_sim.hostile import FAULT_MODES, parse_fault_mode
 from aicode_sim.responses import AbortConnection
 from aicode_sim.server import RequestLog, Simulator, serve
+from aicode_sim.teams import TEAMS, team_assignment, teams_csv
 
 __all__ = [
     "FAULT_MODES",
+    "TEAMS",
     "AbortConnection",
     "FaultInjector",
     "RequestLog",
     "Simulator",
     "parse_fault_mode",
     "serve",
+    "team_assignment",
+    "teams_csv",
 ]

@@ -42,6 +42,7 @@ FW = F + ', window="$window"'
 RATIO_1H = "provider_org:aicode_commit_ai_lines_added_per_lines_added:ratio_rate1h"
 RATIO_1D = "provider_org:aicode_commit_ai_lines_added_per_lines_added:ratio_rate1d"
 REPO_RATIO_1D = "provider_org_repo:aicode_commit_ai_lines_added_per_lines_added:ratio_rate1d"
+TEAM_RATIO_1D = "provider_org_team:aicode_team_commit_ai_lines_added_per_lines_added:ratio_rate1d"
 ERROR_RATIO_1H = "provider_org_endpoint:aicode_api_request_errors_per_requests:ratio_rate1h"
 
 # --- where every number comes from (used in panel descriptions) -------------------------
@@ -57,6 +58,8 @@ SOURCES: dict[str, str] = {
     "aicode_commit_lines_added_total",
     REPO_RATIO_1D: f"{_RECORDING}: AI / all commit lines added per repo over 1d, from "
     "aicode_commit_lines_added_total",
+    TEAM_RATIO_1D: f"{_RECORDING}: AI / all commit lines added per team over 1d, from "
+    "aicode_team_commit_lines_added_total",
     ERROR_RATIO_1H: f"{_RECORDING}: non-2xx / all vendor requests over 1h, from "
     "aicode_api_requests_total",
 }
@@ -98,6 +101,7 @@ class Limits:
     record_stale_s: int
     ai_share: float  # AicodeAIShareLow.threshold
     endpoint_down_for: str  # AicodeEndpointDown.for
+    teams_map_broken_for: str  # AicodeTeamsMapBroken.for
 
     @classmethod
     def load(cls, alerts_config: Path | None = None) -> Limits:
@@ -111,6 +115,7 @@ class Limits:
             record_stale_s=rules.seconds(record["max_age"]),
             ai_share=alerts["AicodeAIShareLow"]["threshold"],
             endpoint_down_for=alerts["AicodeEndpointDown"]["for"],
+            teams_map_broken_for=alerts["AicodeTeamsMapBroken"]["for"],
         )
 
     def share(self) -> Json:
@@ -359,11 +364,14 @@ def _query_var(name: str, label: str, query: str, *, multi: bool = True) -> Json
 
 
 # The metrics whose `repo` / `user` values fill the variables: the vendor's ranking
-# (Qoder aggregates) and the tracking counters (every provider).
+# (Qoder aggregates) and the tracking counters (every provider); `team`: the per-team
+# counters (exporter config `teams:`).
 REPO_METRICS = ("aicode_commits_total", "aicode_repo_commits")
 USER_METRICS = ("aicode_user_ai_lines_added", "aicode_user_commit_lines_added_total")
+TEAM_METRICS = ("aicode_team_commits_total",)
 REPO = 'repo=~"$repo"'
 USER = 'user=~"$user"'
+TEAM = 'team=~"$team"'
 
 
 def _label_values(metrics: tuple[str, ...], label: str) -> str:
@@ -377,6 +385,7 @@ def variables(
     job: bool = False,
     repo: bool = False,
     user: bool = False,
+    team: bool = False,
 ) -> list[Json]:
     out: list[Json] = [
         {
@@ -401,6 +410,8 @@ def variables(
         out.append(_query_var("repo", "Repository", _label_values(REPO_METRICS, "repo")))
     if user:
         out.append(_query_var("user", "User", _label_values(USER_METRICS, "user")))
+    if team:
+        out.append(_query_var("team", "Team", _label_values(TEAM_METRICS, "team")))
     if window:
         out.append(
             _query_var(
@@ -504,7 +515,7 @@ NON_AI = 'source="non_ai"'
 PRIMARY = 'primary_branch="true"'
 ORG = "{{provider}}/{{org}}"
 
-# --- the four dashboards ----------------------------------------------------------------
+# --- the dashboards ---------------------------------------------------------------------
 
 
 def adoption(lim: Limits) -> Json:
@@ -1032,10 +1043,164 @@ def health(lim: Limits) -> Json:
     )
 
 
+_TEAMS_NOTE = (
+    " Teams come from the exporter's user-to-team map (`teams.file`): a user in several "
+    "teams counts in each, so team totals can exceed the organisation's total; people in "
+    "no team count under `unassigned` (`teams.unassigned`)."
+)
+_OK_BROKEN = [
+    {
+        "type": "value",
+        "options": {
+            "0": {"text": "BROKEN", "color": "red", "index": 0},
+            "1": {"text": "OK", "color": "green", "index": 1},
+        },
+    }
+]
+
+
+def _share_in_range(counter: str, labels: str, *matchers: str) -> str:
+    """AI / all lines of `counter` in the dashboard's time range, by `labels`; 0 (not
+    missing) for only non-AI lines, NaN for none (as the recording rules)."""
+    everything = by("sum", labels, inc(counter, *matchers))
+    ai = by("sum", labels, inc(counter, *matchers, AI))
+    return f"({ai} or 0 * {everything}) / {everything}"
+
+
+def teams(lim: Limits) -> Json:
+    pot, pots = "provider, org, team", "provider, org, team, source"
+    lines = "aicode_team_commit_lines_added_total"
+    changes, change_lines = "aicode_team_changes_total", "aicode_team_change_lines_added_total"
+    share = _share_in_range(lines, pot, TEAM)
+    ji = "job, instance"
+    panels = [
+        row("AI share per team"),
+        bargauge(
+            "AI share of commit lines per team in range (tracking)",
+            "AI lines / all lines added in the commit records ingested in the dashboard's "
+            "time range, per team." + _TEAMS_NOTE + _COUNTER_NOTE,
+            [t(f"sort_desc({share})", "{{team}} ({{provider}}/{{org}})")],
+            w=8,
+            h=9,
+            unit="percentunit",
+            defaults={"thresholds": lim.share()},
+        ),
+        timeseries(
+            "AI share trend per team, trailing 1d (tracking)",
+            "AI lines / all lines added per team in the commit records ingested over the "
+            "trailing day, at each point. The dashed red line is AicodeAIShareLow's "
+            f"threshold ({lim.ai_share:.0%})." + _TEAMS_NOTE + _COUNTER_NOTE,
+            [t(by("max", pot, sel(TEAM_RATIO_1D, TEAM)), "{{team}} ({{provider}}/{{org}})")],
+            w=16,
+            h=9,
+            unit="percentunit",
+            defaults={"thresholds": _over(lim.ai_share)},
+            thresholds_style="dashed",
+        ),
+        table(
+            "Team league table in range (tracking)",
+            "Per team in the dashboard's time range: the AI share of the commit lines added, "
+            "commit records, lines and AI lines added in them, AI changes (IDE edit events) "
+            "and the lines those added. Best AI share first." + _TEAMS_NOTE + _COUNTER_NOTE,
+            {
+                "AI share": share,
+                "commits": by("sum", pot, inc("aicode_team_commits_total", TEAM)),
+                "lines added": by("sum", pot, inc(lines, TEAM)),
+                "AI lines added": by("sum", pot, inc(lines, TEAM, AI)),
+                "AI changes": by("sum", pot, inc(changes, TEAM)),
+                "AI-changed lines added": by("sum", pot, inc(change_lines, TEAM)),
+            },
+            ["provider", "org", "team"],
+            w=24,
+            h=10,
+            defaults={"decimals": 0},
+            overrides=[lim.share_column("AI share")],
+        ),
+        row("Commits and changes per team"),
+        timeseries(
+            "AI commit lines added per hour by team (tracking)",
+            "Lines added in ingested commit records by any AI source, per team."
+            + _TEAMS_NOTE
+            + _COUNTER_NOTE,
+            [t(_per_hour(by("sum", "team", rate(lines, TEAM, AI))), "{{team}}")],
+            stack=True,
+        ),
+        timeseries(
+            "AI changes per hour by team and source (tracking)",
+            "AI edit events in the IDE (agent, next/tab, quest, inline chat, composer) per "
+            "team and source." + _TEAMS_NOTE + _COUNTER_NOTE,
+            [
+                t(
+                    _per_hour(by("sum", "team, source", rate(changes, TEAM))),
+                    "{{team}} {{source}}",
+                )
+            ],
+            stack=True,
+        ),
+        table(
+            "Changes per team by source in range (tracking)",
+            "AI edit events and the lines they added in the dashboard's time range, per team "
+            "and source." + _TEAMS_NOTE + _COUNTER_NOTE,
+            {
+                "changes": by("sum", pots, inc(changes, TEAM)),
+                "lines added": by("sum", pots, inc(change_lines, TEAM)),
+            },
+            ["provider", "org", "team", "source"],
+            w=24,
+            defaults={"decimals": 0},
+        ),
+        row("Teams map"),
+        stat(
+            "Teams map rows",
+            "Rows (distinct user-to-team entries) of the teams map the exporter uses, per "
+            "exporter. Not filtered by provider or org: one map serves them all.",
+            [t(by("max", ji, "aicode_teams_map_rows"), "{{instance}}")],
+            w=8,
+            defaults={"decimals": 0},
+        ),
+        stat(
+            "Teams map file status",
+            "OK while `teams.file` as it is on disk is the map in use; BROKEN while the file "
+            "cannot be read or parsed and the previous map stays in use (the exporter log "
+            f"names the line and column). {lim.teams_map_broken_for} of BROKEN raises "
+            "AicodeTeamsMapBroken.",
+            [t(by("min", ji, "aicode_teams_map_load_ok"), "{{instance}}")],
+            w=8,
+            defaults={
+                "mappings": _OK_BROKEN,
+                "thresholds": _thresholds(("red", None), ("green", 1)),
+            },
+        ),
+        stat(
+            "Teams map loaded",
+            "When the exporter last loaded a new version of `teams.file` (at start, and "
+            "whenever its content changes and parses).",
+            [
+                t(
+                    f"{by('max', ji, 'aicode_teams_map_last_load_timestamp_seconds')} * 1000",
+                    "{{instance}}",
+                )
+            ],
+            w=8,
+            unit="dateTimeFromNow",
+        ),
+    ]
+    return dashboard(
+        "aicode-teams",
+        "AI code: teams",
+        "AI adoption per team, from the exporter's user-to-team map: a user in several "
+        "teams counts in each, so team totals can exceed the organisation's total.",
+        panels,
+        variables(team=True),
+        time_from="now-30d",
+    )
+
+
 DASHBOARDS = {
     "aicode-adoption.json": adoption,
     "aicode-repositories.json": repositories,
     "aicode-people.json": people,
+    "aicode-teams.json": teams,
     "aicode-exporter-health.json": health,
 }
 

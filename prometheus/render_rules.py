@@ -109,11 +109,14 @@ RECORDING_HEADER = """\
 #
 # "AI lines" are commit lines whose `source` is anything but `non_ai`
 # (Qoder: ide_next, plugin_next, ide_agent, ...; Cursor: tab, composer).
-# The `or 0 * ...` arm makes a repo with only non-AI lines read 0 instead of
+# The `or 0 * ...` arm makes a repo (or team) with only non-AI lines read 0 instead of
 # vanishing. A window in which no commit lines arrived gives 0/0 = NaN: graphs
 # show a gap and alert comparisons are false.
 # Counters move when the exporter ingests a record, not at commit time, so the
 # short 1h ratio is noisy; dashboards and alerts prefer the 1d one.
+# The per-team ratio reads aicode_team_commit_lines_added_total (`teams:` in the
+# exporter's config): a user in several teams counts in each, people in no team
+# under team="unassigned".
 """
 
 
@@ -140,11 +143,14 @@ class Ratio:
 
 _AI_LINES = "aicode_commit_ai_lines_added_per_lines_added"
 _LINES = "aicode_commit_lines_added_total"
+_TEAM_AI_LINES = "aicode_team_commit_ai_lines_added_per_lines_added"
+_TEAM_LINES = "aicode_team_commit_lines_added_total"
 _AI = 'source!="non_ai"'
 RECORDING: list[Ratio] = [
     Ratio(("provider", "org"), _AI_LINES, _LINES, _AI, "1h"),
     Ratio(("provider", "org"), _AI_LINES, _LINES, _AI, "1d"),
     Ratio(("provider", "org", "repo"), _AI_LINES, _LINES, _AI, "1d"),
+    Ratio(("provider", "org", "team"), _TEAM_AI_LINES, _TEAM_LINES, _AI, "1d"),
     Ratio(
         ("provider", "org", "endpoint"),
         "aicode_api_request_errors_per_requests",
@@ -283,6 +289,17 @@ def tab_acceptance_drop(p: Params, c: Ctx) -> Built:
     return expr, summary, desc
 
 
+def teams_map_broken(p: Params, c: Ctx) -> Built:
+    # No provider/org labels on the teams-map gauges: org_selector does not apply.
+    expr = "aicode_teams_map_load_ok == 0"
+    summary = "{{ $labels.instance }}: teams.file is broken, the previous teams map stays in use"
+    desc = (
+        f"For {p['for']} the exporter has failed to load teams.file as it is on disk "
+        "(aicode_teams_map_load_ok == 0); the per-team counters still use the previous map."
+    )
+    return expr, summary, desc
+
+
 # name -> (builder, extra parameters and their kinds)
 ALERTS: dict[str, tuple[Callable[[Params, Ctx], Built], dict[str, str]]] = {
     "AicodeExporterDown": (exporter_down, {}),
@@ -291,6 +308,7 @@ ALERTS: dict[str, tuple[Callable[[Params, Ctx], Built], dict[str, str]]] = {
     "AicodeRecordStreamStale": (record_stream_stale, {"max_age": "duration"}),
     "AicodeAuthFailing": (auth_failing, {"window": "duration"}),
     "AicodeRateLimited": (rate_limited, {"window": "duration", "min_increase": "number"}),
+    "AicodeTeamsMapBroken": (teams_map_broken, {}),
     "AicodeAIShareLow": (ai_share_low, {"threshold": "ratio", "window": "duration"}),
     "AicodeTabAcceptanceDrop": (
         tab_acceptance_drop,

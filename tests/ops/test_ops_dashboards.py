@@ -34,6 +34,7 @@ EXPECTED_UIDS = {
     "aicode-repositories",
     "aicode-people",
     "aicode-exporter-health",
+    "aicode-teams",
 }
 DS_VARIABLE = {"${datasource}", "$datasource"}
 BUILTIN_VARIABLES = {"__rate_interval", "__range", "__interval", "__interval_ms", "__range_s"}
@@ -51,7 +52,7 @@ def _walk(node: Any, path: str = "") -> Iterator[tuple[str, Any]]:
             yield from _walk(value, f"{path}[{i}]")
 
 
-def test_the_four_dashboards_exist_with_stable_unique_uids() -> None:
+def test_the_dashboards_exist_with_stable_unique_uids() -> None:
     uids = [d["uid"] for d in DASHBOARDS.values()]
     assert len(uids) == len(set(uids)), uids
     assert set(uids) == EXPECTED_UIDS
@@ -178,14 +179,18 @@ def test_every_dashboard_is_provisioned() -> None:
     assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
 
 
-# --- repo and user variables ------------------------------------------------------------
+# --- repo, user and team variables ------------------------------------------------------
 
 # dashboard uid -> the label variables it filters by
-LABEL_VARIABLES = {"aicode-repositories": {"repo"}, "aicode-people": {"user"}}
+LABEL_VARIABLES = {
+    "aicode-repositories": {"repo"},
+    "aicode-people": {"user"},
+    "aicode-teams": {"team"},
+}
 
 
 @pytest.mark.parametrize(("uid", "names"), sorted(LABEL_VARIABLES.items()))
-def test_repo_and_user_variables(uid: str, names: set[str]) -> None:
+def test_repo_user_and_team_variables(uid: str, names: set[str]) -> None:
     (dash,) = (d for d in DASHBOARDS.values() if d["uid"] == uid)
     variables = {v["name"]: v for v in dash["templating"]["list"]}
     for name in names:
@@ -205,7 +210,7 @@ def test_repo_and_user_variables(uid: str, names: set[str]) -> None:
 def test_panels_filter_by_the_label_variables_where_the_label_exists(name: str) -> None:
     dash = DASHBOARDS[name]
     variables = {v["name"] for v in dash["templating"]["list"]}
-    for label in {"repo", "user"}:
+    for label in {"repo", "user", "team"}:
         assert (label in variables) == (label in LABEL_VARIABLES.get(dash["uid"], set())), label
         if label not in variables:
             continue
@@ -258,6 +263,8 @@ def _check_thresholds(dashes: dict[str, Any], config: dict[str, Any]) -> None:
         assert _red_from(_panel(health, title, dashes)) == stale, title
     assert _red_from(_panel(health, "Newest record age", dashes)) == record
     assert _red_from(_panel("aicode-adoption", "AI share trend", dashes)) == share
+    team_trend = _panel("aicode-teams", "AI share trend per team, trailing 1d (tracking)", dashes)
+    assert _red_from(team_trend) == share
     shares = list(_share_panels(dashes))
     assert len(shares) >= 6, shares
     for title, thresholds in shares:
@@ -290,3 +297,40 @@ def test_thresholds_follow_an_alerts_override(tmp_path: Path) -> None:
     assert len(dashes) == len(DASHBOARDS)
     _check_thresholds(dashes, render_rules.load_config(config))
     assert _red_from(_panel("aicode-exporter-health", "Newest record age", dashes)) == 5 * 86400
+
+
+# --- the teams dashboard ----------------------------------------------------------------
+
+
+def test_teams_dashboard() -> None:
+    """Filled from the per-team counters; says that a user in several teams counts in each;
+    shows the AI share per team, changes per team by source, a league table and the map."""
+    (dash,) = (d for d in DASHBOARDS.values() if d["uid"] == "aicode-teams")
+    variables = {v["name"]: v for v in dash["templating"]["list"]}
+    assert set(variables) == {"datasource", "provider", "org", "team"}
+    assert "aicode_team_commits_total" in variables["team"]["definition"]
+    assert "counts in each" in dash["description"]
+    shown = [p for p in panels(dash) if p["type"] != "row"]
+    for panel in shown:
+        exprs = " ".join(t["expr"] for t in panel["targets"])
+        if "aicode_team_" in exprs:
+            assert "counts in each" in panel["description"], panel["title"]
+            assert "team" in exprs.split("by (", 1)[1].split(")")[0], panel["title"]
+    used = set().union(*(metric_names(t["expr"]) for _, t in queries(dash)))
+    assert {
+        "aicode_team_commits_total",
+        "aicode_team_commit_lines_added_total",
+        "aicode_team_changes_total",
+        "aicode_team_change_lines_added_total",
+        "provider_org_team:aicode_team_commit_ai_lines_added_per_lines_added:ratio_rate1d",
+        "aicode_teams_map_rows",
+        "aicode_teams_map_load_ok",
+        "aicode_teams_map_last_load_timestamp_seconds",
+    } <= used, used
+    league = _panel("aicode-teams", "Team league table in range (tracking)")
+    columns = league["transformations"][1]["options"]["renameByName"].values()
+    assert {"commits", "lines added", "AI share", "AI changes"} <= set(columns)
+    status = _panel("aicode-teams", "Teams map file status")
+    assert "AicodeTeamsMapBroken" in status["description"]
+    (mapping,) = status["fieldConfig"]["defaults"]["mappings"]
+    assert mapping["options"]["0"] == {"text": "BROKEN", "color": "red", "index": 0}

@@ -1,8 +1,9 @@
 """Every dashboard query against a real Prometheus scraping the exporter fed by the simulator.
 
-simulator (aicode-exporter simulate) -> exporter -> Debian's prometheus (1s scrape and rule
-evaluation, the repo's recording and alerting rules) -> every panel query of every
-dashboard, Grafana variables substituted. All on loopback.
+simulator (aicode-exporter simulate) -> exporter (with a teams map of the simulated people,
+aicode_sim.teams_csv) -> Debian's prometheus (1s scrape and rule evaluation, the repo's
+recording and alerting rules) -> every panel query of every dashboard, Grafana variables
+substituted. All on loopback.
 """
 
 from __future__ import annotations
@@ -23,12 +24,15 @@ from typing import Any, TypeVar
 import pytest
 import yaml
 
+from aicode_sim import TEAMS, Simulator, teams_csv
 from tests.ops.helpers import dashboards, queries, recording_rule_names, rules_files, tool
 from tests.support.processes import free_port, wait_for
 
 EXPORTER = Path(sys.executable).parent / "aicode-exporter"
 # Grafana's built-in variables, replaced by values the test's data covers.
 BUILTINS = {"__rate_interval": "15s", "__range": "1m", "__interval": "5s", "top": "10"}
+# The simulated organisation (aicode-exporter simulate --seed --users --repos) and its teams.
+SIM = {"seed": 1, "users": 50, "repos": 20}
 T = TypeVar("T")
 
 
@@ -106,15 +110,20 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         start(
             stack,
             "simulator",
-            [str(EXPORTER), "simulate", "--listen", f"127.0.0.1:{sim_port}"],
+            [str(EXPORTER), "simulate", "--listen", f"127.0.0.1:{sim_port}"]
+            + [f"--{k}={v}" for k, v in SIM.items()],
             tmp / "simulator.log",
         )
         wait_until(stack, "the simulator to listen", lambda: http_get(sim_url)[0] or None, 30)
 
+        # the same people as the simulator serves, in five teams (and some in none)
+        (tmp / "teams.csv").write_text(teams_csv(Simulator(**SIM)), encoding="utf-8")
         config = {
             "state_path": str(tmp / "state.db"),
             # per-user counters feed the "People in range (tracking)" panel
             "users": {"per_user_counters": True},
+            # the per-team counters feed the teams dashboard
+            "teams": {"file": str(tmp / "teams.csv")},
             "providers": [
                 {
                     "type": "qoder",
@@ -301,11 +310,11 @@ def test_every_panel_query_returns_data(stack: Stack, variable_values: dict[str,
     assert not failures, f"{len(failures)} of {count} panel queries failed:\n" + "\n".join(failures)
 
 
-@pytest.mark.parametrize("label", ["repo", "user"])
-def test_panels_filtered_by_one_repo_or_user(
+@pytest.mark.parametrize("label", ["repo", "user", "team"])
+def test_panels_filtered_by_one_repo_user_or_team(
     stack: Stack, variable_values: dict[str, str], label: str
 ) -> None:
-    """With one value picked in $repo / $user (as Grafana sends it: an escaped regex), every
+    """With one value picked in $repo / $user / $team (as Grafana sends it: an escaped regex), every
     panel query that uses the variable answers, shows only that value, and some show it."""
     checked = 0
     for dash in dashboards().values():
@@ -357,3 +366,24 @@ def test_no_exporter_alert_fires_against_a_healthy_simulator(stack: Stack) -> No
     )
     assert result["status"] == "success"
     assert result["data"]["result"] == [], result["data"]["result"]
+
+
+def test_the_teams_map_is_loaded_and_every_team_counts(stack: Stack) -> None:
+    """The exporter uses the map the test wrote: every team of it and `unassigned` have
+    counters, and since some people are in two teams the teams add up to more commits than
+    the organisation has (in one scrape, so both sides are the same instant)."""
+    csv_rows = len(teams_csv(Simulator(**SIM)).splitlines()) - 1
+    for expr, want in [
+        ("aicode_teams_map_load_ok", 1),
+        ("aicode_teams_map_rows", csv_rows),
+    ]:
+        result = query(stack, expr)["data"]["result"]
+        assert [float(r["value"][1]) for r in result] == [want], (expr, result)
+    result = query(stack, "group by (team) (aicode_team_commits_total)")["data"]["result"]
+    assert {r["metric"]["team"] for r in result} == {*TEAMS, "unassigned"}, result
+    expr = (
+        "sum by (provider, org) (aicode_team_commits_total)"
+        " > sum by (provider, org) (aicode_commits_total)"
+    )
+    result = query(stack, expr)["data"]["result"]
+    assert {r["metric"]["provider"] for r in result} == {"qoder", "cursor"}, result

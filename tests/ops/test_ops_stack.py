@@ -100,13 +100,23 @@ def test_prometheus_config_matches_the_compose_stack() -> None:
 def test_compose_stack() -> None:
     compose = read_yaml(REPO / "docker-compose.yml")
     services = compose["services"]
-    assert set(services) == {"exporter", "prometheus", "alertmanager", "grafana"}
+    assert set(services) == {"exporter", "prometheus", "alertmanager", "grafana",
+                             "exporter-otlp", "otel-collector"}
+    # The `otlp` profile: a second demo pushes to the collector, which writes to Prometheus.
+    for name in ("exporter-otlp", "otel-collector"):
+        assert services[name]["profiles"] == ["otlp"], name
+    assert services["exporter-otlp"]["command"][-2:] == ["--otlp-endpoint",
+                                                         "http://otel-collector:4318"]
+    collector = read_yaml(REPO / "deploy" / "otel" / "collector.yaml")
+    assert collector["exporters"]["prometheusremotewrite"]["endpoint"] == \
+        "http://prometheus:9090/api/v1/write"
+    assert "--web.enable-remote-write-receiver" in services["prometheus"]["command"]
     exporter = services["exporter"]
     assert exporter["build"] == "."
     assert exporter["command"] == ["demo", "--web.listen-address", ":19877"]
     assert "environment" not in exporter, "demo mode needs no key"
     for name, service in services.items():
-        if name != "exporter":
+        if name not in ("exporter", "exporter-otlp"):
             image = service["image"]
             assert ":" in image and not image.endswith(":latest"), image
         for port in service.get("ports", []):
