@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from aicode_sim import Simulator, serve
+from aicode_sim import Simulator, serve, teams_csv
 from exporter import commitdetail
 from exporter.app import App
 from exporter.cli import (
@@ -78,7 +78,7 @@ def _serve(app: App, listen: str, on_ready: Any = None,
     done = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
-        logger.info("signal received signal=%s", signal.Signals(signum).name)
+        logger.info("signal received", extra={"signal": signal.Signals(signum).name})
         done.set()
 
     signal.signal(signal.SIGTERM, _stop)
@@ -153,7 +153,9 @@ def _demo(argv: list[str]) -> int:
                   "poll_interval": args.poll_interval}
         # Synthetic people: per-user counters cost nothing here and feed the people
         # dashboard.
-        extra: dict[str, Any] = {}
+        # Simulated users in a handful of teams: the Teams dashboard fills in the demo.
+        (tmp / "teams.csv").write_text(teams_csv(sim), encoding="utf-8")
+        extra: dict[str, Any] = {"teams": {"file": str(tmp / "teams.csv")}}
         if args.otlp_endpoint:
             extra["otlp"] = {"endpoint": args.otlp_endpoint, "interval": args.poll_interval}
         try:
