@@ -182,3 +182,80 @@ def test_with_users_label_none_no_series_has_a_user_label(tmp_path: Path) -> Non
     assert series and not [ln for ln in series if 'user="' in ln or ",user=" in ln]
     assert teams_of(app) == EXPECTED
     app.close()
+
+
+class Qoder(Cursor):
+    """The same records as Qoder's tracking API: tab -> ideNext, composer -> ideAgent,
+    commits as JSON pages or the camelCase CSV export, changes as JSON pages."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        path = request.url.path
+        p = request.url.params
+        start = datetime.fromisoformat(p["startDate"]).timestamp()
+        end = datetime.fromisoformat(p["endDate"]).timestamp()
+        if "/commits" in path:
+            rows = [self._qoder_commit(c) for c in self.commits if start <= c["t"] <= end]
+        else:
+            rows = [self._change(c) | {"source": "AGENT" if c["source"] == "COMPOSER"
+                                       else "NEXT"} for c in self.changes
+                    if start <= c["t"] <= end]
+        if path.endswith("/export"):
+            out = io.StringIO()
+            w = csv.writer(out)
+            w.writerow(list(rows[0]) if rows else ["commitHash"])
+            for r in rows:
+                w.writerow(["" if v is None else str(v).lower() if isinstance(v, bool) else v
+                            for v in r.values()])
+            return httpx.Response(200, text=out.getvalue(), headers={"content-type": "text/csv"})
+        return httpx.Response(200, json={"success": True, "data": {
+            "items": rows, "pagination": {"currentPage": 1, "pageSize": 200,
+                                          "totalItems": len(rows), "totalPages": 1}}})
+
+    @staticmethod
+    def _qoder_commit(c: dict[str, Any]) -> dict[str, Any]:
+        return {"commitHash": c["hash"], "userId": c["userId"], "userEmail": c["userEmail"],
+                "repoName": "r", "branchName": "main", "isPrimaryBranch": True,
+                "totalLinesAdded": c["tab"] + c["composer"] + c["nonAi"],
+                "ideNextLinesAdded": c["tab"], "ideAgentLinesAdded": c["composer"],
+                "nonAiLinesAdded": c["nonAi"], "commitTs": iso(c["t"]),
+                "createdAt": iso(c["t"])}
+
+
+QODER_SOURCE = {"tab": "ide_next", "composer": "ide_agent", "non_ai": "non_ai"}
+QODER_CHANGE_SOURCE = {"tab": "next", "composer": "agent"}
+
+
+def qoder_expected() -> dict[str, float]:
+    out = {}
+    for key, value in EXPECTED.items():
+        if not value:
+            continue
+        key = key.replace('provider="cursor"', 'provider="qoder"')
+        table = QODER_SOURCE if "commit_lines" in key else QODER_CHANGE_SOURCE
+        for cursor_source, qoder_source in table.items():
+            key = key.replace(f'source="{cursor_source}"', f'source="{qoder_source}"')
+        out[key] = float(value)
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["json", "csv"])
+def test_exact_team_counters_from_qoder(tmp_path: Path, fmt: str) -> None:
+    teams = tmp_path / "teams.csv"
+    teams.write_text(TEAMS)
+    cfg = Config.model_validate({
+        "state_path": str(tmp_path / "state.db"), "teams": {"file": str(teams)},
+        "providers": [{
+            "type": "qoder", "name": "acme", "organization_id": "o",
+            "base_url": "http://qoder.test", "api_key": "k", "rate_limit_per_minute": 6000,
+            "backfill_slice": "7d", "endpoints": {
+                **{ep: {"enabled": False} for ep in ("overview", "daily_trend",
+                                                     "member_ranking", "repos",
+                                                     "file_extensions")},
+                "commits": {"format": fmt}}}]})
+    clock = FakeClock()
+    app = App(cfg, transport=httpx.MockTransport(Qoder()), clock=clock.monotonic,
+              wall=clock.wall, sleep=clock.sleep)
+    app.poller.poll_all_once()
+    got = {k: v for k, v in teams_of(app).items() if v}
+    app.close()
+    assert got == qoder_expected()
