@@ -8,6 +8,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import httpx
 
@@ -82,10 +83,23 @@ class App:
         persisted |= {s.name for s in catalog.STREAM_META}
         starts = SplitStartTimes(SeriesStarts(self.store), persisted.__contains__,
                                  FixedStartTimes(wall()))
-        logger.info("pushing metrics over OTLP endpoint=%s protocol=%s interval=%s",
-                    settings.safe_endpoint, settings.protocol, settings.interval)
+        logger.info("pushing metrics over OTLP", extra={
+            "endpoint": settings.safe_endpoint, "protocol": settings.protocol,
+            "interval_seconds": settings.interval})
         return OtlpPusher(settings, self.publisher.families, starts, clock=clock, wall=wall,
                           instance_id=self.store.instance_id())
+
+    def _notes(self) -> list[str]:
+        if self.otlp is None:
+            return []
+        st = self.otlp.status()
+        when = (datetime.fromtimestamp(st.last_success, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+                if st.last_success else "never")
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(st.exports.items())) or "none yet"
+        error = f"; last error: {st.last_error}" if st.last_error else ""
+        return [f"OTLP push to {st.endpoint} ({st.protocol}, every {st.interval:g}s): last "
+                f"success {when}, exports: {counts}, last duration "
+                f"{st.last_duration or 0:.2f}s{error}"]
 
     def _restore(self) -> None:
         """Serve persisted counters from the first scrape on, before any poll."""
@@ -106,12 +120,13 @@ class App:
     def start(self, listen: str, web: WebConfigSource | None = None) -> None:
         self.publisher.render()  # build_info and pending endpoints before the first poll
         self.server = MetricsServer(listen, self.publisher, self.telemetry,
-                                    lambda: self.poller.ready, web=web)
+                                    lambda: self.poller.ready, web=web,
+                                    notes=self._notes)
         self.server.start()
         if self.otlp is not None:
             self.otlp.start()
-        logger.info("listening address=%s metrics=/metrics providers=%d", listen,
-                    len(self.providers))
+        logger.info("listening", extra={"address": listen, "metrics": "/metrics",
+                                        "providers": len(self.providers)})
         self.poller.start()
 
     def stop(self) -> None:

@@ -1,13 +1,24 @@
-"""stdlib logging in logfmt or JSON, to stderr."""
+"""stdlib logging in logfmt or JSON, to stderr.
+
+Our log calls carry a short constant message and their fields as `extra=`
+(`logger.info("endpoint polled", extra={"provider": ..., "duration_seconds": ...})`):
+logfmt renders them as key=value pairs after msg, JSON as top-level keys, so log
+stores can filter on provider, org, endpoint, ... The names of LogRecord's own
+attributes (`name`, `msg`, `args`, `module`, ...) cannot be fields: logging refuses them.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import math
 import sys
 from datetime import UTC, datetime
 
-_RESERVED = set(vars(logging.makeLogRecord({})))
+# LogRecord's own attributes (taskName from 3.12 on), and what formatters add to it.
+_RESERVED = set(vars(logging.makeLogRecord({}))) | {"taskName", "message", "asctime"}
+# The keys every line starts with: a field of the same name is shown as field_<name>.
+_BASE = ("ts", "level", "logger", "msg", "exc")
 
 
 def _ts(record: logging.LogRecord) -> str:
@@ -15,11 +26,19 @@ def _ts(record: logging.LogRecord) -> str:
 
 
 def _extras(record: logging.LogRecord) -> dict[str, object]:
-    return {k: v for k, v in vars(record).items() if k not in _RESERVED and k != "message"}
+    return {(f"field_{k}" if k in _BASE else k): v for k, v in vars(record).items()
+            if k not in _RESERVED}
 
 
 def _logfmt_value(v: object) -> str:
-    s = str(v)
+    if isinstance(v, bool):
+        s = "true" if v else "false"
+    elif v is None:
+        s = ""
+    elif isinstance(v, float):
+        s = str(round(v, 3)) if math.isfinite(v) else str(v)
+    else:
+        s = str(v)
     if s == "" or any(c in s for c in ' ="\\\n'):
         return '"' + s.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
     return s
@@ -43,9 +62,17 @@ class LogfmtFormatter(logging.Formatter):
         return " ".join(f"{k}={_logfmt_value(v)}" for k, v in _fields(self, record).items())
 
 
+def _json_value(v: object) -> object:
+    # NaN and infinities are not JSON numbers; everything else numeric stays a number.
+    if isinstance(v, float) and not math.isfinite(v):
+        return str(v)
+    return v
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(_fields(self, record), default=str)
+        fields = {k: _json_value(v) for k, v in _fields(self, record).items()}
+        return json.dumps(fields, default=str)
 
 
 def setup_logging(level: str = "info", fmt: str = "logfmt") -> None:

@@ -507,8 +507,9 @@ class OtlpPusher:
         self._thread: threading.Thread | None = None
         temporality = os.environ.get("OTEL_EXPORTER_OTLP_METRICS_TEMPORALITY_PREFERENCE", "")
         if temporality.strip().lower() not in ("", "cumulative"):
-            logger.info("otlp temporality preference %s ignored: counters are pushed "
-                        "cumulative, as /metrics serves them", temporality.strip().lower())
+            logger.info("otlp temporality preference ignored: counters are pushed "
+                        "cumulative, as /metrics serves them",
+                        extra={"temporality": temporality.strip().lower()})
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -519,8 +520,9 @@ class OtlpPusher:
         self._stopping.clear()
         self._thread = threading.Thread(target=self._run, name="otlp-push", daemon=True)
         self._thread.start()
-        logger.info("otlp push endpoint=%s protocol=%s interval=%gs", self.settings.safe_endpoint,
-                    self.settings.protocol, self.settings.interval)
+        logger.info("otlp push started", extra={
+            "endpoint": self.settings.safe_endpoint, "protocol": self.settings.protocol,
+            "interval_seconds": self.settings.interval})
 
     def stop(self, *, flush: bool = False, timeout: float | None = None) -> None:
         """Stop the thread; with `flush`, push once more first (bounded by the timeout).
@@ -537,7 +539,8 @@ class OtlpPusher:
             try:
                 exporter.shutdown()
             except Exception as e:  # shutting down a broken exporter is not an error
-                logger.debug("otlp exporter shutdown: %s", self.settings.scrub(str(e)))
+                logger.debug("otlp exporter shutdown failed",
+                             extra={"error": self.settings.scrub(str(e))})
         if thread is not None:
             thread.join(wait)
         self._capture.remove()
@@ -634,11 +637,12 @@ class OtlpPusher:
                 if first and len(self._logged) < 100:
                     self._logged.add(key)
                 recovered = False
-        if first:
-            logger.warning("otlp export failed endpoint=%s error=%s",
-                           self.settings.safe_endpoint, error)
+        if first and not self._stopping.is_set():  # an aborted retry at shutdown is no news
+            logger.warning("otlp export failed", extra={
+                "endpoint": self.settings.safe_endpoint, "error": error})
         elif recovered:
-            logger.info("otlp export recovered endpoint=%s", self.settings.safe_endpoint)
+            logger.info("otlp export recovered",
+                        extra={"endpoint": self.settings.safe_endpoint})
 
     # -- what the exporter shows about itself -------------------------------------------
 

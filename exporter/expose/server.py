@@ -18,7 +18,7 @@ import socket
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -124,7 +124,8 @@ def _fmt_duration(seconds: float) -> str:
     return f"{s // 3600}h{s % 3600 // 60:02d}m" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"
 
 
-def landing_page(telemetry: Telemetry, now: float) -> bytes:
+def landing_page(telemetry: Telemetry, now: float, notes: Sequence[str] = ()) -> bytes:
+    """`notes`: lines about other outputs (the OTLP push), shown under the table."""
     rows = []
     for (provider, org, endpoint), st in telemetry.statuses().items():
         state = "pending" if st.up is None else ("up" if st.up else "down")
@@ -146,7 +147,9 @@ Probes: <a href="-/healthy">/-/healthy</a>, <a href="-/ready">/-/ready</a>.</p>
 <table><tr><th>provider</th><th>org</th><th>endpoint</th><th>state</th>
 <th>last success</th><th>last error</th><th>next poll</th><th>progress</th></tr>
 {table}
-</table></body></html>
+</table>
+{"".join(f"<p>{html.escape(n)}</p>" for n in notes)}
+</body></html>
 """.encode()
 
 
@@ -260,15 +263,16 @@ class _Server(ThreadingHTTPServer):
             if self._failing_since is None:
                 self._failing_since = time.monotonic()
                 if self._should_log("accept"):
-                    logger.error("http accept failed, backing off: %s open_connections=%d "
-                                 "backoff=%.1fs", e.strerror, len(self._conns), ACCEPT_BACKOFF)
+                    logger.error("http accept failed, backing off", extra={
+                        "error": e.strerror, "open_connections": len(self._conns),
+                        "backoff_seconds": ACCEPT_BACKOFF})
             time.sleep(ACCEPT_BACKOFF)
             raise
         if self._failing_since is not None:
             logger.log(logging.INFO if self._last_log["accept"] > self._failing_since
-                       else logging.DEBUG,
-                       "http accepting connections again after %d failed accepts in %.1fs",
-                       self._failed, time.monotonic() - self._failing_since)
+                       else logging.DEBUG, "http accepting connections again",
+                       extra={"failed_accepts": self._failed,
+                              "failing_seconds": time.monotonic() - self._failing_since})
             self._failing_since, self._failed = None, 0
         return conn, addr
 
@@ -291,12 +295,12 @@ class _Server(ThreadingHTTPServer):
                     self._counts["evicted"] += 1
                 if self._should_log("limit"):
                     logger.warning(
-                        "http connection limit reached max_connections=%d: %s "
-                        "(logged at most every %.0fs; see evicted and rejected counts)",
-                        self.max_connections,
-                        "every connection is busy, answering 503" if full else
-                        "closing the connection that waited longest for its request",
-                        LOG_EVERY)
+                        "http connection limit reached, see the evicted and rejected "
+                        "counts", extra={
+                            "max_connections": self.max_connections,
+                            "effect": "every connection is busy, answering 503" if full
+                            else "closing the connection that waited longest for its request",
+                            "log_every_seconds": LOG_EVERY})
             if not full:
                 self._conns[sock] = _Conn(sock, now + self.header_timeout)
         if full:
@@ -391,8 +395,8 @@ class _Server(ThreadingHTTPServer):
                 del self._conns[c.sock]
             self._counts["timed_out"] += len(late)
         for c in late:
-            logger.debug("http connection closed: %s deadline passed",
-                         "write" if c.busy else "request")
+            logger.debug("http connection closed: deadline passed",
+                         extra={"deadline": "write" if c.busy else "request"})
             _kill(c.sock)
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
@@ -411,8 +415,9 @@ class _Server(ThreadingHTTPServer):
                     request = tls
                     tls.do_handshake()
                 except OSError as e:
-                    logger.debug("tls handshake failed client=%s error=%s",
-                                 client_address[0] if client_address else "-", e)
+                    logger.debug("tls handshake failed", extra={
+                        "client": client_address[0] if client_address else "-",
+                        "error": str(e)})
                     self.shutdown_request(request)
                     return
         super().process_request_thread(request, client_address)
@@ -432,11 +437,11 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         exc = sys.exc_info()[1]
         if isinstance(exc, OSError):  # resets, broken pipes, timeouts: the client's doing
-            logger.debug("http connection error client=%s error=%r",
-                         client_address[0] if client_address else "-", exc)
+            logger.debug("http connection error", extra={
+                "client": client_address[0] if client_address else "-", "error": repr(exc)})
         else:
-            logger.exception("http handler failed client=%s",
-                             client_address[0] if client_address else "-")
+            logger.exception("http handler failed",
+                             extra={"client": client_address[0] if client_address else "-"})
 
     def close_all(self) -> None:
         with self._lock:
@@ -462,9 +467,10 @@ class MetricsServer:
                  ready: Callable[[], bool], *, max_connections: int = MAX_CONNECTIONS,
                  header_timeout: float = HEADER_TIMEOUT, idle_timeout: float = IDLE_TIMEOUT,
                  write_timeout: float = WRITE_TIMEOUT,
-                 web: WebConfigSource | None = None) -> None:
+                 web: WebConfigSource | None = None,
+                 notes: Callable[[], Sequence[str]] = tuple) -> None:
         host, port = parse_listen_address(listen)
-        self._httpd = _Server((host, port), _handler(publisher, telemetry, ready, web),
+        self._httpd = _Server((host, port), _handler(publisher, telemetry, ready, web, notes),
                               max_connections=max_connections, header_timeout=header_timeout,
                               idle_timeout=idle_timeout, write_timeout=write_timeout, web=web)
         # The loop wakes this often even when idle: to sweep deadlines and to see stop().
@@ -512,7 +518,8 @@ class _HeadReader:
 
 
 def _handler(publisher: Publisher, telemetry: Telemetry, ready: Callable[[], bool],
-             web: WebConfigSource | None = None) -> type[BaseHTTPRequestHandler]:
+             web: WebConfigSource | None = None,
+             notes: Callable[[], Sequence[str]] = tuple) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = f"aicode-exporter/{__version__}"
         protocol_version = "HTTP/1.1"
@@ -601,7 +608,7 @@ def _handler(publisher: Publisher, telemetry: Telemetry, ready: Callable[[], boo
             if path == "/metrics":
                 self._metrics(head)
             elif path == "/":
-                page = landing_page(telemetry, time.time())
+                page = landing_page(telemetry, time.time(), notes())
                 self._send(200, "text/html; charset=utf-8", page, head)
             elif path == "/-/healthy":
                 self._send(200, "text/plain; charset=utf-8", b"Healthy\n", head)
@@ -636,7 +643,7 @@ def _handler(publisher: Publisher, telemetry: Telemetry, ready: Callable[[], boo
                 self.wfile.write(body)
 
         def log_message(self, format: str, *args: object) -> None:
-            logger.debug("http request client=%s line=%s", self.client_address[0],
-                         format % args)
+            logger.debug("http request",
+                         extra={"client": self.client_address[0], "line": format % args})
 
     return Handler

@@ -171,9 +171,9 @@ class Publisher:
         self._failures += 1
         if (name, type(error).__name__) not in self._logged and len(self._logged) < 1000:
             self._logged.add((name, type(error).__name__))
-            logger.error("metric family not rendered, serving its last good values "
-                         "metric=%s error=%s: %s", name, type(error).__name__,
-                         str(error).encode("utf-8", "backslashreplace").decode("utf-8"))
+            text = str(error).encode("utf-8", "backslashreplace").decode("utf-8")
+            logger.error("metric family not rendered, serving its last good values",
+                         extra={"metric": name, "error": f"{type(error).__name__}: {text}"})
 
     def _render_stale(self, stale: list[_Block]) -> list[_Block]:
         """Render the changed blocks (one call of each generator for all of them); if that

@@ -210,19 +210,19 @@ class WebConfigSource:
             except (ConfigError, OSError, ssl.SSLError) as e:
                 if str(e) != self._last_error:
                     self._last_error = str(e)
-                    logger.error("web config not reloaded, the previous one stays in force "
-                                 "path=%s error=%s", self.path, e)
+                    logger.error("web config not reloaded, the previous one stays in force",
+                                 extra={"path": str(self.path), "error": str(e)})
                 self._stamp = self._stamps(self._config)
                 return
             if (cfg.tls is None) != (self._config.tls is None):
                 logger.error("web config not reloaded: switching TLS on or off needs a "
-                             "restart path=%s", self.path)
+                             "restart", extra={"path": str(self.path)})
                 self._stamp = self._stamps(self._config)
                 return
             self._config, self._context, self._cache = cfg, ctx, {}
             self._stamp, self._last_error = self._stamps(cfg), ""
-            logger.info("web config reloaded path=%s tls=%s users=%d", self.path,
-                        cfg.tls is not None, len(cfg.users))
+            logger.info("web config reloaded", extra={
+                "path": str(self.path), "tls": cfg.tls is not None, "users": len(cfg.users)})
 
     @property
     def ssl_context(self) -> ssl.SSLContext | None:

@@ -399,6 +399,9 @@ class ApiClient:
     def _key(self, endpoint: str) -> EndpointKey:
         return (self.vendor, self.org, endpoint)
 
+    def _log_fields(self, endpoint: str) -> dict[str, object]:
+        return {"provider": self.vendor, "org": self.org, "endpoint": endpoint}
+
     def _decode(self, endpoint: str, reply: _Reply) -> Any:
         try:
             return json.loads(reply.body)  # bytes: no str copy of the whole body first
@@ -512,8 +515,8 @@ class ApiClient:
                         else wait > self.max_wait)
             if too_long:
                 raise last
-            logger.debug("retrying provider=%s org=%s endpoint=%s in=%.2fs after=%s",
-                          self.vendor, self.org, endpoint, wait, last)
+            logger.debug("retrying", extra={**self._log_fields(endpoint),
+                                            "wait_seconds": wait, "after": str(last)})
             bucket.pause_until(self._clock() + wait)
         assert last is not None
         raise last
@@ -582,10 +585,9 @@ class ApiClient:
                 first = (endpoint, header) not in self._warned
                 self._warned.add((endpoint, header))
             if first:
-                logger.warning("vendor sent an unusable wait provider=%s org=%s endpoint=%s "
-                               "header=%s value=%r using=%gs", self.vendor, self.org,
-                               endpoint, header, self.redact((raw or "")[:100]),
-                               self.max_wait)
+                logger.warning("vendor sent an unusable wait", extra={
+                    **self._log_fields(endpoint), "header": header,
+                    "value": self.redact((raw or "")[:100]), "using_seconds": self.max_wait})
             return self.max_wait
 
     def _note_ratelimit_headers(self, endpoint: str, bucket: TokenBucket,
@@ -607,9 +609,10 @@ class ApiClient:
         common: dict[str, Any] = {"endpoint": endpoint, "status": status,
                                   "code": f.get("code", ""), "request_id": f.get("request_id", "")}
         msg = f.get("message") or resp.reason_phrase
-        logger.warning("vendor error provider=%s org=%s endpoint=%s status=%d code=%s "
-                       "request_id=%s message=%s", self.vendor, self.org, endpoint, status,
-                       common["code"] or "-", common["request_id"] or "-", msg)
+        # `message` is LogRecord's own: the vendor's message is the field `error`.
+        logger.warning("vendor error", extra={
+            **self._log_fields(endpoint), "status": status, "code": common["code"] or "-",
+            "request_id": common["request_id"] or "-", "error": msg})
         retry_after = self._wait_header(endpoint, "Retry-After",
                                         resp.headers.get("retry-after"))
         if status == 429 or (status == 503 and retry_after is not None):

@@ -81,9 +81,12 @@ class Poller:
         p, ep = self._jobs[job_id]
         key: EndpointKey = (p.vendor, p.org, ep.name)
         t0 = self._clock()
+        fields = _fields(key)
+        published: dict[str, int] = {}  # part -> samples in its latest publication
 
         def publish(part: str, families: tuple[Family, ...]) -> None:
             self.publisher.publish((*key, part), families)
+            published[part] = sum(len(f.samples) for f in families)
             self._dirty.set()
 
         def progress(done: int, total: int, watermark: float | None) -> None:
@@ -100,11 +103,10 @@ class Poller:
                 raise Cancelled()
             outcome = ep.run(ctx)
         except Cancelled:
-            logger.info("poll abandoned for shutdown provider=%s org=%s endpoint=%s", *key)
+            logger.info("poll abandoned for shutdown", extra=fields)
             return
         except Exception as e:  # a bug in one endpoint must not stop the others
-            logger.exception("endpoint failed unexpectedly provider=%s org=%s endpoint=%s",
-                             *key)
+            logger.exception("endpoint failed unexpectedly", extra=fields)
             outcome = Outcome(failures=[Failure(f"internal error: {type(e).__name__}", e)])
         finally:
             self._set_next_poll(job_id, key)
@@ -116,11 +118,14 @@ class Poller:
         error = "; ".join(map(str, outcome.failures))
         duration = self._clock() - t0
         if ok:
-            logger.info("endpoint polled provider=%s org=%s endpoint=%s duration=%.2fs",
-                        *key, duration)
+            # What changed: the parts this run published, and their samples (a stream
+            # republishes its counters; its "stream slice committed" lines count records).
+            logger.info("endpoint polled", extra={
+                **fields, "duration_seconds": duration, "parts": len(published),
+                "series": sum(published.values())})
         else:
-            logger.warning("endpoint poll failed provider=%s org=%s endpoint=%s error=%s",
-                           *key, error)
+            logger.warning("endpoint poll failed", extra={
+                **fields, "duration_seconds": duration, "error": error})
         self.telemetry.finished(key, ok=ok, at=self._wall(), duration=duration, error=error)
         self._dirty.set()
         if job_id in self._gates and job_id not in self._attempted:
@@ -154,8 +159,8 @@ class Poller:
         if found is None or found[0] <= self._wall():
             return False
         until, note = found
-        logger.debug("run skipped, the vendor asked to wait provider=%s org=%s endpoint=%s "
-                     "until=%s", *key, datetime.fromtimestamp(until, UTC).isoformat())
+        logger.debug("run skipped, the vendor asked to wait", extra={
+            **_fields(key), "until": datetime.fromtimestamp(until, UTC).isoformat()})
         last = self.telemetry.statuses().get(key)
         duration = last.duration if last is not None and last.duration is not None else 0.0
         self.telemetry.finished(key, ok=False, at=self._wall(), duration=duration,
@@ -182,13 +187,19 @@ class Poller:
             p = st.progress
             if p is None or p.slices_done >= p.slices_total:
                 continue
-            left = p.pages_left
-            logger.info("stream catching up provider=%s org=%s stream=%s slices=%d/%d "
-                        "pages_done=%d pages_left=%s lag_seconds=%.0f eta_seconds=%s", *key,
-                        p.slices_done, p.slices_total, p.pages_done,
-                        "unknown" if left is None else left,
-                        now - p.watermark if p.watermark is not None else -1,
-                        "unknown" if p.eta is None else f"{p.eta:.0f}")
+            vendor, org, stream = key
+            # A number, or absent while unknown: a field keeps one type.
+            fields: dict[str, object] = {
+                "provider": vendor, "org": org, "stream": stream,
+                "slices_done": p.slices_done, "slices_total": p.slices_total,
+                "pages_done": p.pages_done}
+            if p.pages_left is not None:
+                fields["pages_left"] = p.pages_left
+            if p.watermark is not None:
+                fields["lag_seconds"] = round(now - p.watermark)
+            if p.eta is not None:
+                fields["eta_seconds"] = round(p.eta)
+            logger.info("stream catching up", extra=fields)
 
     def _set_next_poll(self, job_id: str, key: EndpointKey) -> None:
         job = self._scheduler.get_job(job_id) if self._scheduler else None
@@ -204,8 +215,8 @@ class Poller:
         if event.job_id in self._jobs:
             p, ep = self._jobs[event.job_id]
             self.telemetry.coalesced((p.vendor, p.org, ep.name))
-            logger.debug("previous run still going, this one coalesced provider=%s org=%s "
-                         "endpoint=%s", p.vendor, p.org, ep.name)
+            logger.debug("previous run still going, this one coalesced",
+                         extra=_fields((p.vendor, p.org, ep.name)))
 
     def start(self) -> None:
         # Jobs mostly wait (pacing, vendor latency): a thread each, so none queues.
@@ -239,6 +250,12 @@ class Poller:
         for t in threading.enumerate():
             if t is not threading.current_thread() and not t.daemon:
                 t.join(max(0.0, end - time.monotonic()))
+
+
+def _fields(key: EndpointKey) -> dict[str, object]:
+    """An endpoint's log fields."""
+    vendor, org, endpoint = key
+    return {"provider": vendor, "org": org, "endpoint": endpoint}
 
 
 def _job_id(p: ProviderRuntime, ep: Endpoint) -> str:

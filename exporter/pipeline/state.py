@@ -170,10 +170,11 @@ class StateStore:
                                   f"this version reads {SCHEMA_VERSION}")
             repaired = _repair(db)
         if any(repaired.values()):
-            logger.warning("state file repaired path=%s counter_series=%d users=%d ids=%d "
-                           "reason=%s", self.path, repaired["counters"], repaired["users"],
-                           repaired["ids"], "text UTF-8 cannot encode (lone surrogates) "
-                           "replaced by U+FFFD, values of series that became one merged")
+            logger.warning("state file repaired", extra={
+                "path": self.path, "counter_series": repaired["counters"],
+                "users": repaired["users"], "ids": repaired["ids"],
+                "reason": "text UTF-8 cannot encode (lone surrogates) replaced by U+FFFD, "
+                          "values of series that became one merged"})
 
     def _file_identity(self) -> tuple[int, int] | None:
         if self.path == ":memory:":
@@ -191,10 +192,11 @@ class StateStore:
             return
         if self._file_identity() != self._identity:
             self._gone_logged = True
-            logger.error("state file deleted or replaced while running path=%s effect=%s",
-                         self.path, "counts go on in memory, but the next start finds no "
-                         "state: counters restart from zero (a counter reset) and "
-                         "initial_backfill is read again; restart now to re-create it")
+            logger.error("state file deleted or replaced while running", extra={
+                "path": self.path,
+                "effect": "counts go on in memory, but the next start finds no state: "
+                          "counters restart from zero (a counter reset) and "
+                          "initial_backfill is read again; restart now to re-create it"})
 
     def instance_id(self) -> str:
         """A stable id of this exporter's data (OTLP service.instance.id): made once,

@@ -214,8 +214,8 @@ class StreamJob:
                 return failure
             ctx.publish("counters", tuple(self.families()))
         self._store_deep(ctx, started, None)
-        logger.info("deep re-read finished provider=%s org=%s stream=%s lookback=%s",
-                    self.vendor, self.org, self.stream, self._t.lookback)
+        logger.info("deep re-read finished", extra={
+            **self._log_fields(), "lookback_seconds": self._t.lookback.total_seconds()})
         return None
 
     def _store_deep(self, ctx: PollContext, last: float, resume: float | None) -> None:
@@ -262,10 +262,10 @@ class StreamJob:
         self._commit(ctx, batch, prune.timestamp())
         for key, delta in batch.deltas.items():
             self._totals[key] = self._totals.get(key, 0.0) + delta
-        logger.info("stream slice committed provider=%s org=%s stream=%s from=%s to=%s "
-                    "new=%d duplicate=%d invalid=%d out_of_window=%d", self.vendor, self.org,
-                    self.stream, _fmt(start), _fmt(end), tally["ingested"], tally["duplicate"],
-                    tally["invalid"], tally["out_of_window"])
+        logger.info("stream slice committed", extra={
+            **self._log_fields(), "from": _fmt(start), "to": _fmt(end),
+            "new": tally["ingested"], "duplicate": tally["duplicate"],
+            "invalid": tally["invalid"], "out_of_window": tally["out_of_window"]})
         return None
 
     def restore(self) -> Outcome:
@@ -273,11 +273,16 @@ class StreamJob:
         counters resume at exactly the values they had."""
         return Outcome(parts={"counters": tuple(self.families())})
 
-    def _skip(self, tally: dict[str, int], what: str, reason: str) -> None:
+    def _log_fields(self) -> dict[str, object]:
+        return {"provider": self.vendor, "org": self.org, "stream": self.stream}
+
+    def _skip(self, tally: dict[str, int], record_id: str | None, reason: str) -> None:
         tally["invalid"] += 1
         if tally["invalid"] <= LOGGED_PER_SLICE:
-            logger.warning("record skipped provider=%s org=%s stream=%s%s reason=%s",
-                           self.vendor, self.org, self.stream, what, reason)
+            fields = self._log_fields()
+            if record_id is not None:
+                fields["id"] = record_id
+            logger.warning("record skipped", extra={**fields, "reason": reason})
 
     def _absorb(self, buf: list[Record | Skipped], batch: PollBatch, tally: dict[str, int],
                 admitted: set[str], pending: set[str], floor: float, end: float) -> None:
@@ -306,7 +311,7 @@ class StreamJob:
                     continue
                 if rec.key:  # its time is unknown: kept as long as this read's end
                     seen.remember((rec.key,), (), end)
-                self._skip(tally, "", rec.reason)
+                self._skip(tally, None, rec.reason)
                 continue
             ident = identify(rec, seen)
             last = latest_time(rec)
@@ -323,7 +328,7 @@ class StreamJob:
             seen.remember(ident.keys, ident.drop, last)
             reason = invalid_reason(rec)
             if reason is not None:
-                self._skip(tally, f" id={_record_id(rec)!r}", reason)
+                self._skip(tally, _record_id(rec), reason)
                 continue
             tally["ingested"] += 1
             if batch.newest_record is None or rec.ts > batch.newest_record:
@@ -369,8 +374,9 @@ def plan_pages(*, vendor: str, org: str, stream: str, pages: int, per_minute: fl
     budget = math.floor(per_minute * interval.total_seconds() / 60)
     if pages > budget and stream not in warned:
         warned.add(stream)
-        logger.warning(
-            "slice needs more requests than the rate limit allows per interval provider=%s "
-            "org=%s stream=%s requests=%d budget_per_interval=%d rate_per_minute=%g "
-            "expected_minutes=%.1f hint=%s", vendor, org, stream, pages, budget, per_minute,
-            pages / per_minute, hint)
+        logger.warning("slice needs more requests than the rate limit allows per interval",
+                       extra={"provider": vendor, "org": org, "stream": stream,
+                              "requests": pages, "budget_per_interval": budget,
+                              "rate_per_minute": per_minute,
+                              "expected_minutes": round(pages / per_minute, 1),
+                              "hint": hint})

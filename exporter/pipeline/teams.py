@@ -326,8 +326,8 @@ class TeamMapSource:
         return cls(cfg.path_from(config_file), cfg.unassigned)
 
     def _log_loaded(self) -> None:
-        logger.info("teams map loaded path=%s rows=%d teams=%d", self.path, self._map.rows,
-                    len(self._map.teams))
+        logger.info("teams map loaded", extra={"path": str(self.path), "rows": self._map.rows,
+                                               "teams": len(self._map.teams)})
 
     @property
     def map(self) -> TeamMap:
@@ -368,16 +368,17 @@ class TeamMapSource:
         with self._lock:
             was_broken, self._broken, self._last_error = self._broken, False, ""
         if was_broken:
-            logger.info("teams map file is back to the map in use path=%s rows=%d teams=%d",
-                        self.path, self._map.rows, len(self._map.teams))
+            logger.info("teams map file is back to the map in use", extra={
+                "path": str(self.path), "rows": self._map.rows,
+                "teams": len(self._map.teams)})
 
     def _failed(self, error: str) -> None:
         with self._lock:
             self._broken = True
             new_error, self._last_error = error != self._last_error, error
         if new_error:
-            logger.error("teams map not reloaded, the previous one stays in use path=%s "
-                         "rows=%d error=%s", self.path, self._map.rows, error)
+            logger.error("teams map not reloaded, the previous one stays in use", extra={
+                "path": str(self.path), "rows": self._map.rows, "error": error})
 
     def families(self) -> Iterable[Family]:
         with self._lock:

@@ -104,9 +104,9 @@ def choose_format(cfg: ProviderBase, stream: str, csv_complete: bool) -> str:
     if fmt == "auto":
         return "csv" if csv_complete else "json"
     if fmt == "csv" and not csv_complete:
-        logger.warning("CSV export lacks file metadata provider=%s org=%s stream=%s "
-                       "effect=%s", cfg.type, cfg.name, stream,
-                       "aicode_change_file_lines_* get no data from this stream")
+        logger.warning("CSV export lacks file metadata", extra={
+            "provider": cfg.type, "org": cfg.name, "stream": stream,
+            "effect": "aicode_change_file_lines_* get no data from this stream"})
     return fmt
 
 
@@ -132,8 +132,8 @@ def stream_endpoints(cfg: ProviderBase, api: ApiClient, client: TrackingClient,
         if not cfg.enabled(stream):
             continue
         fmt = choose_format(cfg, stream, csv_complete[stream])
-        logger.info("stream configured provider=%s org=%s stream=%s format=%s", cfg.type,
-                    cfg.name, stream, fmt)
+        logger.info("stream configured", extra={"provider": cfg.type, "org": cfg.name,
+                                                "stream": stream, "format": fmt})
 
         def plan(pages: int, stream: str = stream, fmt: str = fmt) -> None:
             assert w.store is not None

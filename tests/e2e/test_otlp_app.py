@@ -87,5 +87,7 @@ def test_a_dead_receiver_is_counted_while_metrics_keeps_serving(tmp_path: Path) 
                 'aicode_otlp_exports_total{result="failure"}', 0.0)
             time.sleep(0.5)
         assert failures >= 2
+        page = httpx.get(url.removesuffix("metrics")).text
+        assert "OTLP push to http://127.0.0.1:" in page and "failure" in page
     finally:
         app.stop()

@@ -32,7 +32,9 @@ from types import SimpleNamespace
 from exporter.expose.server import MetricsServer
 from exporter.expose.snapshot import Snapshot
 from exporter.expose.telemetry import Telemetry
+from exporter.logsetup import setup_logging
 
+setup_logging()  # logfmt to stderr, fields included, as the exporter writes it
 nofile = int(sys.argv[1])
 if nofile:
     resource.setrlimit(resource.RLIMIT_NOFILE,
@@ -204,4 +206,5 @@ def test_cpu_stays_low_at_the_descriptor_limit(serve: Callable[..., Served]) -> 
     print(f"scrape after release: {code} in {(time.monotonic() - start) * 1000:.0f}ms")
     assert code == 200
     _, err = served.proc.communicate(timeout=10)  # closing stdin stops it
-    assert err.count("Too many open files") == 1, err
+    assert err.count('msg="http accept failed, backing off"') == 1, err
+    assert err.count('error="Too many open files"') == 1, err

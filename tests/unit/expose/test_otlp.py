@@ -279,7 +279,7 @@ def test_failures_are_counted_and_logged_once_per_distinct_error(
         assert not p.export_once()
         assert p.export_once()
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
-    assert len(warnings) == 1 and "reason: Unavailable" in warnings[0].getMessage()
+    assert len(warnings) == 1 and "reason: Unavailable" in vars(warnings[0])["error"]
     # The SDK's own records were taken out of the log (they repeat every interval).
     assert not [r for r in caplog.records if r.name == sdk.name]
     assert any("recovered" in r.getMessage() for r in caplog.records)

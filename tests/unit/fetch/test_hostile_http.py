@@ -27,6 +27,7 @@ from exporter.fetch.httpclient import (
     basic_auth,
     parse_wait,
 )
+from exporter.logsetup import JsonFormatter, LogfmtFormatter
 from exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext, ProviderRuntime
 from exporter.pipeline.poller import Poller
 from exporter.vendors.qoder.client import QoderMetricsClient
@@ -275,8 +276,9 @@ def test_unusable_reset_is_clamped_to_max_wait_and_logged_once(
             api.get_json(EP, PATH, {}, deadline=clock.monotonic() + 120)
     assert sum(clock.sleeps) == pytest.approx(120, abs=1)  # twice the 60 s cap, no more
     warned = [r for r in caplog.records if "unusable wait" in r.getMessage()]
-    assert len(warned) == 1 and repr(raw) in warned[0].getMessage()
-    assert "X-RateLimit-Reset" in warned[0].getMessage()
+    assert len(warned) == 1 and vars(warned[0])["value"] == raw
+    assert vars(warned[0])["header"] == "X-RateLimit-Reset"
+    assert vars(warned[0])["using_seconds"] == 60
 
 
 @pytest.mark.parametrize("raw", UNUSABLE)
@@ -389,8 +391,11 @@ def test_the_key_echoed_by_the_vendor_is_redacted_everywhere(
     assert "<redacted>" in str(errors[0]) and "<redacted>" in str(errors[1])
     for e in errors:
         assert_clean(f"{e} {e!r} {e.code} {e.request_id} {e.args}")
-    assert_clean(caplog.text)
-    assert "invalid credentials" in caplog.text  # the message itself is still there
+    # As written out, fields included, in both formats.
+    logs = "\n".join(f.format(r) for r in caplog.records
+                     for f in (LogfmtFormatter(), JsonFormatter()))
+    assert_clean(logs)
+    assert "invalid credentials" in logs  # the message itself is still there
     for st in telemetry.statuses().values():
         assert st.up is False
         assert_clean(st.last_error)

@@ -327,10 +327,11 @@ def test_over_budget_poll_is_logged_once_with_the_numbers(
     with caplog.at_level("WARNING", logger="exporter.streams"):
         app.poller.poll_all_once()
         app.poller.poll_all_once()
-    warnings = [r.getMessage() for r in caplog.records if "more requests" in r.getMessage()]
+    warnings = [vars(r) for r in caplog.records if "more requests" in r.getMessage()]
     assert len(warnings) == 1
-    assert "requests=4" in warnings[0] and "budget_per_interval=2" in warnings[0]
-    assert "rate_per_minute=5" in warnings[0]
+    assert warnings[0]["requests"] == 4 and warnings[0]["budget_per_interval"] == 2
+    assert warnings[0]["rate_per_minute"] == 5
+    assert (warnings[0]["provider"], warnings[0]["stream"]) == ("cursor", "commits")
     # spread, not burst: 8 requests over two polls, each after a wait of one interval
     assert len(clock.sleeps) >= 7 and all(s >= 12 for s in clock.sleeps)
     app.close()

@@ -207,21 +207,22 @@ def test_a_broken_file_keeps_the_previous_map_until_fixed(
     assert src.broken and src.teams_for("", "a@x.io") == ("Web",)
     assert gauges(src) == {MAP_ROWS.name: 1.0, MAP_LAST_LOAD.name: 42.0,
                            MAP_LOAD_OK.name: 0.0}
-    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1 and "line 3, column team: empty team name" in errors[0]
+    errors = [vars(r) for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and "line 3, column team: empty team name" in errors[0]["error"]
+    assert errors[0]["path"] == str(path) and errors[0]["rows"] == 1
 
     path.unlink()  # another error: logged again
     assert not src.refresh()
-    errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 2 and "cannot read teams file" in errors[1]
+    errors = [vars(r) for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 2 and "cannot read teams file" in errors[1]["error"]
     assert src.teams_for("", "a@x.io") == ("Web",)
 
     write(path, "email,team\na@x.io,Web\nb@x.io,API\n")
     assert src.refresh()
     assert not src.broken and src.teams_for("", "b@x.io") == ("API",)
     assert gauges(src)[MAP_LOAD_OK.name] == 1.0 and gauges(src)[MAP_ROWS.name] == 2.0
-    loaded = [r for r in caplog.records if r.getMessage().startswith("teams map loaded")]
-    assert loaded and "rows=2 teams=2" in loaded[-1].getMessage()
+    loaded = [vars(r) for r in caplog.records if r.getMessage() == "teams map loaded"]
+    assert loaded and (loaded[-1]["rows"], loaded[-1]["teams"]) == (2, 2)
 
 
 def test_back_to_the_map_in_use_clears_the_broken_flag(tmp_path: Path) -> None:

@@ -96,7 +96,10 @@ def test_400_with_vendor_error_body_is_bad_request_not_retried(
     assert e.value.status == 400 and e.value.code == "BadRequest"
     assert e.value.request_id == "req_abc123"
     assert len(fake.requests) == 1
-    assert "req_abc123" in caplog.text and "start_date is required" in caplog.text
+    [logged] = [vars(r) for r in caplog.records if r.getMessage() == "vendor error"]
+    assert logged["request_id"] == "req_abc123" and "start_date is required" in logged["error"]
+    assert (logged["provider"], logged["org"], logged["endpoint"], logged["status"]) == (
+        "qoder", "acme", "overview", 400)
     assert tel.families()[3].samples == ((("qoder", "acme", "overview", "400"), 1.0),)
 
 
