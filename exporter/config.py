@@ -18,7 +18,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from yaml.composer import ComposerError
 from yaml.nodes import Node
 
-from exporter.configmodels import ProviderBase, UsersConfig
+from exporter.configmodels import ProviderBase, UsersConfig, read_capped
 from exporter.errors import ConfigError
 from exporter.otlpconfig import OtlpConfig
 from exporter.otlpconfig import resolve as resolve_otlp
@@ -130,11 +130,10 @@ class _Loader(yaml.SafeLoader):
 
 def _read(p: Path) -> str:
     try:
-        with p.open("rb") as f:
-            raw = f.read(MAX_CONFIG_BYTES + 1)
+        raw = read_capped(p, MAX_CONFIG_BYTES)
     except OSError as e:
         raise ConfigError(f"{p}: cannot read config file: {e.strerror}") from None
-    if len(raw) > MAX_CONFIG_BYTES:
+    if raw is None:
         raise ConfigError(f"{p}: config file is larger than {MAX_CONFIG_BYTES // 1024} KiB")
     try:
         return raw.decode("utf-8")

@@ -60,14 +60,21 @@ def _window(v: Any) -> str:
 Window = Annotated[str, BeforeValidator(_window)]
 
 
+def read_capped(path: Path, limit: int) -> bytes | None:
+    """The file's bytes, or None when it holds more than `limit` (read no further, so
+    /dev/zero is an error, not an out-of-memory). OSError passes through."""
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    return None if len(data) > limit else data
+
+
 def _read_key_file(setting: str, path: Path) -> bytes:
     """At most MAX_KEY_FILE_BYTES of `path`; errors name the setting and the file only."""
     try:
-        with path.open("rb") as f:
-            data = f.read(MAX_KEY_FILE_BYTES + 1)
+        data = read_capped(path, MAX_KEY_FILE_BYTES)
     except OSError as e:
         raise ValueError(f"{setting}: cannot read {str(path)!r}: {e.strerror}") from None
-    if len(data) > MAX_KEY_FILE_BYTES:
+    if data is None:
         raise ValueError(f"{setting}: {str(path)!r} is larger than "
                          f"{MAX_KEY_FILE_BYTES // 1024} KiB; it should hold just the key")
     return data

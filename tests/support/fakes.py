@@ -169,3 +169,17 @@ def make_config(tmp_path: Path, providers: list[dict[str, Any]],
 
     return Config.model_validate({"state_path": str(tmp_path / "state.db"),
                                   "users": users or {}, "providers": providers})
+
+
+@dataclass
+class Observer:
+    """What an ApiClient reports about its requests (the RequestObserver protocol)."""
+
+    codes: list[str] = field(default_factory=list)
+    limited: int = 0
+
+    def request(self, key: tuple[str, str, str], code: str) -> None:
+        self.codes.append(code)
+
+    def rate_limited(self, key: tuple[str, str, str]) -> None:
+        self.limited += 1

@@ -13,30 +13,17 @@ import pytest
 from exporter.errors import SchemaError
 from exporter.fetch.httpclient import (
     ApiClient,
-    EndpointKey,
     EtagCache,
     _ResponseReader,
     basic_auth,
 )
 from exporter.fetch.ratelimit import TokenBucket
-from tests.support.fakes import FakeClock
+from tests.support.fakes import FakeClock, Observer
 
 EP = "commits"
 PATH = "/analytics/ai-code/commits"
 CSV_PATH = "/analytics/ai-code/commits.csv"
 RANGE = {"startDate": "2025-06-01", "endDate": "2025-06-08"}
-
-
-@dataclass
-class Observer:
-    codes: list[str] = field(default_factory=list)
-    limited: int = 0
-
-    def request(self, key: EndpointKey, code: str) -> None:
-        self.codes.append(code)
-
-    def rate_limited(self, key: EndpointKey) -> None:
-        self.limited += 1
 
 
 @dataclass

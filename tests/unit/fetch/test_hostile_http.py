@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 from typing import Any
@@ -23,7 +22,6 @@ from exporter.fetch import paging
 from exporter.fetch.httpclient import (
     ApiClient,
     BearerAuth,
-    EndpointKey,
     basic_auth,
     parse_wait,
 )
@@ -31,7 +29,7 @@ from exporter.logsetup import JsonFormatter, LogfmtFormatter
 from exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext, ProviderRuntime
 from exporter.pipeline.poller import Poller
 from exporter.vendors.qoder.client import QoderMetricsClient
-from tests.support.fakes import FakeClock
+from tests.support.fakes import FakeClock, Observer
 
 EP = "commits"
 PATH = "/analytics/ai-code/commits"
@@ -39,18 +37,6 @@ CSV_PATH = "/analytics/ai-code/commits.csv"
 KEY = "sk_live_hostile_0123456789abcdef"
 BASIC = base64.b64encode(f"{KEY}:".encode()).decode()
 START = datetime(2025, 6, 1, tzinfo=UTC)
-
-
-@dataclass
-class Observer:
-    codes: list[str] = field(default_factory=list)
-    limited: int = 0
-
-    def request(self, key: EndpointKey, code: str) -> None:
-        self.codes.append(code)
-
-    def rate_limited(self, key: EndpointKey) -> None:
-        self.limited += 1
 
 
 class Trickle(httpx.SyncByteStream):
