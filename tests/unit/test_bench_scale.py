@@ -28,6 +28,7 @@ def load_bench() -> ModuleType:
     return module
 
 
+@pytest.mark.slow  # seconds of real threads / a bench run
 def test_tiny_run_meets_every_target(capsys: pytest.CaptureFixture[str]) -> None:
     bench = load_bench()
     code = bench.main(["--users", "50", "--repos", "20", "--hours", "2", "--procs", "1",

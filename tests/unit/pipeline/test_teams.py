@@ -237,6 +237,7 @@ def test_back_to_the_map_in_use_clears_the_broken_flag(tmp_path: Path) -> None:
     assert gauges(src)[MAP_LOAD_OK.name] == 1.0 and not src.broken
 
 
+@pytest.mark.slow  # seconds of real threads / a bench run
 def test_lookups_from_several_threads_during_reloads(tmp_path: Path) -> None:
     path = write(tmp_path / "t.csv", "email,team\na@x.io,Web\n")
     src = TeamMapSource(path)
