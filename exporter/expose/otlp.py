@@ -28,7 +28,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import urlsplit, urlunsplit
@@ -50,7 +50,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from exporter.expose.families import Family, Spec
-from exporter.expose.snapshot import Publisher, merge
+from exporter.expose.snapshot import merge
 from exporter.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -215,11 +215,6 @@ class SplitStartTimes:
 
 
 # -- families -> MetricsData ------------------------------------------------------------
-
-
-def published_families(publisher: Publisher) -> list[Family]:
-    """The merged families of the publisher's last render: exactly what /metrics serves."""
-    return publisher.families()
 
 
 def otlp_name(spec: Spec) -> str:
@@ -663,14 +658,3 @@ class OtlpPusher:
         else:
             fams.append(OTLP_EXPORT_DURATION.family([]))
         return fams
-
-
-def iter_points(data: Iterable[MetricsData]) -> Iterator[tuple[Metric, NumberDataPoint]]:
-    """Every (metric, data point) of some MetricsData (tests, debugging)."""
-    for md in data:
-        for rm in md.resource_metrics:
-            for sm in rm.scope_metrics:
-                for m in sm.metrics:
-                    for p in m.data.data_points:
-                        if isinstance(p, NumberDataPoint):
-                            yield m, p

@@ -229,11 +229,6 @@ class WebConfigSource:
         with self._lock:
             return self._context
 
-    @property
-    def auth_required(self) -> bool:
-        with self._lock:
-            return bool(self._config.users)
-
     def authorized(self, header: str | None) -> bool:
         """An `Authorization: Basic ...` header against basic_auth_users."""
         with self._lock:

@@ -136,15 +136,6 @@ def parse_wait(value: str | None, now: float) -> float | None:
     raise ValueError(f"neither seconds-until nor a time within a day: {text[:60]!r}")
 
 
-def parse_retry_after(value: str | None, now: float) -> float | None:
-    """Retry-After as seconds from now (see parse_wait)."""
-    return parse_wait(value, now)
-
-
-def parse_ratelimit_reset(value: str | None, now: float) -> float | None:
-    """X-RateLimit-Reset as seconds from now (see parse_wait)."""
-    return parse_wait(value, now)
-
 
 # -- redaction ------------------------------------------------------------------------------
 

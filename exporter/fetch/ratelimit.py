@@ -55,11 +55,6 @@ class TokenBucket:
             self._sleep(wait)
         return start
 
-    def next_slot(self) -> float:
-        """When the next token becomes available (monotonic), without taking it."""
-        with self._lock:
-            return max(self._clock(), self._next)
-
     def refund(self, slot: float) -> bool:
         """Give back the token of `slot` (the vendor did not count that request, e.g. a
         304). Only while it is still the latest one taken and no pause came since: a

@@ -59,7 +59,6 @@ class Poller:
         # job id -> (wall time, why): the vendor asked not to be called before then
         self._not_before: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
-        self._dirty = threading.Event()
         self._scheduler: BackgroundScheduler | None = None
         self.stopping = stopping or threading.Event()
 
@@ -87,11 +86,9 @@ class Poller:
         def publish(part: str, families: tuple[Family, ...]) -> None:
             self.publisher.publish((*key, part), families)
             published[part] = sum(len(f.samples) for f in families)
-            self._dirty.set()
 
         def progress(done: int, total: int, watermark: float | None) -> None:
             self.telemetry.progress(key, done=done, total=total, watermark=watermark)
-            self._dirty.set()
 
         if self._skip(job_id, key):
             return
@@ -127,9 +124,8 @@ class Poller:
             logger.warning("endpoint poll failed", extra={
                 **fields, "duration_seconds": duration, "error": error})
         self.telemetry.finished(key, ok=ok, at=self._wall(), duration=duration, error=error)
-        self._dirty.set()
         if job_id in self._gates and job_id not in self._attempted:
-            self.render_if_changed()  # ready means served: render before saying so
+            self.publisher.render()  # ready means served: render before saying so
         with self._lock:
             self._attempted.add(job_id)
 
@@ -166,7 +162,6 @@ class Poller:
         self.telemetry.finished(key, ok=False, at=self._wall(), duration=duration,
                                 error=note)
         self._set_next_poll(job_id, key)
-        self._dirty.set()
         return True
 
     def poll_all_once(self) -> None:
@@ -174,11 +169,6 @@ class Poller:
         for job_id in self._jobs:
             self.run_endpoint(job_id)
         self.publisher.render()
-
-    def render_if_changed(self) -> None:
-        if self._dirty.is_set():
-            self._dirty.clear()
-            self.publisher.render()
 
     def log_progress(self) -> None:
         """What the landing page shows, in the log, for every stream still catching up."""

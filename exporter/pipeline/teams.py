@@ -63,7 +63,8 @@ def _bad_label(value: str) -> str | None:
 
 
 class TeamsConfig(Strict):
-    """The `teams:` block. `file` is relative to the config file (see `path_from`)."""
+    """The `teams:` block. config.load_config resolves a relative `file` against the
+    config file's folder before this model sees it."""
 
     file: Path
     unassigned: str = DEFAULT_UNASSIGNED
@@ -78,10 +79,6 @@ class TeamsConfig(Strict):
         if ch:
             raise ValueError(f"must not contain a control character ({ch})")
         return v
-
-    def path_from(self, config_file: str | Path) -> Path:
-        """`file` resolved against the directory of the config file (absolute stays)."""
-        return Path(config_file).parent / self.file
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,10 +317,6 @@ class TeamMapSource:
         self._broken = False
         self._last_error = ""
         self._log_loaded()
-
-    @classmethod
-    def from_config(cls, cfg: TeamsConfig, config_file: str | Path) -> TeamMapSource:
-        return cls(cfg.path_from(config_file), cfg.unassigned)
 
     def _log_loaded(self) -> None:
         logger.info("teams map loaded", extra={"path": str(self.path), "rows": self._map.rows,

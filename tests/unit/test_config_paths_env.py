@@ -12,6 +12,7 @@ from exporter.errors import ConfigError
 
 CONFIG = """
 state_path: state/aicode.db
+teams: {file: teams.csv}
 users: {label: hmac, hmac_key_file: keys/hmac}
 providers:
   - {type: qoder, name: acme, organization_id: o, api_key_file: keys/qoder}
@@ -23,6 +24,7 @@ def setup(tmp_path: Path) -> Path:
     (conf / "keys").mkdir(parents=True)
     (conf / "keys" / "qoder").write_text("qk-123\n")
     (conf / "keys" / "hmac").write_text("0123456789abcdef0123\n")
+    (conf / "teams.csv").write_text("team,email\npayments,a@example.com\n")
     (conf / "c.yaml").write_text(CONFIG)
     return conf / "c.yaml"
 
@@ -35,6 +37,7 @@ def test_relative_paths_mean_the_same_from_any_directory(
         cfg = load_config(path)
         assert cfg.state_path == path.parent / "state" / "aicode.db"
         assert cfg.providers[0].key.get_secret_value() == "qk-123"
+        assert cfg.teams is not None and cfg.teams.file == path.parent / "teams.csv"
 
 
 def test_key_files_come_from_key_dir_when_set(tmp_path: Path,

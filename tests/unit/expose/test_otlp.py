@@ -33,7 +33,6 @@ from exporter.expose.otlp import (
     build_resource,
     otlp_name,
     otlp_unit,
-    published_families,
 )
 from exporter.expose.snapshot import Publisher, build_snapshot
 from exporter.otlpconfig import OtlpConfig, resolve
@@ -173,7 +172,7 @@ def test_published_families_are_what_metrics_serves() -> None:
     pub.publish(("qoder", "b", "overview", ""), [UP.family([(("qoder", "b", "overview"), 0.0)]),
                                                  REQUESTS.family([])])
     snap = pub.render()
-    fams = published_families(pub)
+    fams = pub.families()
     assert build_snapshot(fams).text == snap.text
     names = {f.spec.name for f in fams}
     assert {"aicode_up", "aicode_exporter_build_info"} <= names
