@@ -8,9 +8,10 @@ stream reads have none and are paced by the bucket).
 
 Every request has a total time budget covering connect, headers and the whole body: the
 client's `timeout` (the provider's request_timeout), never beyond the caller's deadline.
-Bodies are read as they stream, the clock checked between chunks, so a vendor sending one
-byte a second fails with Unavailable("response took longer than ...") instead of hanging;
-and a body over `max_body_bytes` is a SchemaError before more than that is buffered.
+Each socket read is cut to what is left of it (fetch/deadline.py), and bodies are read as
+they stream, the clock checked between chunks, so a vendor sending its headers or its
+body one byte a second fails with Unavailable instead of hanging; and a body over
+`max_body_bytes` is a SchemaError before more than that is buffered.
 
 Waits the vendor asks for (Retry-After, X-RateLimit-Reset with X-RateLimit-Remaining: 0)
 are read as seconds-until, epoch seconds, epoch milliseconds or an HTTP date; anything else
@@ -56,6 +57,7 @@ from exporter.errors import (
     Unavailable,
     VendorError,
 )
+from exporter.fetch.deadline import DeadlineTransport, within
 from exporter.fetch.ratelimit import TokenBucket
 from exporter.version import __version__
 
@@ -306,7 +308,7 @@ class ApiClient:
             auth=auth,
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
             headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-            transport=transport,
+            transport=transport if transport is not None else DeadlineTransport(),
             follow_redirects=False,
         )
         self._buckets = {ep: TokenBucket(r, clock=clock, sleep=sleep)
@@ -454,7 +456,8 @@ class ApiClient:
                 budget, connect=min(budget, CONNECT_TIMEOUT)).as_dict()
             wait: float | None = 0.0
             try:
-                resp = self._client.send(req, stream=True)
+                with within(budget):  # the headers too, however slowly they come
+                    resp = self._client.send(req, stream=True)
             except httpx.TimeoutException as e:
                 self._observer.request(key, "error")
                 last = Unavailable(f"timeout: {type(e).__name__}", endpoint=endpoint)
@@ -541,16 +544,17 @@ class ApiClient:
         chunks: list[bytes] = []
         size = 0
         try:
-            for chunk in resp.iter_bytes():
-                if size + len(chunk) > limit:
-                    if not truncate:
-                        raise self._too_large(endpoint, limit)
-                    chunks.append(chunk[:limit - size])
-                    break
-                size += len(chunk)
-                chunks.append(chunk)
-                if self._clock() > end:
-                    raise self._overrun(endpoint, budget)
+            with within(end - self._clock()):
+                for chunk in resp.iter_bytes():
+                    if size + len(chunk) > limit:
+                        if not truncate:
+                            raise self._too_large(endpoint, limit)
+                        chunks.append(chunk[:limit - size])
+                        break
+                    size += len(chunk)
+                    chunks.append(chunk)
+                    if self._clock() > end:
+                        raise self._overrun(endpoint, budget)
         except httpx.TimeoutException as e:
             raise Unavailable(f"timeout: {type(e).__name__} reading the response body",
                               endpoint=endpoint) from None
@@ -663,12 +667,16 @@ class _ResponseReader(io.RawIOBase):
     def _next_chunk(self) -> bytes:
         if self._clock is None or self._budget is None:
             return next(self._chunks)
+        started, end, until = self._budget
         t0 = self._clock()
-        chunk = next(self._chunks)  # StopIteration at the end: the body is all in
+        left = end - started - self._spent
+        if until is not None:
+            left = min(left, until - t0)
+        with within(left):
+            chunk = next(self._chunks)  # StopIteration at the end: the body is all in
         now = self._clock()
         self._spent += now - t0
-        started, end, deadline = self._budget
-        if self._spent > end - started or (deadline is not None and now > deadline):
+        if self._spent > end - started or (until is not None and now > until):
             raise self._fail(Unavailable(
                 f"response took longer than {round(end - started, 1):g}s",
                 endpoint=self._endpoint))
