@@ -236,6 +236,9 @@ class _Parser:
                 bad = _bad_label(team)
                 if bad:
                     raise self.fail(start, TEAM, bad)
+                if team == unassigned:  # its members would merge with users in no row
+                    raise self.fail(start, TEAM, f"team {team!r} is the label of users "
+                                    "in no row (teams.unassigned): rename one of them")
             if not email and not uid:
                 cols = [k for k in (EMAIL, USER_ID) if k in idx]
                 raise self.fail(start, " or ".join(cols),

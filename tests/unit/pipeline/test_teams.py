@@ -128,6 +128,9 @@ def test_each_broken_fixture_names_file_line_and_column(
     (b'email,note,team\na@x.io,"two\nlines",Web\nb@x.io,x,\n',
      "t.csv: line 4, column team: empty team name"),  # physical lines, multi-line cells
     (b"\n\nuser_id,team\n\nu-1,\n", "t.csv: line 5, column team: empty team name"),
+    (b"email,team\na@x.io,Web\nb@x.io,unassigned\n",
+     "t.csv: line 3, column team: team 'unassigned' is the label of users in no row "
+     "(teams.unassigned): rename one of them"),
 ])
 def test_inline_errors(data: bytes, message: str) -> None:
     with pytest.raises(ConfigError) as e:
