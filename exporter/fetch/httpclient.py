@@ -458,9 +458,14 @@ class ApiClient:
             try:
                 with within(budget):  # the headers too, however slowly they come
                     resp = self._client.send(req, stream=True)
-            except httpx.TimeoutException as e:
+            except httpx.ConnectTimeout:
                 self._observer.request(key, "error")
-                last = Unavailable(f"timeout: {type(e).__name__}", endpoint=endpoint)
+                last = Unavailable("timeout: no connection within "
+                                   f"{round(min(budget, CONNECT_TIMEOUT), 1):g}s",
+                                   endpoint=endpoint)
+            except httpx.TimeoutException:
+                self._observer.request(key, "error")
+                last = self._overrun(endpoint, budget)
             except httpx.HTTPError as e:
                 self._observer.request(key, "error")
                 last = Unavailable(
@@ -555,9 +560,8 @@ class ApiClient:
                     chunks.append(chunk)
                     if self._clock() > end:
                         raise self._overrun(endpoint, budget)
-        except httpx.TimeoutException as e:
-            raise Unavailable(f"timeout: {type(e).__name__} reading the response body",
-                              endpoint=endpoint) from None
+        except httpx.TimeoutException:
+            raise self._overrun(endpoint, budget) from None
         except httpx.HTTPError as e:
             raise Unavailable(f"response body cut off: {type(e).__name__}",
                               endpoint=endpoint) from None
@@ -677,10 +681,13 @@ class _ResponseReader(io.RawIOBase):
         now = self._clock()
         self._spent += now - t0
         if self._spent > end - started or (until is not None and now > until):
-            raise self._fail(Unavailable(
-                f"response took longer than {round(end - started, 1):g}s",
-                endpoint=self._endpoint))
+            raise self._fail(self._too_slow())
         return chunk
+
+    def _too_slow(self) -> Unavailable:
+        budget = self._budget[1] - self._budget[0] if self._budget else 0.0
+        return Unavailable(f"response took longer than {round(budget, 1):g}s",
+                           endpoint=self._endpoint)
 
     def readinto(self, b: Any) -> int:
         while not self._buf:
@@ -689,6 +696,8 @@ class _ResponseReader(io.RawIOBase):
             except StopIteration:
                 self._finish()
                 return 0
+            except httpx.TimeoutException:
+                raise self._fail(self._too_slow()) from None
             except httpx.HTTPError as e:
                 raise self._fail(Unavailable(f"response body cut off: {type(e).__name__}",
                                              endpoint=self._endpoint)) from None

@@ -85,7 +85,7 @@ def client(url: str, timeout: float) -> ApiClient:
 def test_a_trickled_answer_ends_at_the_request_budget(vendor: Vendor, what: str) -> None:
     api = client(vendor.url, timeout=1.0)
     t0 = time.monotonic()
-    with pytest.raises(Unavailable, match=r"timeout|longer than"):
+    with pytest.raises(Unavailable, match=r"response took longer than [\d.]+s"):
         api.get_json(EP, "/x", {}, deadline=t0 + 1.5)  # a retry gets the last 0.5 s
     elapsed = time.monotonic() - t0
     api.close()
