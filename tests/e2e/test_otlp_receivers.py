@@ -165,7 +165,7 @@ def test_a_dead_receiver_is_counted_and_blocks_nobody(
         while p.status().exports["failure"] < 2 and time.monotonic() < deadline:
             t1 = time.monotonic()
             p.status(), p.families()  # what a scrape or the landing page reads
-            assert time.monotonic() - t1 < 0.1
+            assert time.monotonic() - t1 < 0.5  # never waits on the 1 s export
             time.sleep(0.05)
         t2 = time.monotonic()
         p.stop()

@@ -243,7 +243,7 @@ def test_503_when_every_connection_is_busy(make_server: Callable[..., MetricsSer
             took = time.monotonic() - start
         assert r.status_code == 503 and r.text == "too many connections\n"
         assert r.headers["connection"] == "close"
-        assert took < 0.5
+        assert took < 2.0  # at once, not after the 30 s write deadline of the busy ones
         assert server.stats().rejected == 1
         assert "connection limit reached" in caplog.text
     finally:
