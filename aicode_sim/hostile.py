@@ -80,9 +80,10 @@ _SPECS: dict[str, ModeSpec] = {
         "end in a lone UTF-16 surrogate: a \\udc80 escape in JSON, the bytes ED B2 80 in CSV",
         DATA_PATHS, {}),
     "drip": ModeSpec(
-        "the body is sent one byte at a time, `rate` bytes per second (default 1), the rest "
-        "at once after `max_seconds` (default 600)",
-        DATA_PATHS, {"rate": 1.0, "max_seconds": 600.0}),
+        "the body (with `head=1` the status line and headers too) is sent one byte at a "
+        "time, `rate` bytes per second (default 1), the rest at once after `max_seconds` "
+        "(default 600)",
+        DATA_PATHS, {"rate": 1.0, "max_seconds": 600.0, "head": 0.0}),
     "negative": ModeSpec(
         "line counts and aggregate counts are negative; rates (aiShareRate...) are -1e30",
         DATA_PATHS, {}),
@@ -325,7 +326,8 @@ class Hostility:
     def pace(self, body: Iterable[bytes]) -> Iterable[bytes]:
         if "drip" not in self.modes:
             return body
-        return self._drip(body, self._opt("drip", "rate"), self._opt("drip", "max_seconds"))
+        return Drip(body, self._opt("drip", "rate"), self._opt("drip", "max_seconds"),
+                    self._stopping, head=self._opt("drip", "head") > 0)
 
     # ---- echo_key and error bodies ------------------------------------------------------
 
@@ -523,20 +525,39 @@ class Hostility:
 
     # ---- pacing -------------------------------------------------------------------------
 
-    def _drip(self, body: Iterable[bytes], rate: float, max_seconds: float) -> Iterator[bytes]:
-        """One byte, then 1/rate seconds, then the next...; after max_seconds the rest at
-        once. Stopping the simulator drops the connection."""
-        interval = 1.0 / rate
-        deadline = time.monotonic() + max_seconds
-        first = True
-        for chunk in body:
+
+class Drip:
+    """A body sent one byte, then 1/rate seconds, then the next...; after max_seconds the
+    rest at once. With `head`, the server sends the status line and headers through
+    `pace_head` first, on the same clock. Stopping the simulator drops the connection."""
+
+    def __init__(self, body: Iterable[bytes], rate: float, max_seconds: float,
+                 stopping: threading.Event, *, head: bool) -> None:
+        self._body, self._interval, self._stopping = body, 1.0 / rate, stopping
+        self._until = time.monotonic() + max_seconds
+        self._first = True
+        self.head = head
+
+    def pace_head(self, head: bytes) -> Iterator[bytes]:
+        return self._paced((head,))
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self._paced(self._body)
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()
+
+    def _paced(self, chunks: Iterable[bytes]) -> Iterator[bytes]:
+        for chunk in chunks:
             for i in range(len(chunk)):
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= self._until:
                     yield chunk[i:]
                     break
-                if not first and self._stopping.wait(interval):
+                if not self._first and self._stopping.wait(self._interval):
                     raise AbortConnection("simulator stopped while dripping")
-                first = False
+                self._first = False
                 yield chunk[i : i + 1]
 
 

@@ -26,7 +26,7 @@ from aicode_sim import gen
 from aicode_sim.cursor.api import CursorApi
 from aicode_sim.cursor.data import CursorChanges, CursorCommits
 from aicode_sim.faults import Fault, FaultInjector
-from aicode_sim.hostile import Hostility
+from aicode_sim.hostile import Drip, Hostility
 from aicode_sim.index import RecordIndex
 from aicode_sim.population import build_population
 from aicode_sim.qoder.api import QoderApi
@@ -326,6 +326,7 @@ class _Server(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive and chunked transfer encoding
     server_version = "aicode-simulator"
+    _paced_head: Drip | None = None
 
     def _serve(self) -> None:
         simulator = cast(_Server, self.server).simulator
@@ -345,6 +346,8 @@ class _Handler(BaseHTTPRequestHandler):
         # 1xx, 204 and 304 have no body, so no framing either (RFC 9112 6.3).
         bodiless = status < 200 or status in (204, 304)
         chunked = not bodiless and not any(name.lower() == "content-length" for name in headers)
+        # The drip mode's head=1: the status line and headers go out at its pace too.
+        self._paced_head = body if isinstance(body, Drip) and body.head else None
         try:
             self.send_response(status)
             for name, value in headers.items():
@@ -365,6 +368,17 @@ class _Handler(BaseHTTPRequestHandler):
             close = getattr(body, "close", None)
             if close is not None:
                 close()
+
+    def flush_headers(self) -> None:
+        paced, self._paced_head = self._paced_head, None
+        if paced is None:
+            super().flush_headers()
+            return
+        buffered: list[bytes] = getattr(self, "_headers_buffer", [])  # BaseHTTPRequestHandler's
+        head = b"".join(buffered)
+        buffered.clear()
+        for piece in paced.pace_head(head):
+            self.wfile.write(piece)
 
     def _client_gone(self) -> bool:
         """True once the client has closed its end (EOF or reset on the socket)."""

@@ -8,6 +8,7 @@ import http.client
 import io
 import json
 import math
+import socket
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -75,7 +76,7 @@ def test_registry_names_every_mode_and_parses_cli_specs() -> None:
     }
     assert all(isinstance(text, str) and text for text in FAULT_MODES.values())
     assert parse_fault_mode("drip:rate=20, max_seconds=5") == (
-        "drip", {"rate": 20.0, "max_seconds": 5.0}
+        "drip", {"rate": 20.0, "max_seconds": 5.0, "head": 0.0}
     )
     assert parse_fault_mode("surrogate") == ("surrogate", {})
     for bad in ("nope", "drip:speed=3", "drip:rate=fast", "drip:rate", "drip:rate=0",
@@ -178,6 +179,26 @@ def test_drip_over_http_never_finishes_quickly() -> None:
             received += 1
         assert 8 <= received <= 20 < length
         conn.close()
+    finally:
+        started = time.monotonic()
+        sim.stop()  # wakes the dripping thread
+        assert time.monotonic() - started < 5
+
+
+def test_drip_head_sends_the_status_line_and_headers_at_the_same_pace() -> None:
+    sim = make("drip:rate=20,head=1")
+    sim.start()
+    try:
+        parts = urlsplit(sim.url)
+        with socket.create_connection((parts.hostname, parts.port), timeout=5) as s:
+            s.sendall(f"GET {Q_OVERVIEW} HTTP/1.1\r\nHost: x\r\n"
+                      "Authorization: Bearer sim-key\r\n\r\n".encode())
+            s.settimeout(0.5)  # every byte beats it
+            started, head = time.monotonic(), b""
+            while time.monotonic() - started < 0.5:
+                head += s.recv(1)
+        # about ten bytes of the status line in half a second, no header complete
+        assert head.startswith(b"HTTP/1.1 2") and 5 <= len(head) <= 20, head
     finally:
         started = time.monotonic()
         sim.stop()  # wakes the dripping thread

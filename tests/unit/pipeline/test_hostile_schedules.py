@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from aicode_sim import Simulator
 from exporter.app import App
 from tests.support.fakes import FakeClock, QoderFake, qoder_config
 
@@ -193,3 +194,26 @@ def test_a_trickling_overview_fails_within_its_deadline_and_the_others_stay_up(
     finally:
         stop.set()
         app.stop()
+
+
+@pytest.mark.slow
+def test_an_overview_trickling_its_headers_over_a_real_socket_fails_in_time(
+        tmp_path: Path) -> None:
+    """The simulator sends the overview's status line and headers ten bytes a second,
+    each byte well within a per-read timeout: only the request's total budget ends it."""
+    sim = Simulator(users=12, repos=5, days=20)
+    sim.faults.mode("drip", rf"{OVERVIEW}$", rate=10, head=1)
+    sim.start()
+    cfg = qoder_config(tmp_path, base_url=sim.url, organization_id="org_sim",
+                       api_key="sim-key", poll_interval="1s", rate_limit_per_minute=6000,
+                       endpoints=NO_STREAMS)
+    app = App(cfg)
+    try:
+        run_a_while(app, 2.5)
+        overview = app.telemetry.statuses()[(*KEY, "overview")]
+        assert overview.up is False, overview.last_error
+        assert "response took longer than" in overview.last_error
+        assert_others_fresh(app)
+    finally:
+        app.stop()
+        sim.stop()
