@@ -523,7 +523,8 @@ class Hostility:
         if buffer.tell():
             yield buffer.getvalue().encode("utf-8", "surrogatepass")
 
-    # ---- pacing -------------------------------------------------------------------------
+
+# ---- pacing -----------------------------------------------------------------------------
 
 
 class Drip:
