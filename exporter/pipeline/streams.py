@@ -5,7 +5,8 @@
    transaction, so a kill loses at most one slice and a restart resumes where it was;
 2. every `lookback_interval`, re-reads [now - lookback, watermark - overlap] slice by slice
    (records the vendor ingested late), as far as the run's deadline allows, resuming
-   from where it stopped on the next run.
+   from where it stopped on the next run; its slices are sized by the time earlier ones
+   took, so the one in flight at the deadline does not make the next run late.
 
 Each record counts once whatever reads it (ids are kept until no read can return them;
 records.identify says when two sightings are one record). A record the vendor returns
@@ -60,6 +61,12 @@ CHUNK = 2000  # records checked against the seen-ids table per query
 # record inside the tolerance is always still known when a read returns it again.
 WINDOW_TOLERANCE = timedelta(minutes=5)
 LOGGED_PER_SLICE = 5  # skipped records logged per slice (all are counted)
+# A deep re-read slice should take at most this share of a run, so the one in flight at
+# the run's deadline delays the next catch-up little; slices shrink (not below
+# MIN_DEEP_SLICE) or grow back (up to backfill_slice) by what the last one took.
+DEEP_SLICE_SHARE = 0.25
+MIN_DEEP_SLICE = timedelta(minutes=15)
+DEEP_SLICE_GROWTH = 1.25
 
 
 class _Seen:
@@ -152,6 +159,11 @@ class StreamJob:
             (m, lbl): v for (m, lbl), v in store.counters(vendor, org).items()
             if m in mine or lbl == (stream,)}
         self._state = store.stream_state(vendor, org, stream)
+        # Until a read has been timed, a quarter of backfill_slice: a first guess that
+        # costs a few requests more where reads are quick, and overruns less where not.
+        self._deep_slice = min(max(timing.backfill_slice / 4, MIN_DEEP_SLICE),
+                               timing.backfill_slice)
+        self._read_rate = 0.0  # seconds a timed slice took per second of its window
 
     @property
     def state(self) -> StreamState:
@@ -163,6 +175,7 @@ class StreamJob:
         return max(start, now - MAX_WINDOW)
 
     def run(self, ctx: PollContext) -> Outcome:
+        run_started = self._clock()
         if self._teams is not None:
             self._teams.refresh()  # a changed map applies to records counted from now on
         now = ctx.now
@@ -172,7 +185,9 @@ class StreamJob:
         # Before anything is committed, everything before the window's start counts as
         # read: the lag starts at the backfill's length and falls from there.
         ctx.progress(0, len(pieces), self._state.watermark or start.timestamp())
+        target = (ctx.deadline - run_started) * DEEP_SLICE_SHARE
         for i, (start, end) in enumerate(pieces):
+            t0 = self._clock()
             # The very first slice has no earlier read whose records it could share.
             failure = self._read(ctx, start, end, watermark=end.timestamp(),
                                  deep=(now.timestamp(), None) if first else None,
@@ -180,18 +195,21 @@ class StreamJob:
                                  else WINDOW_TOLERANCE)
             if failure is not None:
                 return Outcome(failures=[failure])
+            if end - start == self._t.backfill_slice:  # a backfill: sizes the deep slices
+                self._fit_deep_slice(end - start, self._clock() - t0, target)
             ctx.progress(i + 1, len(pieces), self._state.watermark)
             if i + 1 < len(pieces):
                 ctx.publish("counters", tuple(self.families()))
-        failure = self._deep_reread(ctx)
+        failure = self._deep_reread(ctx, target)
         outcome = self.restore()
         if failure is not None:
             outcome.failures.append(failure)
         return outcome
 
-    def _deep_reread(self, ctx: PollContext) -> Failure | None:
+    def _deep_reread(self, ctx: PollContext, target: float) -> Failure | None:
         """Re-read what the catch-up does not: [now - lookback, watermark - overlap], one
-        slice per transaction, until the deadline; the next run resumes where it stopped."""
+        slice per transaction, until the deadline; the next run resumes where it stopped.
+        Slices are sized to take about `target` seconds each."""
         now = ctx.now
         st = self._state
         if st.deep_last is None:  # a state file from before deep re-reads: start the clock
@@ -204,19 +222,46 @@ class StreamJob:
                 return None
             resume, started = now - self._t.lookback, now.timestamp()
         stop = self.catch_up_start(now)  # the catch-up just read everything after this
-        for start, end in slices(resume, stop, self._t.backfill_slice):
-            if self._clock() > ctx.deadline:
+        start = resume
+        while start < stop:
+            end = min(start + self._deep_slice, stop)
+            # Not a slice that would likely end past the deadline: the next run is due
+            # soon after it, and would be skipped.
+            guess = self._read_rate * (end - start).total_seconds()
+            if self._clock() + min(guess, target) > ctx.deadline:
                 self._store_deep(ctx, started, start.timestamp())
                 return None
+            t0 = self._clock()
             failure = self._read(ctx, start, end, watermark=None,
                                  deep=(started, end.timestamp()))
             if failure is not None:
                 return failure
+            self._fit_deep_slice(end - start, self._clock() - t0, target)
             ctx.publish("counters", tuple(self.families()))
+            start = end
         self._store_deep(ctx, started, None)
         logger.info("deep re-read finished", extra={
             **self._log_fields(), "lookback_seconds": self._t.lookback.total_seconds()})
         return None
+
+    def _fit_deep_slice(self, size: timedelta, took: float, target: float) -> None:
+        """Learn from a slice of `size` that took `took` seconds: the read rate (to guess
+        whether the next slice fits the run) and the next deep slice's size against
+        `target` (a large organisation or a low rate limit needs many small slices)."""
+        if took <= 0 or target <= 0:
+            return
+        self._read_rate = took / size.total_seconds()
+        if took > target:
+            new = size * (target / took)
+        elif took < target / 2 and size >= self._deep_slice:  # a full slice, and quick
+            # Slowly: records cluster in working hours, so a quick night slice says
+            # little about the next morning's.
+            new = size * DEEP_SLICE_GROWTH
+        else:
+            return
+        minutes = round(new / timedelta(minutes=1))
+        self._deep_slice = min(max(timedelta(minutes=minutes), MIN_DEEP_SLICE),
+                               self._t.backfill_slice)
 
     def _store_deep(self, ctx: PollContext, last: float, resume: float | None) -> None:
         batch = PollBatch(self.vendor, self.org, self.stream, deep=(last, resume))

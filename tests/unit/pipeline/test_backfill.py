@@ -164,3 +164,43 @@ def test_state_file_of_schema_1_is_migrated(tmp_path: Path) -> None:
     assert len(vendor.requests) == 1
     assert vendor.requests[0][0] == pytest.approx(clock.wall() - 3600 - 600, abs=1)
     app.close()
+
+
+def test_deep_reread_slices_are_sized_to_fit_the_run_when_reads_are_slow(
+        tmp_path: Path) -> None:
+    """At one request a minute a day of 8,000 records takes 8 minutes to read, and a run
+    has 4.5: one-day deep slices would hold the stream (and its next catch-up) up to 8
+    minutes past its deadline. Slices sized from the backfill's timing take about a
+    quarter of a run each, none starts that would likely end past the deadline, and
+    everything is still counted once."""
+    clock = FakeClock()
+    vendor = TimedVendor(clock)
+    populate(vendor, clock.wall(), per_day=8000, days=3)
+    cfg = cursor_config(tmp_path, rate_limit_per_minute=1, poll_interval="5m",
+                        endpoints={"commits": {"enabled": False},
+                                   "changes": {"format": "json"}})
+    app = App(cfg, transport=httpx.MockTransport(vendor), clock=clock.monotonic,
+              wall=clock.wall, sleep=clock.sleep)
+    app.poller.poll_all_once()  # the 7-day backfill, one-day slices
+    assert changes_total(app) == 24000
+    clock.wall_time += HOUR  # the deep re-read is due
+    clock.mono += HOUR
+    deep: list[tuple[float, float]] = []
+    runs: list[float] = []
+    for _ in range(30):
+        before, t0, now = len(vendor.requests), clock.monotonic(), clock.wall()
+        app.poller.poll_all_once()
+        runs.append(clock.monotonic() - t0)
+        deep += [r for r in vendor.requests[before:] if r[0] < now - 2 * HOUR]  # not hot
+        if deep and app.store.stream_state("cursor", "acme", "changes").deep_resume is None:
+            break  # the deep re-read ran to its end
+        clock.wall_time += 300
+        clock.mono += 300
+    assert deep[-1][1] > deep[0][0] + 47 * HOUR  # all of the 2-day lookback was read
+    assert len(runs) >= 4  # over several runs, each stopping at its deadline
+    assert max(end - start for start, end in deep) < 6 * HOUR  # not one-day slices
+    # Each run ends before the next is due (300 s), so no run is skipped: a slice is not
+    # started when the last one's duration would take it past the 270 s deadline.
+    assert max(runs) < 300, runs
+    assert changes_total(app) == 24000  # re-reading two days counted nothing twice
+    app.close()
