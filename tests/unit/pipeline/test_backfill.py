@@ -4,6 +4,8 @@ the vendor ingested late exactly once."""
 
 from __future__ import annotations
 
+import bisect
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,9 +29,17 @@ class TimedVendor:
         self.records: list[tuple[float, float, str]] = []  # (created, visible, id)
         self.requests: list[tuple[float, float]] = []
         self.fail_after: int | None = None
+        self._sorted: list[tuple[float, float, str]] | None = None
 
     def add(self, created: float, rid: str, visible: float | None = None) -> None:
         self.records.append((created, created if visible is None else visible, rid))
+
+    def _between(self, start: float, end: float) -> list[tuple[float, float, str]]:
+        if self._sorted is None or len(self._sorted) != len(self.records):
+            self._sorted = sorted(self.records)
+        lo = bisect.bisect_left(self._sorted, (start,))
+        hi = bisect.bisect_right(self._sorted, (end, math.inf))
+        return self._sorted[lo:hi]
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if self.fail_after is not None and len(self.requests) >= self.fail_after:
@@ -42,7 +52,7 @@ class TimedVendor:
         items = [{"changeId": rid, "userId": "u1", "source": "TAB", "model": "m",
                   "totalLinesAdded": 1, "totalLinesDeleted": 0,
                   "createdAt": datetime.fromtimestamp(c, UTC).isoformat()}
-                 for c, v, rid in sorted(self.records) if start <= c <= end and v <= now]
+                 for c, v, rid in self._between(start, end) if v <= now]
         size, page = int(p["pageSize"]), int(p["page"])
         chunk = items[(page - 1) * size:page * size]
         return httpx.Response(200, json={"items": chunk, "totalCount": len(items),
