@@ -99,8 +99,30 @@ class Stream(ABC):
         return ref.idx
 
 
+class Diff(NamedTuple):
+    """The size of a commit and its AI-written part, before a vendor splits the latter."""
+
+    feature_branch: str
+    added: int
+    deleted: int
+    ai_added: int
+    ai_deleted: int
+
+
 class CommitStream(Stream):
     attr_div = 4
+    lines_mean = 70.0  # mean lines added per commit
+
+    def diff(self, rand: Callable[[], float], person: Person) -> Diff:
+        """A commit's lines, drawn first from its detail RNG (both vendors alike)."""
+        feature_branch = vocab.FEATURE_BRANCHES[int(rand() * len(vocab.FEATURE_BRANCHES))]
+        added = 1 + gen.long_tail(rand, self.lines_mean, 4000)
+        deleted = int(added * rand() * 0.7)
+        share = (
+            0.0 if rand() < 0.1 else min(1.0, max(0.0, person.ai_affinity + (rand() - 0.5) * 0.4))
+        )
+        return Diff(feature_branch, added, deleted, round(added * share),
+                    round(deleted * share * rand()))
 
     def __init__(self, seed_bits: int, population: Population, rate: float) -> None:
         super().__init__(seed_bits, population, rate)

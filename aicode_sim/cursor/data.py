@@ -102,16 +102,9 @@ class CursorCommits(CommitStream):
         return ingest_ms, ingest_ms if commit_ts_null else event_ms
 
     def lines(self, ref: Ref) -> CursorLines:
-        person = self.population.people[ref.user]
         rand = self.detail_rand(ref)
-        feature_branch = vocab.FEATURE_BRANCHES[int(rand() * len(vocab.FEATURE_BRANCHES))]
-        added = 1 + gen.long_tail(rand, 70, 4000)
-        deleted = int(added * rand() * 0.7)
-        share = (
-            0.0 if rand() < 0.1 else min(1.0, max(0.0, person.ai_affinity + (rand() - 0.5) * 0.4))
-        )
-        ai_added = round(added * share)
-        ai_deleted = round(deleted * share * rand())
+        feature_branch, added, deleted, ai_added, ai_deleted = self.diff(
+            rand, self.population.people[ref.user])
         tab_share = rand()
         tab = (round(ai_added * tab_share), round(ai_deleted * tab_share))
         composer = (ai_added - tab[0], ai_deleted - tab[1])

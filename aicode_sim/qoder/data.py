@@ -136,6 +136,8 @@ class QoderCommits(CommitStream):
     spills = False
     csv_header = COMMIT_CSV_HEADER
 
+    lines_mean = 80.0
+
     def activity(self, person: Person) -> float:
         return person.qoder_activity
 
@@ -143,16 +145,9 @@ class QoderCommits(CommitStream):
         return event_ms, event_ms
 
     def lines(self, ref: Ref) -> CommitLines:
-        person = self.population.people[ref.user]
         rand = self.detail_rand(ref)
-        feature_branch = vocab.FEATURE_BRANCHES[int(rand() * len(vocab.FEATURE_BRANCHES))]
-        added = 1 + gen.long_tail(rand, 80, 4000)
-        deleted = int(added * rand() * 0.7)
-        share = (
-            0.0 if rand() < 0.1 else min(1.0, max(0.0, person.ai_affinity + (rand() - 0.5) * 0.4))
-        )
-        ai_added = round(added * share)
-        ai_deleted = round(deleted * share * rand())
+        feature_branch, added, deleted, ai_added, ai_deleted = self.diff(
+            rand, self.population.people[ref.user])
         picked = sorted(
             {gen.weighted_index(rand, _COLUMN_WEIGHTS) for _ in range(1 + int(rand() * 3))}
         )
