@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -123,6 +123,28 @@ def run_a_while(app: App, seconds: float) -> None:
     time.sleep(seconds)
 
 
+def fast_config(tmp_path: Path, **cfg: Any) -> Any:
+    """Aggregates only, polled every second: a run's deadline is 0.9 s."""
+    return qoder_config(tmp_path, poll_interval="1s", rate_limit_per_minute=6000,
+                        endpoints=NO_STREAMS, **cfg)
+
+
+def overview_app(tmp_path: Path,
+                 overview: Callable[[httpx.Request], httpx.Response | None]) -> App:
+    """An App whose vendor answers the overview with `overview` (None: as usual, once it
+    returns) and every other endpoint as usual."""
+    fake = QoderFake()
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith(OVERVIEW):
+            answer = overview(request)
+            if answer is not None:
+                return answer
+        return fake(request)
+
+    return App(fast_config(tmp_path), transport=httpx.MockTransport(handler))
+
+
 def assert_others_fresh(app: App) -> None:
     st = app.telemetry.statuses()
     for ep in AGGREGATES[1:]:
@@ -133,18 +155,13 @@ def assert_others_fresh(app: App) -> None:
 
 @pytest.mark.slow
 def test_a_hanging_overview_keeps_the_other_aggregates_up_and_fresh(tmp_path: Path) -> None:
-    fake = QoderFake()
     release = threading.Event()
-    served = fake.__call__
 
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith(OVERVIEW):
-            release.wait(10)  # a vendor that never answers this one
-        return served(request)
+    def hang(request: httpx.Request) -> None:
+        # A vendor that never answers this one (MockTransport has no socket to time out).
+        release.wait(10)
 
-    cfg = qoder_config(tmp_path, poll_interval="1s", rate_limit_per_minute=6000,
-                       endpoints=NO_STREAMS)
-    app = App(cfg, transport=httpx.MockTransport(handler))
+    app = overview_app(tmp_path, hang)
     try:
         run_a_while(app, 3.0)
         assert app.telemetry.statuses()[(*KEY, "overview")].up is None  # still hanging
@@ -170,19 +187,9 @@ class RealTrickle(httpx.SyncByteStream):
 @pytest.mark.slow
 def test_a_trickling_overview_fails_within_its_deadline_and_the_others_stay_up(
         tmp_path: Path) -> None:
-    fake = QoderFake()
     stop = threading.Event()
-    served = fake.__call__
-
-    def handler(request: httpx.Request) -> httpx.Response:
-        if request.url.path.endswith(OVERVIEW):
-            return httpx.Response(200, headers={"content-type": "application/json"},
-                                  stream=RealTrickle(stop))
-        return served(request)
-
-    cfg = qoder_config(tmp_path, poll_interval="1s", rate_limit_per_minute=6000,
-                       endpoints=NO_STREAMS)
-    app = App(cfg, transport=httpx.MockTransport(handler))
+    app = overview_app(tmp_path, lambda request: httpx.Response(
+        200, headers={"content-type": "application/json"}, stream=RealTrickle(stop)))
     try:
         run_a_while(app, 2.5)
         overview = app.telemetry.statuses()[(*KEY, "overview")]
@@ -204,10 +211,8 @@ def test_an_overview_trickling_its_headers_over_a_real_socket_fails_in_time(
     sim = Simulator(users=12, repos=5, days=20)
     sim.faults.mode("drip", rf"{OVERVIEW}$", rate=10, head=1)
     sim.start()
-    cfg = qoder_config(tmp_path, base_url=sim.url, organization_id="org_sim",
-                       api_key="sim-key", poll_interval="1s", rate_limit_per_minute=6000,
-                       endpoints=NO_STREAMS)
-    app = App(cfg)
+    app = App(fast_config(tmp_path, base_url=sim.url, organization_id="org_sim",
+                          api_key="sim-key"))
     try:
         run_a_while(app, 2.5)
         overview = app.telemetry.statuses()[(*KEY, "overview")]
