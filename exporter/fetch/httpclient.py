@@ -465,7 +465,7 @@ class ApiClient:
                                    endpoint=endpoint)
             except httpx.TimeoutException:
                 self._observer.request(key, "error")
-                last = self._overrun(endpoint, budget)
+                last = _overrun(endpoint, budget)
             except httpx.HTTPError as e:
                 self._observer.request(key, "error")
                 last = Unavailable(
@@ -480,7 +480,7 @@ class ApiClient:
                 status = resp.status_code
                 try:
                     if self._clock() > end:  # the headers alone took the whole budget
-                        raise self._overrun(endpoint, budget)
+                        raise _overrun(endpoint, budget)
                     if resp.is_success and stream:
                         return _Reply(resp, b"", started, end)  # counted by the reader
                     limit_bytes = (self.max_body_bytes if resp.is_success
@@ -535,10 +535,6 @@ class ApiClient:
         return RateLimited(f"next request slot is past {within} "
                            f"(limit {bucket.per_minute:g}/min)", endpoint=endpoint)
 
-    def _overrun(self, endpoint: str, budget: float) -> Unavailable:
-        return Unavailable(f"response took longer than {round(budget, 1):g}s",
-                           endpoint=endpoint)
-
     def _read_body(self, endpoint: str, resp: httpx.Response, end: float, budget: float,
                    limit: int, *, truncate: bool) -> bytes:
         """The body as it streams in, the clock checked between chunks; past `limit`
@@ -559,9 +555,9 @@ class ApiClient:
                     size += len(chunk)
                     chunks.append(chunk)
                     if self._clock() > end:
-                        raise self._overrun(endpoint, budget)
+                        raise _overrun(endpoint, budget)
         except httpx.TimeoutException:
-            raise self._overrun(endpoint, budget) from None
+            raise _overrun(endpoint, budget) from None
         except httpx.HTTPError as e:
             raise Unavailable(f"response body cut off: {type(e).__name__}",
                               endpoint=endpoint) from None
@@ -686,8 +682,7 @@ class _ResponseReader(io.RawIOBase):
 
     def _too_slow(self) -> Unavailable:
         budget = self._budget[1] - self._budget[0] if self._budget else 0.0
-        return Unavailable(f"response took longer than {round(budget, 1):g}s",
-                           endpoint=self._endpoint)
+        return _overrun(self._endpoint, budget)
 
     def readinto(self, b: Any) -> int:
         while not self._buf:
@@ -724,6 +719,11 @@ class _ResponseReader(io.RawIOBase):
         if keep is not None:
             keep(b"".join(self._kept))
         self._kept = []
+
+
+def _overrun(endpoint: str, budget: float) -> Unavailable:
+    """Any timeout of a request: its whole budget is what ran out."""
+    return Unavailable(f"response took longer than {round(budget, 1):g}s", endpoint=endpoint)
 
 
 def _clean(params: Mapping[str, Any]) -> dict[str, Any]:
