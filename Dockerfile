@@ -12,7 +12,7 @@ ENV PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY pyproject.toml README.md LICENSE ./
-COPY exporter ./exporter
+COPY aicode_exporter ./aicode_exporter
 COPY aicode_sim ./aicode_sim
 # Dependencies come from the version ranges in pyproject.toml; the wheel is this checkout.
 RUN python -m venv /opt/venv \

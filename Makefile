@@ -27,7 +27,7 @@ tools:
 	@scripts/ensure-tools.sh
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check exporter aicode_sim tests bench grafana prometheus scripts
+	$(BIN)/ruff check aicode_exporter aicode_sim tests bench grafana prometheus scripts
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy

@@ -72,11 +72,11 @@ from typing import Any
 
 import httpx
 
+from aicode_exporter.app import App
+from aicode_exporter.config import Config
+from aicode_exporter.durations import parse_duration
 from aicode_sim import Simulator
 from aicode_sim.rollup import DayRollup, Rollups
-from exporter.app import App
-from exporter.config import Config
-from exporter.durations import parse_duration
 
 # A Wednesday: fixed, so every run sees the same data (the simulator is seeded by date).
 START = datetime(2025, 6, 4, tzinfo=UTC)

@@ -19,12 +19,12 @@ from collections.abc import Callable
 
 import httpx
 
-from exporter.expose import snapshot
-from exporter.expose.families import Family
-from exporter.expose.server import MetricsServer
-from exporter.expose.snapshot import Publisher
-from exporter.expose.telemetry import Telemetry
-from exporter.vendors.qoder import metrics as catalog
+from aicode_exporter.expose import snapshot
+from aicode_exporter.expose.families import Family
+from aicode_exporter.expose.server import MetricsServer
+from aicode_exporter.expose.snapshot import Publisher
+from aicode_exporter.expose.telemetry import Telemetry
+from aicode_exporter.vendors.qoder import metrics as catalog
 
 # What a Prometheus server sends: it prefers OpenMetrics.
 PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"

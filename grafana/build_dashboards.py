@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from exporter.vendors.registry import all_specs
+from aicode_exporter.vendors.registry import all_specs
 from scripts.generated import write_or_check
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write the README's metric table from the metric catalogue (exporter/expose/catalog.py
+"""Write the README's metric table from the metric catalogue (aicode_exporter/expose/catalog.py
 plus every vendor's metrics.py, assembled by the vendor registry).
 
     python scripts/metrics_table.py           # rewrite the table in README.md
@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from exporter.vendors.registry import all_specs
+from aicode_exporter.vendors.registry import all_specs
 from scripts.generated import replace_between, write_or_check
 
 README = Path(__file__).resolve().parents[1] / "README.md"

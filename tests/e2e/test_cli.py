@@ -17,7 +17,7 @@ BAD = FIXTURES / "config" / "bad"
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "exporter", *args], capture_output=True,
+    return subprocess.run([sys.executable, "-m", "aicode_exporter", *args], capture_output=True,
                           text=True, timeout=60, cwd=ROOT)
 
 

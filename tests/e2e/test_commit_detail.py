@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from aicode_exporter.__main__ import main
 from aicode_sim import Simulator
-from exporter.__main__ import main
 from tests.support.processes import write_config
 
 

@@ -240,7 +240,7 @@ def test_sigterm_mid_poll_exits_0_within_10s_and_commits_nothing_partial(
     finally:
         sim.stop()
     assert rc == 0 and took < 10, (rc, took)
-    from exporter.pipeline.state import StateStore
+    from aicode_exporter.pipeline.state import StateStore
 
     store = StateStore(tmp_path / "state.db")
     assert store.counters("cursor", "sim") == {}  # the unfinished poll left nothing

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 
+from aicode_exporter.app import App
+from aicode_exporter.config import Config
 from aicode_sim import Simulator
-from exporter.app import App
-from exporter.config import Config
 from tests.support import exposition
 from tests.support.fakes import sim_transport
 from tests.support.otlp_receivers import HttpReceiver, decode_received

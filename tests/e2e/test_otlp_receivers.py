@@ -14,16 +14,16 @@ from typing import Any
 
 import pytest
 
-from exporter.expose.families import Family
-from exporter.expose.otlp import (
+from aicode_exporter.expose.families import Family
+from aicode_exporter.expose.otlp import (
     InMemoryStartTimes,
     OtlpPusher,
     OtlpSettings,
     otlp_name,
 )
-from exporter.logsetup import setup_logging
-from exporter.otlpconfig import OtlpConfig, resolve
-from exporter.version import __version__
+from aicode_exporter.logsetup import setup_logging
+from aicode_exporter.otlpconfig import OtlpConfig, resolve
+from aicode_exporter.version import __version__
 from tests.support.fakes import FakeClock
 from tests.support.otlp_receivers import (
     COMMITS,

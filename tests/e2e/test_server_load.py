@@ -29,10 +29,10 @@ pytestmark = [
 SERVER = """
 import resource, sys
 from types import SimpleNamespace
-from exporter.expose.server import MetricsServer
-from exporter.expose.snapshot import Snapshot
-from exporter.expose.telemetry import Telemetry
-from exporter.logsetup import setup_logging
+from aicode_exporter.expose.server import MetricsServer
+from aicode_exporter.expose.snapshot import Snapshot
+from aicode_exporter.expose.telemetry import Telemetry
+from aicode_exporter.logsetup import setup_logging
 
 setup_logging()  # logfmt to stderr, fields included, as the exporter writes it
 nofile = int(sys.argv[1])

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from exporter.vendors.registry import all_specs
+from aicode_exporter.vendors.registry import all_specs
 from tests.support.processes import ROOT
 
 REPO = ROOT

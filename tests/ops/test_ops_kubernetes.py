@@ -11,9 +11,9 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from exporter.config import Config
-from exporter.configmodels import EndpointOverride, UsersConfig
-from exporter.vendors.registry import VENDORS
+from aicode_exporter.config import Config
+from aicode_exporter.configmodels import EndpointOverride, UsersConfig
+from aicode_exporter.vendors.registry import VENDORS
 from tests.ops.helpers import (
     K8S_DIR,
     PROMETHEUS_DIR,

@@ -58,7 +58,7 @@ def test_dockerignore_keeps_only_the_build_context() -> None:
     text = (REPO / ".dockerignore").read_text(encoding="utf-8")
     lines = [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
     assert lines[0] == "*"
-    for needed in ("!pyproject.toml", "!README.md", "!exporter/"):
+    for needed in ("!pyproject.toml", "!README.md", "!aicode_exporter/"):
         assert needed in lines
 
 

@@ -9,8 +9,8 @@ from collections import Counter
 
 import pytest
 
+from aicode_exporter.pipeline.teams import parse_team_map
 from aicode_sim import TEAMS, Simulator, team_assignment, teams_csv
-from exporter.pipeline.teams import parse_team_map
 
 
 def rows(text: str) -> list[dict[str, str]]:

@@ -30,9 +30,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
-from exporter.expose import catalog
-from exporter.expose.families import Family, Spec
-from exporter.version import build_labels
+from aicode_exporter.expose import catalog
+from aicode_exporter.expose.families import Family, Spec
+from aicode_exporter.version import build_labels
 
 SECRET = "Bearer s3cr3t-otlp-token-0123"
 UP = catalog.UP

@@ -35,7 +35,7 @@ def write_config(path: Path, state: Path, providers: list[dict[str, Any]],
 
 
 def exporter_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "exporter", *args]
+    return [sys.executable, "-m", "aicode_exporter", *args]
 
 
 @contextmanager

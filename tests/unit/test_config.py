@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import load_config
-from exporter.errors import ConfigError
-from exporter.vendors.cursor.config import CursorProvider
-from exporter.vendors.qoder.config import QoderProvider
+from aicode_exporter.config import load_config
+from aicode_exporter.errors import ConfigError
+from aicode_exporter.vendors.cursor.config import CursorProvider
+from aicode_exporter.vendors.qoder.config import QoderProvider
 from tests.support.fakes import FIXTURES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from exporter.__main__ import EXIT_CONFIG, main
-from exporter.config import load_config
-from exporter.configmodels import DURATION_BOUNDS
-from exporter.durations import parse_duration
-from exporter.errors import ConfigError
+from aicode_exporter.__main__ import EXIT_CONFIG, main
+from aicode_exporter.config import load_config
+from aicode_exporter.configmodels import DURATION_BOUNDS
+from aicode_exporter.durations import parse_duration
+from aicode_exporter.errors import ConfigError
 
 KEY = "k3y-0123456789abcdef"
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from exporter.config import load_config
-from exporter.errors import ConfigError
+from aicode_exporter.config import load_config
+from aicode_exporter.errors import ConfigError
 
 CONFIG = """
 state_path: state/aicode.db

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from exporter.vendors.registry import VENDORS
+from aicode_exporter.vendors.registry import VENDORS
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = ROOT / "exporter"
+PACKAGE = ROOT / "aicode_exporter"
 CORE = ("fetch", "pipeline", "expose")
 # Top-level wiring allowed to name vendors: the CLI's help text and the demo's config.
 WIRING = {PACKAGE / "cli.py", PACKAGE / "__main__.py"}
@@ -38,14 +38,15 @@ def imports_of(path: Path) -> set[str]:
 
 
 def test_core_layers_import_no_vendor_and_nothing_above_them() -> None:
-    above = {"fetch": ("exporter.expose", "exporter.pipeline", "exporter.vendors"),
-             "expose": ("exporter.pipeline", "exporter.vendors"),
-             "pipeline": ("exporter.vendors",)}
+    pkg = "aicode_exporter"
+    above = {"fetch": (f"{pkg}.expose", f"{pkg}.pipeline", f"{pkg}.vendors"),
+             "expose": (f"{pkg}.pipeline", f"{pkg}.vendors"),
+             "pipeline": (f"{pkg}.vendors",)}
     bad = []
     for layer in CORE:
         for path in (PACKAGE / layer).rglob("*.py"):
             for mod in imports_of(path):
-                top = mod in ("exporter.app", "exporter.config", "exporter.commitdetail")
+                top = mod in (f"{pkg}.app", f"{pkg}.config", f"{pkg}.commitdetail")
                 if top or mod.startswith((*above[layer], "aicode_sim")):
                     bad.append(f"{path.relative_to(ROOT)} imports {mod}")
     assert not bad, bad
@@ -53,7 +54,7 @@ def test_core_layers_import_no_vendor_and_nothing_above_them() -> None:
 
 def test_the_simulator_imports_nothing_from_the_exporter() -> None:
     bad = [f"{p.relative_to(ROOT)} imports {m}" for p in (ROOT / "aicode_sim").rglob("*.py")
-           for m in imports_of(p) if m.split(".")[0] == "exporter"]
+           for m in imports_of(p) if m.split(".")[0] == "aicode_exporter"]
     assert not bad, bad
 
 
@@ -95,7 +96,7 @@ def test_no_product_module_outside_the_vendor_folders_names_a_vendor() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("module", modules("exporter") + modules("aicode_sim"))
+@pytest.mark.parametrize("module", modules("aicode_exporter") + modules("aicode_sim"))
 def test_every_module_imports_on_its_own(module: str) -> None:
     proc = subprocess.run([sys.executable, "-c", f"import {module}"], capture_output=True,
                           text=True, timeout=60)

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.app import App
-from exporter.logsetup import JsonFormatter, LogfmtFormatter
+from aicode_exporter.app import App
+from aicode_exporter.logsetup import JsonFormatter, LogfmtFormatter
 from tests.support.fakes import QODER_KEY, FakeClock, QoderFake, qoder_config
 
-EXPORTER = Path(__file__).resolve().parents[2] / "exporter"
+EXPORTER = Path(__file__).resolve().parents[2] / "aicode_exporter"
 AGGREGATES = ("overview", "daily_trend", "member_ranking", "repos", "file_extensions")
 STREAMS = ("commits", "changes")
 LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
@@ -47,7 +47,7 @@ class Capture:
 @pytest.fixture
 def logs() -> Iterator[Capture]:
     cap = Capture()
-    logger = logging.getLogger("exporter")
+    logger = logging.getLogger("aicode_exporter")
     level = logger.level
     logger.setLevel(logging.DEBUG)
     for h in cap.handlers:
@@ -88,7 +88,7 @@ def test_json_lines_carry_the_fields_at_the_top_level(tmp_path: Path, logs: Capt
     polled = [ln for ln in lines if ln["msg"] == "endpoint polled"]
     assert sorted(ln["endpoint"] for ln in polled) == sorted((*AGGREGATES, *STREAMS) * 2)
     for ln in polled:
-        assert ln["level"] == "info" and ln["logger"] == "exporter.pipeline.poller"
+        assert ln["level"] == "info" and ln["logger"] == "aicode_exporter.pipeline.poller"
         assert (ln["provider"], ln["org"]) == ("qoder", "acme")
         assert is_number(ln["duration_seconds"]) and ln["duration_seconds"] >= 0
         # what changed: the parts published and their samples
@@ -175,8 +175,8 @@ def test_catch_up_progress_has_numbers_or_no_field(tmp_path: Path, logs: Capture
 # -- the formatters ----------------------------------------------------------------------
 
 def record(**extra: object) -> logging.LogRecord:
-    return logging.getLogger("exporter.test").makeRecord(
-        "exporter.test", logging.INFO, __file__, 1, "something happened", (), None,
+    return logging.getLogger("aicode_exporter.test").makeRecord(
+        "aicode_exporter.test", logging.INFO, __file__, 1, "something happened", (), None,
         extra=extra)
 
 
@@ -205,8 +205,8 @@ def test_exceptions_keep_their_traceback() -> None:
     try:
         raise ValueError("boom")
     except ValueError:
-        rec = logging.getLogger("exporter.test").makeRecord(
-            "exporter.test", logging.ERROR, __file__, 1, "endpoint failed unexpectedly", (),
+        rec = logging.getLogger("aicode_exporter.test").makeRecord(
+            "aicode_exporter.test", logging.ERROR, __file__, 1, "endpoint failed unexpectedly", (),
             sys.exc_info(), extra={"provider": "qoder"})
     line = json.loads(JsonFormatter().format(rec))
     assert line["provider"] == "qoder" and "ValueError: boom" in line["exc"]

@@ -8,11 +8,11 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporter.fetch.csvreader import Skipped, read_csv, snake_to_camel
-from exporter.pipeline.labels import normalize_extension
-from exporter.vendors.cursor.models import CursorCommit
-from exporter.vendors.qoder.client import QODER_COMMIT_CSV_REQUIRED
-from exporter.vendors.qoder.models import QoderCommit
+from aicode_exporter.fetch.csvreader import Skipped, read_csv, snake_to_camel
+from aicode_exporter.pipeline.labels import normalize_extension
+from aicode_exporter.vendors.cursor.models import CursorCommit
+from aicode_exporter.vendors.qoder.client import QODER_COMMIT_CSV_REQUIRED
+from aicode_exporter.vendors.qoder.models import QoderCommit
 
 QODER_HEADER = (
     "commitHash,userId,userEmail,userName,repoName,branchName,isPrimaryBranch,"

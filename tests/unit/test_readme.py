@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from exporter.configmodels import UsersConfig
-from exporter.vendors.registry import VENDORS, all_specs
+from aicode_exporter.configmodels import UsersConfig
+from aicode_exporter.vendors.registry import VENDORS, all_specs
 from tests.ops.helpers import load_script
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exporter.app import App
-from exporter.logsetup import setup_logging
+from aicode_exporter.app import App
+from aicode_exporter.logsetup import setup_logging
 from tests.support.fakes import CURSOR_KEY, QODER_KEY, CursorFake, FakeClock, QoderFake, make_config
 
 

@@ -19,9 +19,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from pydantic import ValidationError
 
-from exporter.errors import ConfigError
-from exporter.expose.families import Family, Spec
-from exporter.expose.otlp import (
+from aicode_exporter.errors import ConfigError
+from aicode_exporter.expose.families import Family, Spec
+from aicode_exporter.expose.otlp import (
     OTLP_EXPORT_DURATION,
     OTLP_EXPORTS,
     FixedStartTimes,
@@ -34,9 +34,9 @@ from exporter.expose.otlp import (
     otlp_name,
     otlp_unit,
 )
-from exporter.expose.snapshot import Publisher, build_snapshot
-from exporter.otlpconfig import OtlpConfig, resolve
-from exporter.version import __version__
+from aicode_exporter.expose.snapshot import Publisher, build_snapshot
+from aicode_exporter.otlpconfig import OtlpConfig, resolve
+from aicode_exporter.version import __version__
 from tests.support.fakes import FakeClock
 from tests.support.otlp_receivers import (
     COMMITS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from exporter.app import App
+from aicode_exporter.app import App
 from tests.support import exposition
 from tests.support.fakes import cursor_config
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from exporter.expose.server import landing_page
-from exporter.expose.telemetry import Telemetry
+from aicode_exporter.expose.server import landing_page
+from aicode_exporter.expose.telemetry import Telemetry
 
 KEY = ("qoder", "acme", "changes")
 

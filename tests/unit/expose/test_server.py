@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exporter.app import App
-from exporter.expose.server import MetricsServer
+from aicode_exporter.app import App
+from aicode_exporter.expose.server import MetricsServer
 from tests.support.fakes import FakeClock, QoderFake, qoder_config
 
 
@@ -85,7 +85,7 @@ def test_landing_page_and_404(served: tuple[App, str]) -> None:
 def test_scrapes_never_render_in_either_format(served: tuple[App, str],
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     """Prometheus asks for OpenMetrics by default: that format too must be ready-made."""
-    import exporter.expose.snapshot as exposition
+    import aicode_exporter.expose.snapshot as exposition
 
     app, url = served
     app.poller.poll_all_once()

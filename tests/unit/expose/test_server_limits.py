@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.expose.server import MetricsServer, _accepts_gzip, _accepts_openmetrics
-from exporter.expose.snapshot import Publisher, Snapshot
-from exporter.expose.telemetry import Telemetry
+from aicode_exporter.expose.server import MetricsServer, _accepts_gzip, _accepts_openmetrics
+from aicode_exporter.expose.snapshot import Publisher, Snapshot
+from aicode_exporter.expose.telemetry import Telemetry
 
 # --- content negotiation --------------------------------------------------------------
 
@@ -237,7 +237,7 @@ def test_503_when_every_connection_is_busy(make_server: Callable[..., MetricsSer
             busy.append(s)  # never read: the handler blocks in its write
         _wait_for(lambda: server.stats().open_connections == 2)
         time.sleep(0.2)
-        with caplog.at_level(logging.WARNING, logger="exporter.expose.server"):
+        with caplog.at_level(logging.WARNING, logger="aicode_exporter.expose.server"):
             start = time.monotonic()
             r = _get(server.port, "/-/healthy")
             took = time.monotonic() - start
@@ -294,7 +294,7 @@ def test_emfile_on_accept_backs_off_and_recovers(
         calls += 1
         raise OSError(errno.EMFILE, "Too many open files")
 
-    with caplog.at_level(logging.INFO, logger="exporter.expose.server"):
+    with caplog.at_level(logging.INFO, logger="aicode_exporter.expose.server"):
         monkeypatch.setattr(socket.socket, "accept", emfile)
         pending = _connect(server.port)
         time.sleep(0.6)

@@ -15,11 +15,11 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
-import exporter.expose.snapshot as snapshot
-from exporter.expose import catalog
-from exporter.expose.families import Family, Spec
-from exporter.expose.snapshot import PartKey, Publisher, Snapshot
-from exporter.version import build_labels
+import aicode_exporter.expose.snapshot as snapshot
+from aicode_exporter.expose import catalog
+from aicode_exporter.expose.families import Family, Spec
+from aicode_exporter.expose.snapshot import PartKey, Publisher, Snapshot
+from aicode_exporter.version import build_labels
 
 LINES = Spec("t_lines", "gauge", 'Lines; with "quotes", a \\ and a\nnewline.', ("org", "user"))
 SHARE = Spec("t_share_ratio", "gauge", "Share.", ("org",))

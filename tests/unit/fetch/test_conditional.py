@@ -10,14 +10,14 @@ from dataclasses import dataclass, field
 import httpx
 import pytest
 
-from exporter.errors import SchemaError
-from exporter.fetch.httpclient import (
+from aicode_exporter.errors import SchemaError
+from aicode_exporter.fetch.httpclient import (
     ApiClient,
     EtagCache,
     _ResponseReader,
     basic_auth,
 )
-from exporter.fetch.ratelimit import TokenBucket
+from aicode_exporter.fetch.ratelimit import TokenBucket
 from tests.support.fakes import FakeClock, Observer
 
 EP = "commits"

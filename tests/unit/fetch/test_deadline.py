@@ -12,9 +12,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from exporter.errors import Unavailable
-from exporter.fetch.deadline import DeadlineTransport, within
-from exporter.fetch.httpclient import ApiClient, basic_auth
+from aicode_exporter.errors import Unavailable
+from aicode_exporter.fetch.deadline import DeadlineTransport, within
+from aicode_exporter.fetch.httpclient import ApiClient, basic_auth
 from tests.support.fakes import Observer
 
 EP = "commits"

@@ -15,20 +15,20 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.errors import AuthError, RateLimited, SchemaError, Unavailable, VendorError
-from exporter.expose.snapshot import Publisher
-from exporter.expose.telemetry import Telemetry
-from exporter.fetch import paging
-from exporter.fetch.httpclient import (
+from aicode_exporter.errors import AuthError, RateLimited, SchemaError, Unavailable, VendorError
+from aicode_exporter.expose.snapshot import Publisher
+from aicode_exporter.expose.telemetry import Telemetry
+from aicode_exporter.fetch import paging
+from aicode_exporter.fetch.httpclient import (
     ApiClient,
     BearerAuth,
     basic_auth,
     parse_wait,
 )
-from exporter.logsetup import JsonFormatter, LogfmtFormatter
-from exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext, ProviderRuntime
-from exporter.pipeline.poller import Poller
-from exporter.vendors.qoder.client import QoderMetricsClient
+from aicode_exporter.logsetup import JsonFormatter, LogfmtFormatter
+from aicode_exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext, ProviderRuntime
+from aicode_exporter.pipeline.poller import Poller
+from aicode_exporter.vendors.qoder.client import QoderMetricsClient
 from tests.support.fakes import FakeClock, Observer
 
 EP = "commits"

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from exporter.errors import SchemaError
-from exporter.fetch import paging
+from aicode_exporter.errors import SchemaError
+from aicode_exporter.fetch import paging
 
 
 def pages_of(n_items: int, size: int, stated: bool = True) -> Any:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 
+from aicode_exporter.app import App
 from aicode_sim import Simulator
-from exporter.app import App
 from tests.support.exposition import RECORD_COUNTERS, parse
 from tests.support.fakes import FakeClock, make_config, sim_transport
 

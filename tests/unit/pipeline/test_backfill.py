@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.app import App
+from aicode_exporter.app import App
 from tests.support.fakes import FakeClock, cursor_config
 
 HOUR = 3600.0

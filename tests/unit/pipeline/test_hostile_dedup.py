@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.app import App
-from exporter.pipeline.state import PollBatch, StateStore
+from aicode_exporter.app import App
+from aicode_exporter.pipeline.state import PollBatch, StateStore
 from tests.support import exposition
 from tests.support.fakes import FakeClock, cursor_config
 

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
+from aicode_exporter.app import App
 from aicode_sim import Simulator
-from exporter.app import App
 from tests.support.fakes import FakeClock, QoderFake, qoder_config
 
 KEY = ("qoder", "acme")

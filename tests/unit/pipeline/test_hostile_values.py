@@ -28,13 +28,13 @@ import httpx
 import pytest
 from pydantic import BaseModel
 
-from exporter.app import App
-from exporter.errors import ConfigError
-from exporter.pipeline.state import PollBatch, StateStore
-from exporter.vendors import changes as change_models
-from exporter.vendors.cursor import models as cursor_models
-from exporter.vendors.qoder import models as qoder_models
-from exporter.vendors.tolerant import Tolerant
+from aicode_exporter.app import App
+from aicode_exporter.errors import ConfigError
+from aicode_exporter.pipeline.state import PollBatch, StateStore
+from aicode_exporter.vendors import changes as change_models
+from aicode_exporter.vendors.cursor import models as cursor_models
+from aicode_exporter.vendors.qoder import models as qoder_models
+from aicode_exporter.vendors.tolerant import Tolerant
 from tests.support import exposition
 from tests.support.fakes import FakeClock, QoderFake, cursor_config, qoder_config
 from tests.support.processes import ROOT
@@ -441,7 +441,7 @@ def test_the_cli_exits_2_with_a_message_for_a_damaged_state_file(tmp_path: Path)
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"state_path: {path}\nproviders:\n  - {{type: cursor, name: a, "
                    "api_key: k, base_url: 'http://127.0.0.1:9'}\n")
-    run = subprocess.run([sys.executable, "-m", "exporter", "--config.file", str(cfg),
+    run = subprocess.run([sys.executable, "-m", "aicode_exporter", "--config.file", str(cfg),
                           "--once"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert run.returncode == 2, run
     err = run.stderr

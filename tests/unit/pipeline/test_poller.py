@@ -7,7 +7,7 @@ from pathlib import Path
 
 import httpx
 
-from exporter.app import App
+from aicode_exporter.app import App
 from tests.support.exposition import parse as samples
 from tests.support.fakes import FakeClock, QoderFake, qoder_config
 
@@ -92,8 +92,8 @@ def test_auth_failure_stops_after_first_window(tmp_path: Path) -> None:
 def test_user_label_modes(tmp_path: Path) -> None:
     key = tmp_path / "hmac"
     key.write_text("0123456789abcdef-secret")
-    from exporter.configmodels import UsersConfig
-    from exporter.pipeline.userlabels import UserLabeler
+    from aicode_exporter.configmodels import UsersConfig
+    from aicode_exporter.pipeline.userlabels import UserLabeler
 
     base = {"user_id": "user_abc123", "email": "Alice@Example.com", "name": "Alice"}
     assert UserLabeler(UsersConfig(label="email")).label(**base) == "Alice@Example.com"

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exporter.app import App
+from aicode_exporter.app import App
 from tests.support.fakes import QoderFake, qoder_config
 
 KEY = ("qoder", "acme")

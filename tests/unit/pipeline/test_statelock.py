@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from exporter.app import App
-from exporter.errors import ConfigError
-from exporter.pipeline.statelock import StateLock
+from aicode_exporter.app import App
+from aicode_exporter.errors import ConfigError
+from aicode_exporter.pipeline.statelock import StateLock
 from tests.support.fakes import cursor_config
 
 
@@ -31,7 +31,7 @@ def test_second_app_on_the_same_state_file_is_refused(tmp_path: Path) -> None:
 def test_the_lock_dies_with_a_killed_holder(tmp_path: Path) -> None:
     state = tmp_path / "state.db"
     holder = subprocess.Popen([sys.executable, "-c", (
-        "import sys, time; from exporter.pipeline.statelock import StateLock; "
+        "import sys, time; from aicode_exporter.pipeline.statelock import StateLock; "
         f"lock = StateLock({str(state)!r}); lock.acquire(); print('held', flush=True); "
         "time.sleep(60)")],
         stdout=subprocess.PIPE, text=True)

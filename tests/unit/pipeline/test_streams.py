@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.app import App
+from aicode_exporter.app import App
 from tests.support import exposition
 from tests.support.fakes import (
     FIXTURES,
@@ -324,7 +324,7 @@ def test_over_budget_poll_is_logged_once_with_the_numbers(
                         endpoints={"commits": {"format": "json"}, "changes": {"enabled": False}})
     app = App(cfg, transport=httpx.MockTransport(pages), clock=clock.monotonic,
               wall=clock.wall, sleep=clock.sleep)
-    with caplog.at_level("WARNING", logger="exporter.streams"):
+    with caplog.at_level("WARNING", logger="aicode_exporter.streams"):
         app.poller.poll_all_once()
         app.poller.poll_all_once()
     warnings = [vars(r) for r in caplog.records if "more requests" in r.getMessage()]

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.app import App
-from exporter.config import Config
+from aicode_exporter.app import App
+from aicode_exporter.config import Config
 from tests.support import exposition
 from tests.support.fakes import FakeClock
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from exporter.errors import ConfigError
-from exporter.pipeline.teams import (
+from aicode_exporter.errors import ConfigError
+from aicode_exporter.pipeline.teams import (
     MAP_LAST_LOAD,
     MAP_LOAD_OK,
     MAP_ROWS,
@@ -200,7 +200,7 @@ def test_a_broken_file_keeps_the_previous_map_until_fixed(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write(tmp_path / "t.csv", "email,team\na@x.io,Web\n")
     src = TeamMapSource(path, clock=lambda: 42.0)
-    caplog.set_level(logging.INFO, logger="exporter.pipeline.teams")
+    caplog.set_level(logging.INFO, logger="aicode_exporter.pipeline.teams")
 
     write(path, "email,team\na@x.io,Web\nb@x.io,\n")
     assert not src.refresh()

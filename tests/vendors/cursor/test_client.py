@@ -11,14 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from exporter.errors import AuthError
-from exporter.expose.telemetry import Telemetry
-from exporter.fetch.csvreader import Skipped
-from exporter.fetch.httpclient import ApiClient
-from exporter.vendors.changes import ChangeItem
-from exporter.vendors.cursor import VENDOR
-from exporter.vendors.cursor.client import PAGE_SIZE, CursorTrackingClient
-from exporter.vendors.cursor.models import CursorCommit
+from aicode_exporter.errors import AuthError
+from aicode_exporter.expose.telemetry import Telemetry
+from aicode_exporter.fetch.csvreader import Skipped
+from aicode_exporter.fetch.httpclient import ApiClient
+from aicode_exporter.vendors.changes import ChangeItem
+from aicode_exporter.vendors.cursor import VENDOR
+from aicode_exporter.vendors.cursor.client import PAGE_SIZE, CursorTrackingClient
+from aicode_exporter.vendors.cursor.models import CursorCommit
 from tests.support.fakes import CURSOR_KEY, CursorFake, FakeClock, fixture
 
 START = datetime(2025, 7, 24, tzinfo=UTC)

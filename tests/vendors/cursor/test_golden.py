@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from exporter.app import App
+from aicode_exporter.app import App
 from tests.support.fakes import CursorFake, FakeClock, cursor_config
 from tests.support.golden import check_golden
 

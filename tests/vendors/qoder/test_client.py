@@ -10,10 +10,10 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from exporter.errors import AuthError, BadRequest, RateLimited, SchemaError, Unavailable
-from exporter.expose.telemetry import Telemetry
-from exporter.fetch.httpclient import ApiClient, BearerAuth
-from exporter.vendors.qoder.client import QoderMetricsClient
+from aicode_exporter.errors import AuthError, BadRequest, RateLimited, SchemaError, Unavailable
+from aicode_exporter.expose.telemetry import Telemetry
+from aicode_exporter.fetch.httpclient import ApiClient, BearerAuth
+from aicode_exporter.vendors.qoder.client import QoderMetricsClient
 from tests.support.fakes import QODER_KEY, FakeClock, QoderFake, fixture
 
 START = datetime(2025, 6, 1, tzinfo=UTC)

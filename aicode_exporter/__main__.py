@@ -1,0 +1,184 @@
+"""aicode-exporter: flags -> config -> wiring -> run until a signal."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from aicode_exporter import commitdetail
+from aicode_exporter.app import App
+from aicode_exporter.cli import (
+    commit_detail_parser,
+    demo_parser,
+    exporter_parser,
+    hash_password_parser,
+    simulate_parser,
+)
+from aicode_exporter.config import build_config, load_config
+from aicode_exporter.errors import ConfigError, VendorError
+from aicode_exporter.expose.server import parse_listen_address
+from aicode_exporter.expose.webconfig import WebConfigSource, hash_password
+from aicode_exporter.logsetup import setup_logging
+from aicode_sim import Simulator, serve, teams_csv
+
+logger = logging.getLogger("aicode_exporter")
+
+EXIT_FAILED = 1
+EXIT_CONFIG = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    commands = {"simulate": _simulate, "demo": _demo, "commit-detail": _commit_detail,
+                "hash-password": _hash_password}
+    if argv and argv[0] in commands:
+        return commands[argv[0]](argv[1:])
+    args = exporter_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    if not args.config_file:
+        print("error: --config.file is required", file=sys.stderr)
+        return EXIT_CONFIG
+    try:
+        cfg = load_config(args.config_file)
+        listen = args.listen or cfg.listen_address
+        parse_listen_address(listen)
+        web = WebConfigSource(Path(args.web_config_file)) if args.web_config_file else None
+    except (ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.config_check:
+        print(f"{args.config_file}: configuration is valid "
+              f"({len(cfg.providers)} provider(s))"
+              + (f"; {args.web_config_file}: web configuration is valid" if web else ""))
+        return 0
+    try:
+        app = App(cfg)
+    except ConfigError as e:
+        print(f"error: {args.config_file}: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    if args.once:
+        sys.stdout.buffer.write(app.run_once())
+        sys.stdout.flush()
+        failed = [(key, st.last_error) for key, st in app.telemetry.statuses().items()
+                  if st.up is False]
+        for (vendor, org, endpoint), error in failed:
+            print(f"failed: {vendor}/{org} {endpoint}: {error}", file=sys.stderr)
+        return EXIT_FAILED if failed else 0
+    return _serve(app, listen, web=web)
+
+
+def _serve(app: App, listen: str, on_ready: Any = None,
+           web: WebConfigSource | None = None) -> int:
+    done = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        logger.info("signal received", extra={"signal": signal.Signals(signum).name})
+        done.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        app.start(listen, web=web)
+    except OSError as e:
+        print(f"error: cannot listen on {listen}: {e.strerror}", file=sys.stderr)
+        app.close()
+        return 1
+    if on_ready:
+        on_ready(app)
+    done.wait()
+    app.stop()
+    return 0
+
+
+def _commit_detail(argv: list[str]) -> int:
+    args = commit_detail_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        cfg = load_config(args.config_file)
+        rows = commitdetail.lookup(cfg, args.provider, args.hashes, args.branch)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    except VendorError as e:
+        print(f"error: {args.provider}: {e}", file=sys.stderr)
+        return 1
+    commitdetail.render(rows, args.hashes, sys.stdout, args.json)
+    return 0
+
+
+def _simulate(argv: list[str]) -> int:
+    args = simulate_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    serve(args.listen, users=args.users, repos=args.repos, seed=args.seed,
+          fault_modes=args.fault)
+    return 0
+
+
+def _hash_password(argv: list[str]) -> int:
+    args = hash_password_parser().parse_args(argv)
+    line = sys.stdin.buffer.readline()
+    password = line[:-1] if line.endswith(b"\n") else line
+    password = password[:-1] if password.endswith(b"\r") else password
+    if not password:
+        print("error: no password on standard input", file=sys.stderr)
+        return EXIT_CONFIG
+    if len(password) > 72:
+        print("error: bcrypt uses at most 72 bytes of a password", file=sys.stderr)
+        return EXIT_CONFIG
+    print(hash_password(password, args.cost))
+    return 0
+
+
+def _demo(argv: list[str]) -> int:
+    args = demo_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    try:
+        host, port = parse_listen_address(args.listen)
+    except ValueError as e:
+        print(f"error: --web.listen-address: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    sim = Simulator(seed=args.seed, users=args.users, repos=args.repos,
+                    fault_modes=args.fault)
+    sim.start("127.0.0.1", 0)
+    tmp = Path(tempfile.mkdtemp(prefix="aicode-demo-"))
+    try:
+        state = tmp / "state.db"
+        common = {"name": "demo", "base_url": sim.url, "api_key": "sim-key",
+                  "poll_interval": args.poll_interval}
+        # Synthetic people: per-user counters cost nothing here and feed the people
+        # dashboard.
+        # Simulated users in a handful of teams: the Teams dashboard fills in the demo.
+        (tmp / "teams.csv").write_text(teams_csv(sim), encoding="utf-8")
+        extra: dict[str, Any] = {"teams": {"file": str(tmp / "teams.csv")}}
+        if args.otlp_endpoint:
+            extra["otlp"] = {"endpoint": args.otlp_endpoint, "interval": args.poll_interval}
+        try:
+            cfg = build_config({"state_path": state, "users": {"per_user_counters": True},
+                                "providers": [
+                {"type": "qoder", "organization_id": "org_sim", **common},
+                {"type": "cursor", **common},
+            ], **extra}, "demo")
+        except ConfigError as e:
+            print(f"error: {e} (from --poll-interval)", file=sys.stderr)
+            return EXIT_CONFIG
+        shown = f"{'localhost' if host in ('', '0.0.0.0', '::') else host}:{port}"
+
+        def announce(_app: App) -> None:
+            print(f"aicode-exporter demo: simulator at {sim.url}\n"
+                  f"  metrics:      http://{shown}/metrics\n"
+                  f"  landing page: http://{shown}/\n"
+                  f"Press Ctrl-C to stop.", flush=True)
+
+        return _serve(App(cfg), args.listen, on_ready=announce)
+    finally:
+        sim.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""Prometheus-style dotted flags (--config.file, --web.listen-address, ...)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import NoReturn
+
+from aicode_exporter.version import __version__
+from aicode_sim import FAULT_MODES, parse_fault_mode
+
+
+class _Parser(argparse.ArgumentParser):
+    """A bad flag is one line on stderr (and exit 2), not the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def exporter_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="aicode-exporter",
+        description="Prometheus exporter for Qoder and Cursor AI-code metrics. "
+                    "Subcommands: `simulate` (fake vendor APIs), `demo` (simulator + "
+                    "exporter, no key needed), `commit-detail`, `hash-password`.")
+    p.add_argument("--config.file", dest="config_file", metavar="PATH",
+                   help="YAML configuration file (required)")
+    p.add_argument("--web.listen-address", dest="listen", metavar="HOST:PORT",
+                   help="address for /metrics (default: listen_address from the config, "
+                        "else :19877)")
+    p.add_argument("--web.config.file", dest="web_config_file", metavar="PATH",
+                   help="TLS and basic auth for every path (exporter-toolkit format)")
+    _logging_flags(p)
+    p.add_argument("--once", action="store_true",
+                   help="poll every endpoint once, print the exposition, exit: 0 all "
+                        "succeeded, 1 any failed, 2 invalid configuration")
+    p.add_argument("--config.check", dest="config_check", action="store_true",
+                   help="validate the configuration file and exit (0 valid, 2 invalid)")
+    p.add_argument("--version", action="version", version=f"aicode-exporter {__version__}")
+    return p
+
+
+def _logging_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--log.level", dest="log_level", default="info",
+                   choices=["debug", "info", "warning", "error"])
+    p.add_argument("--log.format", dest="log_format", default="logfmt",
+                   choices=["logfmt", "json"])
+
+
+def simulate_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="aicode-exporter simulate",
+                                description="Serve fake Qoder and Cursor APIs.")
+    p.add_argument("--listen", default="127.0.0.1:19878", metavar="HOST:PORT")
+    _sim_flags(p)
+    _logging_flags(p)
+    return p
+
+
+def _fault_spec(text: str) -> str:
+    try:
+        parse_fault_mode(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
+
+
+def _positive(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {n}")
+    return n
+
+
+def _sim_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--users", type=_positive, default=50)
+    p.add_argument("--repos", type=_positive, default=20)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--fault", action="append", default=[], type=_fault_spec,
+                   metavar="NAME[:K=V,...]",
+                   help="a hostile vendor mode, repeatable: " + "; ".join(
+                       f"{n}: {d}" for n, d in FAULT_MODES.items()))
+
+
+def demo_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="aicode-exporter demo",
+                                description="Run the simulator and the exporter against it.")
+    p.add_argument("--web.listen-address", dest="listen", default="127.0.0.1:19877",
+                   metavar="HOST:PORT", help="default 127.0.0.1:19877 (this machine only)")
+    p.add_argument("--poll-interval", dest="poll_interval", default="30s")
+    p.add_argument("--otlp-endpoint", dest="otlp_endpoint", metavar="URL",
+                   help="also push the metrics over OTLP (http/protobuf) to this receiver, "
+                        "e.g. http://127.0.0.1:4318")
+    _sim_flags(p)
+    _logging_flags(p)
+    return p
+
+
+def commit_detail_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="aicode-exporter commit-detail",
+        description="Print per commit and file the AI line ranges by source and session.")
+    p.add_argument("--config.file", dest="config_file", metavar="PATH", required=True)
+    p.add_argument("--provider", required=True, metavar="NAME",
+                   help="provider name from the config (type/name when ambiguous)")
+    p.add_argument("--branch", help="scope the look-up to a branch")
+    p.add_argument("--json", action="store_true", help="JSON instead of a table")
+    p.add_argument("hashes", nargs="+", metavar="HASH")
+    _logging_flags(p)
+    return p
+
+
+def hash_password_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="aicode-exporter hash-password",
+        description="Read a password from standard input (one line) and print its bcrypt "
+                    "hash for basic_auth_users in --web.config.file.")
+    p.add_argument("--cost", type=int, default=12, choices=range(4, 16), metavar="4..15",
+                   help="bcrypt cost factor (default 12)")
+    return p

@@ -1,0 +1,222 @@
+"""Strict building blocks of the configuration, shared by config.py and every vendor's
+provider model (vendors/<name>/config.py). Imports no vendor."""
+
+from __future__ import annotations
+
+import os
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from aicode_exporter.durations import parse_duration
+
+MAX_WINDOW = timedelta(days=90)
+MAX_KEY_FILE_BYTES = 64 * 1024  # a key file is a line; /dev/zero is not a key file
+# (at least, at most) for every duration setting: anything accepted here works with the
+# vendors and stays far inside datetime arithmetic.
+DURATION_BOUNDS: dict[str, tuple[str, str]] = {
+    "poll_interval": ("1s", "24h"),
+    "request_timeout": ("1s", "1h"),
+    "lookback": ("0s", "90d"),
+    "lookback_interval": ("1s", "30d"),
+    "overlap": ("0s", "90d"),
+    "initial_backfill": ("0s", "90d"),
+    "backfill_slice": ("1s", "90d"),
+}
+
+
+def _duration(v: Any) -> Any:
+    if isinstance(v, str):
+        return parse_duration(v)
+    if isinstance(v, timedelta):
+        return v
+    raise ValueError("expected a duration string such as 30s, 5m, 2h or 7d")
+
+
+Duration = Annotated[timedelta, BeforeValidator(_duration)]
+
+
+def _window(v: Any) -> str:
+    if not isinstance(v, str):
+        raise ValueError("expected a window such as 7d")
+    td = parse_duration(v)
+    if td <= timedelta(0) or td > MAX_WINDOW:
+        raise ValueError(f"window {v!r} must be longer than 0 and at most 90d (vendor limit)")
+    return v.strip()
+
+
+Window = Annotated[str, BeforeValidator(_window)]
+
+
+def read_capped(path: Path, limit: int) -> bytes | None:
+    """The file's bytes, or None when it holds more than `limit` (read no further, so
+    /dev/zero is an error, not an out-of-memory). OSError passes through."""
+    with path.open("rb") as f:
+        data = f.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def _read_key_file(setting: str, path: Path) -> bytes:
+    """At most MAX_KEY_FILE_BYTES of `path`; errors name the setting and the file only."""
+    try:
+        data = read_capped(path, MAX_KEY_FILE_BYTES)
+    except OSError as e:
+        raise ValueError(f"{setting}: cannot read {str(path)!r}: {e.strerror}") from None
+    if data is None:
+        raise ValueError(f"{setting}: {str(path)!r} is larger than "
+                         f"{MAX_KEY_FILE_BYTES // 1024} KiB; it should hold just the key")
+    return data
+
+
+def clean_api_key(raw: str, where: str) -> str:
+    """The key without ONE trailing newline (as `echo` and editors leave it). What remains
+    must be one token of printable ASCII: anything else would be sent in the
+    Authorization header and fail every request, or is a second line (`# rotated ...`)
+    that does not belong to the key. Errors say `where` and what is wrong, never the key."""
+    key = raw[:-2] if raw.endswith("\r\n") else raw.removesuffix("\n")
+    if not key:
+        raise ValueError(f"{where}: the API key is empty")
+    bad = next((c for c in key if not "!" <= c <= "~"), None)
+    if bad is None:
+        return key
+    if bad in "\r\n":
+        what = "a line break (only one trailing newline is removed)"
+    elif bad.isspace():
+        what = "whitespace"
+    elif bad.isprintable():
+        what = "a non-ASCII character"
+    else:
+        what = "a control character"
+    raise ValueError(f"{where}: the API key contains {what}; "
+                     "it must be one line of printable ASCII (the key is not shown)")
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EndpointOverride(Strict):
+    enabled: bool = True
+    # Tracking streams only: `auto` picks whichever of JSON and CSV needs fewer requests.
+    format: Literal["auto", "json", "csv"] = "auto"
+    rate_limit_per_minute: int | None = Field(default=None, gt=0)
+
+
+class UsersConfig(Strict):
+    label: Literal["email", "id", "name", "hmac", "none"] = "email"
+    hmac_key_file: Path | None = None
+    per_user_counters: bool = False
+    max_users: int = Field(default=500, ge=1)
+    _hmac_key: bytes = PrivateAttr(default=b"")
+
+    @model_validator(mode="after")
+    def _load_hmac_key(self) -> UsersConfig:
+        if self.label != "hmac":
+            return self
+        if self.hmac_key_file is None:
+            raise ValueError("hmac_key_file is required when label is hmac")
+        key = _read_key_file("hmac_key_file", self.hmac_key_file).strip()
+        if len(key) < 16:
+            raise ValueError(f"hmac_key_file: the key in {str(self.hmac_key_file)!r} must be "
+                             "at least 16 bytes (the key is not shown)")
+        self._hmac_key = key
+        return self
+
+    @property
+    def hmac_key(self) -> bytes:
+        return self._hmac_key
+
+
+class ProviderBase(Strict):
+    """What every vendor's provider entry has. A vendor's model adds `type:
+    Literal["<vendor>"]` (the discriminator), its `base_url`, its default
+    `rate_limit_per_minute` and `known_endpoints`."""
+
+    type: str
+    base_url: str
+    rate_limit_per_minute: int
+    name: str = Field(min_length=1, max_length=64)
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    api_key_env: str | None = None
+    poll_interval: Duration = timedelta(minutes=5)
+    request_timeout: Duration = timedelta(seconds=30)
+    lookback: Duration = timedelta(days=2)  # how far the deep re-read reaches back
+    lookback_interval: Duration = timedelta(hours=1)  # how often the deep re-read runs
+    overlap: Duration = timedelta(minutes=10)  # re-read before the watermark every poll
+    initial_backfill: Duration = timedelta(days=7)
+    backfill_slice: Duration = timedelta(days=1)  # one transaction per slice of a stream
+    endpoints: dict[str, EndpointOverride] = Field(default_factory=dict)
+    _key: SecretStr = PrivateAttr(default=SecretStr(""))
+
+    known_endpoints: ClassVar[tuple[str, ...]] = ()
+
+    @field_validator("poll_interval")
+    @classmethod
+    def _min_interval(cls, v: timedelta) -> timedelta:
+        if v < timedelta(seconds=1):
+            raise ValueError("poll_interval must be at least 1s")
+        return v
+
+    @field_validator(*DURATION_BOUNDS)
+    @classmethod
+    def _bounded(cls, v: timedelta, info: ValidationInfo) -> timedelta:
+        low, high = DURATION_BOUNDS[str(info.field_name)]
+        if v < parse_duration(low):
+            raise ValueError(f"must be at least {low}")
+        if v > parse_duration(high):
+            why = " (vendor limit)" if parse_duration(high) == MAX_WINDOW else ""
+            raise ValueError(f"must be at most {high}{why}")
+        return v
+
+    @model_validator(mode="after")
+    def _resolve_key(self) -> ProviderBase:
+        given = [k for k in ("api_key", "api_key_file", "api_key_env") if getattr(self, k)]
+        if len(given) != 1:
+            raise ValueError(
+                "exactly one of api_key, api_key_file, api_key_env is required"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        if self.api_key is not None:
+            key = clean_api_key(self.api_key.get_secret_value(), "api_key")
+        elif self.api_key_file is not None:
+            where = f"api_key_file: {str(self.api_key_file)!r}"
+            raw = _read_key_file("api_key_file", self.api_key_file)
+            # Bytes, not text: a decode error would quote the offending byte of the key.
+            key = clean_api_key(raw.decode("latin-1"), where)
+        else:
+            env = self.api_key_env or ""
+            value = os.environ.get(env, "")
+            if not value.strip():
+                raise ValueError(f"api_key_env: environment variable {env!r} is unset or empty")
+            key = clean_api_key(value, f"api_key_env: environment variable {env!r}")
+        self._key = SecretStr(key)
+        if self.overlap > self.lookback:
+            raise ValueError("overlap must not be longer than lookback")
+        unknown = sorted(set(self.endpoints) - set(self.known_endpoints))
+        if unknown:
+            raise ValueError(f"endpoints: unknown endpoint {unknown[0]!r} for this provider "
+                             f"type (known: {', '.join(self.known_endpoints)})")
+        return self
+
+    @property
+    def key(self) -> SecretStr:
+        return self._key
+
+    def endpoint(self, name: str) -> EndpointOverride:
+        return self.endpoints.get(name, EndpointOverride())
+
+    def enabled(self, name: str) -> bool:
+        return self.endpoint(name).enabled

@@ -1,0 +1,159 @@
+"""The metric catalogue: name, type, HELP, labels and source of every metric.
+
+Here: the specs that need no vendor. Each vendor folder adds its own (vendors/<name>/
+metrics.py), and vendors/registry.py assembles the full catalogue. HELP names the vendor
+endpoint and field and says that values are cached and refreshed every poll interval (a
+scrape never calls a vendor).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from aicode_exporter.expose.families import Kind, Spec
+
+BASE = ("provider", "org")
+CACHED = "Cached; refreshed every poll interval."
+
+
+def _spec(name: str, kind: Kind, help_: str, *extra: str) -> Spec:
+    return Spec(name, kind, help_, BASE + extra)
+
+
+# The exporter itself.
+BUILD_INFO = Spec("aicode_exporter_build_info", "gauge",
+                  "Always 1; the labels carry the exporter's version, source revision and "
+                  "Python version.", ("version", "revision", "python_version"))
+_EP = (*BASE, "endpoint")
+UP = Spec("aicode_up", "gauge",
+          "1 if the last poll of this vendor endpoint succeeded, 0 if it failed.", _EP)
+LAST_SUCCESS = Spec("aicode_last_success_timestamp_seconds", "gauge",
+                    "Unix time of the last successful poll of this endpoint.", _EP)
+POLL_DURATION = Spec("aicode_poll_duration_seconds", "gauge",
+                     "Wall time the last poll of this endpoint took, rate-limit waits included.",
+                     _EP)
+API_REQUESTS = Spec("aicode_api_requests_total", "counter",
+                    "HTTP requests sent to the vendor, by status code (`error`: no response).",
+                    (*_EP, "code"))
+API_RATE_LIMITED = Spec("aicode_api_rate_limited_total", "counter",
+                        "Vendor answers that asked us to slow down (429, or 503 with "
+                        "Retry-After).", _EP)
+
+# Counters from the record streams. Their HELP names every registered vendor's endpoint,
+# so the specs are built by the vendor registry (vendors/registry.py) from these templates.
+_REC = f"Counted once per record, ever (de-duplicated, kept in the state file). {CACHED}"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamCounter:
+    """A stream counter before the vendors' endpoints are known."""
+
+    name: str
+    stream: str  # commits | changes
+    what: str
+    field: str  # the record field counted, same name in every vendor's records
+    labelnames: tuple[str, ...]
+
+    def spec(self, endpoints: Sequence[str]) -> Spec:
+        where = ", ".join(endpoints)
+        return Spec(self.name, "counter", f"{self.what} {where} {self.field}. {_REC}",
+                    BASE + self.labelnames, source=f"{where}: {self.field}")
+
+
+COMMITS = StreamCounter("aicode_commits_total", "commits", "Commit records.",
+                        "commitHash+branchName", ("repo", "primary_branch"))
+COMMIT_LINES_ADDED = StreamCounter(
+    "aicode_commit_lines_added_total", "commits",
+    "Lines added in commits, by the tool and mode that wrote them.", "<source>LinesAdded",
+    ("repo", "source"))
+COMMIT_LINES_DELETED = StreamCounter(
+    "aicode_commit_lines_deleted_total", "commits",
+    "Lines deleted in commits, by tool and mode.", "<source>LinesDeleted", ("repo", "source"))
+USER_COMMIT_LINES_ADDED = StreamCounter(
+    "aicode_user_commit_lines_added_total", "commits",
+    "Lines added in commits per user and source (users.per_user_counters).",
+    "<source>LinesAdded", ("user", "source"))
+CHANGES = StreamCounter("aicode_changes_total", "changes", "Accepted AI changes in the IDE.",
+                        "changeId", ("source", "model"))
+CHANGE_LINES_ADDED = StreamCounter(
+    "aicode_change_lines_added_total", "changes", "Lines added by accepted AI changes.",
+    "totalLinesAdded", ("source", "model"))
+CHANGE_LINES_DELETED = StreamCounter(
+    "aicode_change_lines_deleted_total", "changes", "Lines deleted by accepted AI changes.",
+    "totalLinesDeleted", ("source", "model"))
+CHANGE_FILE_LINES_ADDED = StreamCounter(
+    "aicode_change_file_lines_added_total", "changes",
+    "Lines added by accepted AI changes per file extension.",
+    "metadata[].linesAdded by fileExtension", ("source", "extension"))
+CHANGE_FILE_LINES_DELETED = StreamCounter(
+    "aicode_change_file_lines_deleted_total", "changes",
+    "Lines deleted by accepted AI changes per file extension.",
+    "metadata[].linesDeleted by fileExtension", ("source", "extension"))
+USER_CHANGES = StreamCounter(
+    "aicode_user_changes_total", "changes",
+    "Accepted AI changes per user and source (users.per_user_counters).", "changeId",
+    ("user", "source"))
+
+# Per team (teams.file): counted once per record like the counters above, for each team
+# of the record's user (several teams: each), or the `unassigned` team.
+TEAM_COMMITS = StreamCounter("aicode_team_commits_total", "commits",
+                             "Commit records per team.", "commitHash, user by teams.file",
+                             ("team",))
+TEAM_COMMIT_LINES_ADDED = StreamCounter(
+    "aicode_team_commit_lines_added_total", "commits",
+    "Lines added in commits per team and source.", "<source>LinesAdded, user by teams.file",
+    ("team", "source"))
+TEAM_CHANGES = StreamCounter("aicode_team_changes_total", "changes",
+                             "Accepted AI changes per team and source.",
+                             "changeId, user by teams.file", ("team", "source"))
+TEAM_CHANGE_LINES_ADDED = StreamCounter(
+    "aicode_team_change_lines_added_total", "changes",
+    "Lines added by accepted AI changes per team and source.",
+    "totalLinesAdded, user by teams.file", ("team", "source"))
+
+STREAM_COUNTERS = (COMMITS, COMMIT_LINES_ADDED, COMMIT_LINES_DELETED, USER_COMMIT_LINES_ADDED,
+                   CHANGES, CHANGE_LINES_ADDED, CHANGE_LINES_DELETED, CHANGE_FILE_LINES_ADDED,
+                   CHANGE_FILE_LINES_DELETED, USER_CHANGES, TEAM_COMMITS,
+                   TEAM_COMMIT_LINES_ADDED, TEAM_CHANGES, TEAM_CHANGE_LINES_ADDED)
+
+_STREAM = ("stream",)
+RECORDS_INGESTED = _spec("aicode_records_ingested_total", "counter",
+                         "Records counted for the first time.", *_STREAM)
+RECORDS_DUPLICATE = _spec("aicode_records_duplicate_total", "counter",
+                          "Records read again (look-back overlap, re-ingestion) and not "
+                          "counted.", *_STREAM)
+RECORDS_INVALID = _spec("aicode_records_invalid_total", "counter",
+                        "Records skipped, once each: a required field (id) missing or "
+                        "unparsable, or a line count that is not a finite number in 0-1e9.",
+                        *_STREAM)
+RECORDS_OUT_OF_WINDOW = _spec("aicode_records_out_of_window_total", "counter",
+                              "Records the vendor returned from before the requested time "
+                              "range (date filter ignored or read as whole days); not "
+                              "counted by that read. Counted per read.", *_STREAM)
+USER_RECORDS_FOLDED = _spec("aicode_user_records_folded_total", "counter",
+                            "Records whose user was beyond users.max_users and was counted "
+                            "as user=\"__other__\".", *_STREAM)
+NEWEST_RECORD = _spec("aicode_newest_record_timestamp_seconds", "gauge",
+                      "Event time (commit time, or change time) of the newest record seen.",
+                      *_STREAM)
+
+STREAM_LAG = _spec("aicode_stream_lag_seconds", "gauge",
+                   "Now minus the stream's committed watermark: everything before it has "
+                   "been read and counted. Falls while a backfill commits its slices.",
+                   *_STREAM)
+POLLS_COALESCED = Spec("aicode_polls_coalesced_total", "counter",
+                       "Scheduled runs of an endpoint skipped because its previous run was "
+                       "still going (a long catch-up, a paced endpoint).", _EP)
+
+STREAM_META = (RECORDS_INGESTED, RECORDS_DUPLICATE, RECORDS_INVALID, RECORDS_OUT_OF_WINDOW,
+               USER_RECORDS_FOLDED)
+
+RENDER_FAILURES = Spec("aicode_render_failures_total", "counter",
+                       "Renders of a metric family (or of the whole exposition) that failed; "
+                       "what failed keeps serving its last good values, and the log names "
+                       "the family.", ())
+
+# Every spec that needs no vendor: the exporter's own metrics and the stream bookkeeping.
+CORE = (BUILD_INFO, UP, LAST_SUCCESS, POLL_DURATION, API_REQUESTS, API_RATE_LIMITED,
+        POLLS_COALESCED, *STREAM_META, NEWEST_RECORD, STREAM_LAG, RENDER_FAILURES)

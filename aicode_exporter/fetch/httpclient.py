@@ -1,0 +1,730 @@
+"""The one place that talks HTTP: timeouts, User-Agent, auth, pacing, retries, and the
+classification of every failure into the typed errors of errors.py.
+
+Retry policy (the scheduler is the outer loop): 401/403 and other 4xx are final; 429 and
+503 wait for Retry-After; other 5xx, timeouts and connection errors back off with full
+jitter; all of it within the deadline the caller gives (an aggregate run passes its own;
+stream reads have none and are paced by the bucket).
+
+Every request has a total time budget covering connect, headers and the whole body: the
+client's `timeout` (the provider's request_timeout), never beyond the caller's deadline.
+Each socket read is cut to what is left of it (fetch/deadline.py), and bodies are read as
+they stream, the clock checked between chunks, so a vendor sending its headers or its
+body one byte a second fails with Unavailable instead of hanging; and a body over
+`max_body_bytes` is a SchemaError before more than that is buffered.
+
+Waits the vendor asks for (Retry-After, X-RateLimit-Reset with X-RateLimit-Remaining: 0)
+are read as seconds-until, epoch seconds, epoch milliseconds or an HTTP date; anything else
+(inf, nan, negative, beyond a day) is clamped to `max_wait` and logged once. A wait that
+does not fit the caller's deadline (or, without one, `max_wait`) is not slept: the request
+raises RateLimited carrying the wall time it ends, which the poller remembers.
+
+Vendor text (error messages, details, codes, request ids, snippets of bodies) has the
+provider's key and its Authorization header forms replaced by <redacted> before it is
+logged or put into an exception.
+
+Conditional GETs: the last 2xx body of each GET URL that came with an ETag is kept (a
+bounded LRU of raw bytes) and revalidated with If-None-Match; a 304 replays it as if it
+were a fresh 200 and gives the request's token back, since vendors do not count a 304
+against their rate limits.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import email.utils
+import io
+import json
+import logging
+import math
+import random
+import re
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from typing import Any, NamedTuple, Protocol
+from urllib.parse import quote
+
+import httpx
+
+from aicode_exporter.errors import (
+    AuthError,
+    BadRequest,
+    RateLimited,
+    SchemaError,
+    Unavailable,
+    VendorError,
+)
+from aicode_exporter.fetch.deadline import DeadlineTransport, within
+from aicode_exporter.fetch.ratelimit import TokenBucket
+from aicode_exporter.version import __version__
+
+logger = logging.getLogger(__name__)
+
+USER_AGENT = f"aicode-exporter/{__version__}"
+MAX_ATTEMPTS = 5
+BACKOFF_BASE = 1.0
+BACKOFF_CAP = 30.0
+CONNECT_TIMEOUT = 10.0  # at most, within the request's budget
+MAX_BODY_BYTES = 64 << 20  # per response, after content decoding
+ERROR_BODY_BYTES = 64 << 10  # of an error response, read for its message; the rest dropped
+MAX_WAIT = 300.0  # default cap on an unusable vendor wait (one default poll interval)
+BELIEVABLE_WAIT = 86_400.0  # a vendor wait of more than a day is not believed
+CACHE_ENTRIES = 256  # conditional-GET cache: URLs kept per client (LRU)
+CACHE_BODY_LIMIT = 8 << 20  # bodies larger than this are not kept
+CACHE_TOTAL_LIMIT = 16 << 20  # all kept bodies of one client together (pods get 256Mi)
+REDACTED = "<redacted>"
+_UNASKED_304 = "304 Not Modified to a request without If-None-Match"
+
+
+EndpointKey = tuple[str, str, str]  # vendor, org, endpoint
+
+
+class RequestObserver(Protocol):
+    """Where request outcomes are counted (the exporter's telemetry); kept abstract so
+    this layer knows nothing about exposition."""
+
+    def request(self, key: EndpointKey, code: str) -> None: ...
+
+    def rate_limited(self, key: EndpointKey) -> None: ...
+
+
+class BearerAuth(httpx.Auth):
+    def __init__(self, token: str) -> None:
+        self._header = f"Bearer {token}"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = self._header
+        yield request
+
+    def __repr__(self) -> str:
+        return "BearerAuth(<redacted>)"
+
+
+def basic_auth(user: str) -> httpx.Auth:
+    return httpx.BasicAuth(user, "")
+
+
+# -- vendor waits ---------------------------------------------------------------------------
+
+def parse_wait(value: str | None, now: float) -> float | None:
+    """A vendor's wait header (Retry-After, X-RateLimit-Reset) as seconds from `now` (wall
+    time): seconds-until, a Unix time in seconds or milliseconds, or an HTTP date. None when
+    absent; ValueError when present but not believable (not a number or date, inf, nan,
+    negative, or ending more than BELIEVABLE_WAIT from now)."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        v = float(text)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(text)
+            epoch = when.timestamp()
+        except (TypeError, ValueError, IndexError, OverflowError):
+            raise ValueError(f"not a number or HTTP date: {text[:60]!r}") from None
+        if abs(epoch - now) > BELIEVABLE_WAIT:
+            raise ValueError(f"date too far from now: {text[:60]!r}") from None
+        return max(0.0, epoch - now)
+    if not math.isfinite(v) or v < 0:
+        raise ValueError(f"not a finite, non-negative number: {text[:60]!r}")
+    if v <= BELIEVABLE_WAIT:
+        return v  # seconds from now
+    for epoch in (v, v / 1000.0):  # a Unix time, in seconds or milliseconds
+        if now - BELIEVABLE_WAIT <= epoch <= now + BELIEVABLE_WAIT:
+            return max(0.0, epoch - now)
+    raise ValueError(f"neither seconds-until nor a time within a day: {text[:60]!r}")
+
+
+
+# -- redaction ------------------------------------------------------------------------------
+
+def secret_forms(secret: str) -> set[str]:
+    """A key as it may be echoed back: raw, URL-quoted, and the Basic-auth base64 of
+    `<key>:` (and `:<key>`, `<key>`), with and without padding. `Bearer <key>` contains
+    the raw key."""
+    if not secret:
+        return set()
+    forms = {secret, quote(secret, safe="")}
+    for raw in (f"{secret}:", f":{secret}", secret):
+        b64 = base64.b64encode(raw.encode()).decode()
+        forms |= {b64, b64.rstrip("=")}
+    return {f for f in forms if f}
+
+
+class Redactor:
+    """Replaces every form of the given secrets with <redacted>."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        forms = set().union(*(secret_forms(s) for s in secrets)) if secrets else set()
+        self._pattern = (re.compile("|".join(re.escape(f) for f in
+                                             sorted(forms, key=len, reverse=True)))
+                         if forms else None)
+
+    def __call__(self, text: str) -> str:
+        if self._pattern is None or not text:
+            return text
+        return self._pattern.sub(REDACTED, text)
+
+
+def _same(text: str) -> str:
+    return text
+
+
+def vendor_error_fields(body: bytes, content_type: str = "",
+                        redact: Callable[[str], str] = _same) -> dict[str, str]:
+    """Pull requestId/code/message from a vendor error body, whatever its shape."""
+    try:
+        data = json.loads(body[:ERROR_BODY_BYTES])
+    except (ValueError, UnicodeDecodeError):
+        return {"message": _snippet(body, content_type, redact)}
+    if not isinstance(data, dict):
+        return {"message": _snippet(body, content_type, redact)}
+    err = data.get("error")
+    if isinstance(err, dict):
+        data = {**data, **err}
+    out = {
+        "request_id": str(data.get("requestId") or data.get("request_id") or ""),
+        "code": str(data.get("code") or (err if isinstance(err, str) else "") or ""),
+        "message": str(data.get("message") or ""),
+    }
+    details = data.get("details")
+    if isinstance(details, list) and details:
+        out["message"] += " (" + "; ".join(str(d) for d in details[:5]) + ")"
+    return {k: redact(v)[:1000] for k, v in out.items()}
+
+
+def _snippet(body: bytes, content_type: str = "",
+             redact: Callable[[str], str] = _same) -> str:
+    # Redacted before truncating, so a key cut at the edge is not left half visible.
+    text = redact(body[:600].decode("utf-8", "replace")).replace("\n", " ").strip()[:120]
+    return f"non-JSON body ({content_type or 'no content-type'}): {text!r}"
+
+
+def _megabytes(n: int) -> str:
+    return f"{n >> 20} MiB" if n and n % (1 << 20) == 0 else f"{n} bytes"
+
+
+class CachedBody(NamedTuple):
+    etag: str
+    body: bytes  # as received, after content decoding
+    content_type: str
+
+
+class EtagCache:
+    """The last validated body per GET URL: LRU, bounded in entries and bytes."""
+
+    def __init__(self, entries: int = CACHE_ENTRIES, body_limit: int = CACHE_BODY_LIMIT,
+                 total_limit: int = CACHE_TOTAL_LIMIT) -> None:
+        self.entries = entries
+        self.body_limit = body_limit
+        self.total_limit = total_limit
+        self._items: OrderedDict[str, CachedBody] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    @property
+    def size(self) -> int:
+        return self._bytes
+
+    def get(self, url: str) -> CachedBody | None:
+        with self._lock:
+            found = self._items.get(url)
+            if found is not None:
+                self._items.move_to_end(url)
+            return found
+
+    def put(self, url: str, etag: str, body: bytes, content_type: str) -> bool:
+        """Keep body for url (replacing what was there); False, and forget url, when the
+        body is over the limit."""
+        with self._lock:
+            self._drop(url)
+            if len(body) > self.body_limit or len(body) > self.total_limit or self.entries < 1:
+                return False
+            self._items[url] = CachedBody(etag, body, content_type)
+            self._bytes += len(body)
+            while len(self._items) > self.entries or self._bytes > self.total_limit:
+                self._drop(next(iter(self._items)))
+            return True
+
+    def discard(self, url: str) -> None:
+        with self._lock:
+            self._drop(url)
+
+    def _drop(self, url: str) -> None:
+        old = self._items.pop(url, None)
+        if old is not None:
+            self._bytes -= len(old.body)
+
+
+class _Reply(NamedTuple):
+    """A response whose status and headers are in; `body` holds the whole body unless it
+    is streamed to the caller (stream_text), where `started` and `end` bound its reading."""
+
+    resp: httpx.Response
+    body: bytes
+    started: float  # monotonic time the request went out
+    end: float  # monotonic time by which the whole body must have arrived
+
+
+class ApiClient:
+    """HTTP for one provider instance: one httpx.Client, one bucket per endpoint, one
+    conditional-GET cache.
+
+    `timeout` is the total budget of one request (connect, headers and body); `max_wait`
+    caps a vendor wait that cannot be believed and is the longest a request without a
+    deadline (a stream read) sleeps for one; `secrets` are redacted from vendor text."""
+
+    def __init__(
+        self,
+        *,
+        vendor: str,
+        org: str,
+        base_url: str,
+        auth: httpx.Auth,
+        timeout: float,
+        rate_per_minute: Mapping[str, float],
+        observer: RequestObserver,
+        transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: random.Random | None = None,
+        cache: EtagCache | None = None,
+        secrets: Sequence[str] = (),
+        max_wait: float = MAX_WAIT,
+        max_body_bytes: int = MAX_BODY_BYTES,
+    ) -> None:
+        self.vendor = vendor
+        self.org = org
+        self._timeout = float(timeout)
+        self._client = httpx.Client(
+            base_url=base_url.rstrip("/"),
+            auth=auth,
+            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            transport=transport if transport is not None else DeadlineTransport(),
+            follow_redirects=False,
+        )
+        self._buckets = {ep: TokenBucket(r, clock=clock, sleep=sleep)
+                         for ep, r in rate_per_minute.items()}
+        self._observer = observer
+        self._clock = clock
+        self._wall = wall
+        self._rng = rng or random.Random()
+        self.cache = cache if cache is not None else EtagCache()
+        self.redact = Redactor(secrets)
+        self.max_wait = float(max_wait)
+        self.max_body_bytes = int(max_body_bytes)
+        self._warned: set[tuple[str, str]] = set()  # (endpoint, header) said once
+        self._warned_lock = threading.Lock()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def bucket(self, endpoint: str) -> TokenBucket:
+        return self._buckets[endpoint]
+
+    # -- public calls --------------------------------------------------------------------
+
+    def get_json(self, endpoint: str, path: str, params: Mapping[str, Any],
+                 *, deadline: float | None) -> Any:
+        req = self._client.build_request("GET", path, params=_clean(params))
+        reply, fresh = self._send_get(endpoint, req, deadline, stream=False)
+        data = self._decode(endpoint, reply)
+        if fresh:
+            self._remember(req, reply.resp, reply.body)
+        return data
+
+    def post_json(self, endpoint: str, path: str, body: Any, *, deadline: float | None) -> Any:
+        req = self._client.build_request("POST", path, json=body)
+        return self._decode(endpoint, self._send(endpoint, req, deadline, stream=False))
+
+    @contextlib.contextmanager
+    def stream_text(self, endpoint: str, path: str, params: Mapping[str, Any],
+                    *, deadline: float | None) -> Iterator[io.TextIOWrapper]:
+        """A streamed body as a text file opened with newline='' (what the csv module
+        wants), read as it arrives; a body cut off mid-way, or still arriving when the
+        request's budget is spent, raises Unavailable; one over max_body_bytes raises
+        SchemaError. The budget counts the time spent waiting for the vendor, not the
+        time the caller spends between reads.
+
+        A body with an ETag is kept for revalidation only once it was read to the end
+        and only up to the cache's body limit (collected as it streams past)."""
+        req = self._client.build_request("GET", path, params=_clean(params),
+                                         headers={"Accept": "text/csv"})
+        reply, fresh = self._send_get(endpoint, req, deadline, stream=True)
+        resp = reply.resp
+        key = self._key(endpoint)
+        counted = not fresh  # a 304 was counted when it came
+
+        def count(code: str) -> None:
+            nonlocal counted
+            if not counted:
+                counted = True
+                self._observer.request(key, code)
+
+        keep: Callable[[bytes], None] | None = None
+        if fresh:
+            self.cache.discard(str(req.url))
+            if resp.headers.get("etag"):
+                def keep(body: bytes) -> None:
+                    self._remember(req, resp, body)
+        try:
+            raw = _ResponseReader(resp.iter_bytes(), endpoint, keep=keep,
+                                  keep_limit=self.cache.body_limit, clock=self._clock,
+                                  budget=(reply.started, reply.end, deadline),
+                                  max_bytes=self.max_body_bytes,
+                                  on_error=lambda: count("error"))
+            yield io.TextIOWrapper(io.BufferedReader(raw, 65536), encoding="utf-8",
+                                   errors="replace", newline="")
+        finally:
+            resp.close()
+            count(str(resp.status_code))
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _key(self, endpoint: str) -> EndpointKey:
+        return (self.vendor, self.org, endpoint)
+
+    def _log_fields(self, endpoint: str) -> dict[str, object]:
+        return {"provider": self.vendor, "org": self.org, "endpoint": endpoint}
+
+    def _decode(self, endpoint: str, reply: _Reply) -> Any:
+        try:
+            return json.loads(reply.body)  # bytes: no str copy of the whole body first
+        except (ValueError, UnicodeDecodeError):
+            snippet = _snippet(reply.body, reply.resp.headers.get("content-type", ""),
+                               self.redact)
+            raise SchemaError(f"expected JSON, got {snippet}", endpoint=endpoint,
+                              status=reply.resp.status_code) from None
+
+    def _backoff(self, attempt: int) -> float:
+        return self._rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt))
+
+    def _send_get(self, endpoint: str, req: httpx.Request, deadline: float | None,
+                  *, stream: bool) -> tuple[_Reply, bool]:
+        """Send a GET, conditionally when its URL has a kept body: (the reply, whether
+        it is fresh from the vendor). A 304 comes back as the kept body with status 200.
+        """
+        cached = self.cache.get(str(req.url))
+        if cached is not None:
+            req.headers["If-None-Match"] = cached.etag
+        reply = self._send(endpoint, req, deadline, stream=stream)
+        if reply.resp.status_code != 304:
+            return reply, True
+        if cached is None:  # _send already refuses this
+            raise SchemaError(_UNASKED_304, endpoint=endpoint, status=304)
+        headers = {"ETag": cached.etag}
+        if cached.content_type:
+            headers["Content-Type"] = cached.content_type
+        resp = httpx.Response(200, headers=headers, content=cached.body, request=req)
+        return reply._replace(resp=resp, body=cached.body), False
+
+    def _remember(self, req: httpx.Request, resp: httpx.Response, body: bytes) -> None:
+        """Keep a fresh 2xx body for revalidation (or forget the URL's old one)."""
+        url, etag = str(req.url), resp.headers.get("etag", "").strip()
+        if not etag or not self.cache.put(url, etag, body, resp.headers.get("content-type", "")):
+            self.cache.discard(url)
+
+    def _send(self, endpoint: str, req: httpx.Request, deadline: float | None,
+              *, stream: bool) -> _Reply:
+        """Send with retries. A 2xx comes back with its whole body read (unless `stream`:
+        then the caller reads it, and counts it), a 304 with none; everything else
+        raises its typed error."""
+        key = self._key(endpoint)
+        bucket = self._buckets[endpoint]
+        last: VendorError | None = None
+        for attempt in range(MAX_ATTEMPTS):
+            # Without a deadline (stream reads) a slot may wait for pacing plus max_wait.
+            limit = (deadline if deadline is not None
+                     else self._clock() + self.max_wait + bucket.interval)
+            slot = bucket.acquire_slot(limit)
+            started = self._clock()
+            end = started + self._timeout
+            if deadline is not None:
+                end = min(end, deadline)
+            if slot is None or end <= started:
+                raise last or self._no_slot(endpoint, bucket, deadline)
+            budget = end - started
+            req.extensions["timeout"] = httpx.Timeout(
+                budget, connect=min(budget, CONNECT_TIMEOUT)).as_dict()
+            wait: float | None = 0.0
+            try:
+                with within(budget):  # the headers too, however slowly they come
+                    resp = self._client.send(req, stream=True)
+            except httpx.ConnectTimeout:
+                self._observer.request(key, "error")
+                last = Unavailable("timeout: no connection within "
+                                   f"{round(min(budget, CONNECT_TIMEOUT), 1):g}s",
+                                   endpoint=endpoint)
+            except httpx.TimeoutException:
+                self._observer.request(key, "error")
+                last = _overrun(endpoint, budget)
+            except httpx.HTTPError as e:
+                self._observer.request(key, "error")
+                last = Unavailable(
+                    f"connection failed: {type(e).__name__}: {self.redact(str(e))}",
+                    endpoint=endpoint)
+            else:
+                if resp.status_code == 304:
+                    # Not counted by the vendor: the token goes back before any pause the
+                    # headers ask for.
+                    bucket.refund(slot)
+                self._note_ratelimit_headers(endpoint, bucket, resp)
+                status = resp.status_code
+                try:
+                    if self._clock() > end:  # the headers alone took the whole budget
+                        raise _overrun(endpoint, budget)
+                    if resp.is_success and stream:
+                        return _Reply(resp, b"", started, end)  # counted by the reader
+                    limit_bytes = (self.max_body_bytes if resp.is_success
+                                   else ERROR_BODY_BYTES)
+                    body = self._read_body(endpoint, resp, end, budget, limit_bytes,
+                                           truncate=not resp.is_success)
+                except VendorError as e:
+                    resp.close()
+                    self._observer.request(key, "error")
+                    if not isinstance(e, Unavailable):
+                        raise
+                    last = e
+                else:
+                    self._observer.request(key, str(status))
+                    if resp.is_success:
+                        return _Reply(resp, body, started, end)
+                    if status == 304:
+                        if "if-none-match" in req.headers:
+                            return _Reply(resp, b"", started, end)
+                        raise SchemaError(_UNASKED_304, endpoint=endpoint, status=304)
+                    last, wait = self._classify(endpoint, resp, body)
+                    if wait is None:
+                        raise last
+            # Retry after Retry-After when given, else exponential backoff with jitter.
+            # The wait goes into the bucket, so no other request to this endpoint jumps it;
+            # a wait the vendor asked for is remembered there even when we give up now.
+            wait = wait or max(self._backoff(attempt), 0.001)
+            if isinstance(last, RateLimited) and last.until is not None:
+                bucket.pause_until(self._clock() + wait, last.header)
+            too_long = (self._clock() + wait > deadline if deadline is not None
+                        else wait > self.max_wait)
+            if too_long:
+                raise last
+            logger.debug("retrying", extra={**self._log_fields(endpoint),
+                                            "wait_seconds": wait, "after": str(last)})
+            bucket.pause_until(self._clock() + wait)
+        assert last is not None
+        raise last
+
+    def _no_slot(self, endpoint: str, bucket: TokenBucket,
+                 deadline: float | None) -> RateLimited:
+        """No request slot before the deadline (or, without one, within max_wait): a wait
+        the vendor asked for, or our own pacing."""
+        within = "the poll deadline" if deadline is not None else f"{self.max_wait:g}s"
+        pause = bucket.vendor_pause()
+        if pause is not None:
+            until, header = pause
+            wait = until - self._clock()
+            return RateLimited(f"rate limited: the vendor's wait ({wait:.0f}s, {header}) "
+                               f"runs past {within}", endpoint=endpoint, retry_after=wait,
+                               until=self._wall() + wait, header=header)
+        return RateLimited(f"next request slot is past {within} "
+                           f"(limit {bucket.per_minute:g}/min)", endpoint=endpoint)
+
+    def _read_body(self, endpoint: str, resp: httpx.Response, end: float, budget: float,
+                   limit: int, *, truncate: bool) -> bytes:
+        """The body as it streams in, the clock checked between chunks; past `limit`
+        bytes a SchemaError (or, with `truncate`, the first `limit` bytes)."""
+        declared = resp.headers.get("content-length", "").strip()
+        if not truncate and declared.isdigit() and int(declared) > limit:
+            raise self._too_large(endpoint, limit)
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            with within(end - self._clock()):
+                for chunk in resp.iter_bytes():
+                    if size + len(chunk) > limit:
+                        if not truncate:
+                            raise self._too_large(endpoint, limit)
+                        chunks.append(chunk[:limit - size])
+                        break
+                    size += len(chunk)
+                    chunks.append(chunk)
+                    if self._clock() > end:
+                        raise _overrun(endpoint, budget)
+        except httpx.TimeoutException:
+            raise _overrun(endpoint, budget) from None
+        except httpx.HTTPError as e:
+            raise Unavailable(f"response body cut off: {type(e).__name__}",
+                              endpoint=endpoint) from None
+        finally:
+            resp.close()
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+    def _too_large(self, endpoint: str, limit: int) -> SchemaError:
+        return SchemaError(f"response from endpoint {endpoint} is larger than the "
+                           f"{_megabytes(limit)} allowed per request (max_body_bytes)",
+                           endpoint=endpoint)
+
+    def _wait_header(self, endpoint: str, header: str, raw: str | None) -> float | None:
+        """A vendor wait header in seconds: None when absent, max_wait when unusable (said
+        once per endpoint and header, with the raw value)."""
+        try:
+            return parse_wait(raw, self._wall())
+        except ValueError:
+            with self._warned_lock:
+                first = (endpoint, header) not in self._warned
+                self._warned.add((endpoint, header))
+            if first:
+                logger.warning("vendor sent an unusable wait", extra={
+                    **self._log_fields(endpoint), "header": header,
+                    "value": self.redact((raw or "")[:100]), "using_seconds": self.max_wait})
+            return self.max_wait
+
+    def _note_ratelimit_headers(self, endpoint: str, bucket: TokenBucket,
+                                resp: httpx.Response) -> None:
+        remaining = resp.headers.get("x-ratelimit-remaining", "").strip()
+        if remaining not in ("0", "0.0"):
+            return
+        reset = self._wait_header(endpoint, "X-RateLimit-Reset",
+                                  resp.headers.get("x-ratelimit-reset"))
+        if reset is not None:
+            bucket.pause_until(self._clock() + reset, "X-RateLimit-Reset")
+
+    def _classify(self, endpoint: str, resp: httpx.Response,
+                  body: bytes) -> tuple[VendorError, float | None]:
+        """The typed error, and how long to wait before retrying (None: don't retry;
+        0: back off with jitter)."""
+        status = resp.status_code
+        f = vendor_error_fields(body, resp.headers.get("content-type", ""), self.redact)
+        common: dict[str, Any] = {"endpoint": endpoint, "status": status,
+                                  "code": f.get("code", ""), "request_id": f.get("request_id", "")}
+        msg = f.get("message") or resp.reason_phrase
+        # `message` is LogRecord's own: the vendor's message is the field `error`.
+        logger.warning("vendor error", extra={
+            **self._log_fields(endpoint), "status": status, "code": common["code"] or "-",
+            "request_id": common["request_id"] or "-", "error": msg})
+        retry_after = self._wait_header(endpoint, "Retry-After",
+                                        resp.headers.get("retry-after"))
+        if status == 429 or (status == 503 and retry_after is not None):
+            self._observer.rate_limited(self._key(endpoint))
+            if retry_after is None:  # wait at least one pacing interval
+                return (RateLimited(f"rate limited: {msg}", **common),
+                        self._buckets[endpoint].interval)
+            return RateLimited(f"rate limited: {msg}", retry_after=retry_after,
+                               until=self._wall() + retry_after, header="Retry-After",
+                               **common), retry_after
+        if status in (401, 403):
+            return AuthError(f"authentication failed: {msg}", **common), None
+        if status >= 500:
+            return Unavailable(f"server error: {msg}", **common), 0.0
+        return BadRequest(f"request rejected: {msg}", **common), None
+
+
+class _ResponseReader(io.RawIOBase):
+    """A streamed httpx body as a raw file, so TextIOWrapper and csv can read it lazily.
+
+    With `clock` and `budget` (started, end, deadline): the time spent waiting for chunks
+    (plus what the headers took) may not pass end - started, nor the clock the deadline;
+    with `max_bytes`, the body may not be longer. `on_error` is called before either, or a
+    cut-off body, raises."""
+
+    def __init__(self, chunks: Iterator[bytes], endpoint: str, *,
+                 keep: Callable[[bytes], None] | None = None, keep_limit: int = 0,
+                 clock: Callable[[], float] | None = None,
+                 budget: tuple[float, float, float | None] | None = None,
+                 max_bytes: int | None = None,
+                 on_error: Callable[[], None] | None = None) -> None:
+        self._chunks = chunks
+        self._buf = b""
+        self._endpoint = endpoint
+        # keep(body) gets the whole body once it has been read to the end, unless it
+        # grew past keep_limit.
+        self._keep = keep
+        self._keep_limit = keep_limit
+        self._kept: list[bytes] = []
+        self._kept_size = 0
+        self._clock = clock
+        self._budget = budget
+        self._spent = (clock() - budget[0]) if clock is not None and budget else 0.0
+        self._max_bytes = max_bytes
+        self._size = 0
+        self._on_error = on_error
+
+    def readable(self) -> bool:
+        return True
+
+    def _fail(self, error: VendorError) -> VendorError:
+        self._keep, self._kept = None, []
+        if self._on_error is not None:
+            self._on_error()
+        return error
+
+    def _next_chunk(self) -> bytes:
+        if self._clock is None or self._budget is None:
+            return next(self._chunks)
+        started, end, until = self._budget
+        t0 = self._clock()
+        left = end - started - self._spent
+        if until is not None:
+            left = min(left, until - t0)
+        with within(left):
+            chunk = next(self._chunks)  # StopIteration at the end: the body is all in
+        now = self._clock()
+        self._spent += now - t0
+        if self._spent > end - started or (until is not None and now > until):
+            raise self._fail(self._too_slow())
+        return chunk
+
+    def _too_slow(self) -> Unavailable:
+        budget = self._budget[1] - self._budget[0] if self._budget else 0.0
+        return _overrun(self._endpoint, budget)
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf:
+            try:
+                self._buf = self._next_chunk()
+            except StopIteration:
+                self._finish()
+                return 0
+            except httpx.TimeoutException:
+                raise self._fail(self._too_slow()) from None
+            except httpx.HTTPError as e:
+                raise self._fail(Unavailable(f"response body cut off: {type(e).__name__}",
+                                             endpoint=self._endpoint)) from None
+            self._size += len(self._buf)
+            if self._max_bytes is not None and self._size > self._max_bytes:
+                self._buf = b""
+                raise self._fail(SchemaError(
+                    f"response from endpoint {self._endpoint} is larger than the "
+                    f"{_megabytes(self._max_bytes)} allowed per request (max_body_bytes)",
+                    endpoint=self._endpoint))
+            if self._keep is not None:
+                self._kept_size += len(self._buf)
+                if self._kept_size > self._keep_limit:
+                    self._keep, self._kept = None, []
+                else:
+                    self._kept.append(self._buf)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
+
+    def _finish(self) -> None:
+        keep, self._keep = self._keep, None
+        if keep is not None:
+            keep(b"".join(self._kept))
+        self._kept = []
+
+
+def _overrun(endpoint: str, budget: float) -> Unavailable:
+    """Any timeout of a request: its whole budget is what ran out."""
+    return Unavailable(f"response took longer than {round(budget, 1):g}s", endpoint=endpoint)
+
+
+def _clean(params: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}

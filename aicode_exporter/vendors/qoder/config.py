@@ -1,0 +1,29 @@
+"""A `type: qoder` provider entry."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from aicode_exporter.configmodels import ProviderBase, Window
+
+ENDPOINTS = ("overview", "daily_trend", "member_ranking", "repos", "file_extensions",
+             "commits", "changes")
+
+
+class QoderProvider(ProviderBase):
+    type: Literal["qoder"]
+    base_url: str = "https://api.qoder.com"
+    organization_id: str = Field(min_length=1)
+    windows: list[Window] = Field(default_factory=lambda: ["1d", "7d", "30d"], min_length=1)
+    ranking_limit: int = Field(default=10, ge=1, le=1000)
+    rate_limit_per_minute: int = Field(default=60, gt=0)
+    known_endpoints: ClassVar[tuple[str, ...]] = ENDPOINTS
+
+    @field_validator("windows")
+    @classmethod
+    def _unique_windows(cls, v: list[str]) -> list[str]:
+        if len(set(v)) != len(v):
+            raise ValueError("windows must be unique")
+        return v

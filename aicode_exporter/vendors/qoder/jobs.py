@@ -1,0 +1,85 @@
+"""The five AI Code Metrics endpoints as poll jobs: fetch per window, map, hand back parts.
+
+A window is published only when everything for it arrived (all pages of the repo list);
+a failed window keeps its previous values and marks the endpoint down.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from aicode_exporter.durations import parse_duration
+from aicode_exporter.errors import AuthError, VendorError
+from aicode_exporter.expose.families import Family
+from aicode_exporter.fetch.httpclient import ApiClient
+from aicode_exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext, Wiring
+from aicode_exporter.pipeline.userlabels import UserLabeler
+from aicode_exporter.vendors.qoder import mapping
+from aicode_exporter.vendors.qoder.client import QoderMetricsClient
+from aicode_exporter.vendors.qoder.config import QoderProvider
+
+logger = logging.getLogger(__name__)
+
+# Enough days that the latest complete one is present even when the vendor lags a day.
+TREND_LOOKBACK = timedelta(days=7)
+
+# (window label, start, end, deadline) -> families for that window
+WindowFetch = Callable[[str, datetime, datetime, float], Sequence[Family]]
+
+
+def _per_window(windows: Sequence[str], fetch: WindowFetch) -> Callable[[PollContext], Outcome]:
+    def run(ctx: PollContext) -> Outcome:
+        out = Outcome()
+        for w in windows:
+            try:
+                start = ctx.now - parse_duration(w)
+                out.parts[w] = tuple(fetch(w, start, ctx.now, ctx.deadline))
+            except AuthError as e:
+                out.failures.append(Failure(f"window {w}", e))
+                break  # the same key fails every window; don't hammer the vendor
+            except VendorError as e:
+                out.failures.append(Failure(f"window {w}", e))
+        return out
+
+    return run
+
+
+def aggregate_endpoints(cfg: QoderProvider, api: ApiClient, w: Wiring) -> list[Endpoint]:
+    client = QoderMetricsClient(api, cfg.organization_id)
+    labeler = UserLabeler(w.users)
+    base = (cfg.type, cfg.name)
+
+    def overview(w: str, start: datetime, end: datetime, deadline: float) -> list[Family]:
+        return mapping.overview_families(client.overview(start, end, deadline=deadline), base,
+                                         w)
+
+    def ranking(w: str, start: datetime, end: datetime, deadline: float) -> list[Family]:
+        members = client.member_ranking(start, end, cfg.ranking_limit, deadline=deadline)
+        return mapping.ranking_families(members, base, w, labeler)
+
+    def repos(w: str, start: datetime, end: datetime, deadline: float) -> list[Family]:
+        return mapping.repo_families(client.repos(start, end, deadline=deadline), base,
+                                     w)
+
+    def extensions(w: str, start: datetime, end: datetime, deadline: float) -> list[Family]:
+        exts = client.file_extensions(start, end, deadline=deadline)
+        return mapping.extension_families(exts, base, w)
+
+    def daily(ctx: PollContext) -> Outcome:
+        try:
+            trend = client.daily_trend(ctx.now - TREND_LOOKBACK, ctx.now, deadline=ctx.deadline)
+        except VendorError as e:
+            return Outcome(failures=[Failure("", e)])
+        return Outcome(parts={"day": tuple(mapping.daily_families(trend, base, ctx.now))})
+
+    jobs = [
+        Endpoint("overview", _per_window(cfg.windows, overview)),
+        Endpoint("daily_trend", daily),
+        Endpoint("member_ranking", _per_window(cfg.windows, ranking)),
+        Endpoint("repos", _per_window(cfg.windows, repos)),
+        Endpoint("file_extensions", _per_window(cfg.windows, extensions)),
+    ]
+    return [j for j in jobs if cfg.enabled(j.name)]
+

@@ -1,0 +1,99 @@
+"""Qoder's aggregate metrics (AI Code Metrics endpoints): name, HELP, labels, source."""
+
+from __future__ import annotations
+
+from aicode_exporter.expose.catalog import BASE, CACHED
+from aicode_exporter.expose.families import Spec
+
+PREFIX = "/v1/organizations/{organization_id}"  # every route; left out of HELP for length
+
+
+def _qoder(name: str, what: str, source: str, *extra: str) -> Spec:
+    full = source.replace("GET /", f"GET {PREFIX}/", 1)
+    return Spec(name, "gauge", f"{what} Qoder {source}. {CACHED}", BASE + extra,
+                source=f"Qoder {full}")
+
+
+OV = "GET /ai-code/stats/overview"
+RANK = "GET /ai-code/stats/member-ranking"
+REPOS = "GET /ai-code/repos (all pages)"
+EXTS = "GET /ai-code/file-extensions"
+TREND = "GET /ai-code/stats/daily-trend"
+
+# Aggregates over a trailing window (label `window`).
+COMMITTED_LINES = _qoder("aicode_committed_lines_edited",
+                         "Committed lines edited (added + deleted) in the trailing window.",
+                         f"{OV} committedTotalLinesEdit", "window")
+COMMITTED_AI_LINES = _qoder("aicode_committed_ai_lines_edited",
+                            "AI-edited lines (added + deleted) in committed code, trailing window.",
+                            f"{OV} committedAiLinesEdit", "window")
+ACCEPTED_AI_LINES = _qoder("aicode_accepted_ai_lines_edited",
+                           "Accepted AI-edited lines (added + deleted), trailing window.",
+                           f"{OV} acceptedLinesEdit", "window")
+AI_SHARE = _qoder("aicode_ai_share_ratio", "AI share of committed code (0-1), trailing window.",
+                  f"{OV} aiShareRate/100", "window")
+AGENT_EDITS = _qoder("aicode_agent_edits", "Agent edits in the trailing window.",
+                     f"{OV} agentEditCount", "window")
+TAB_COMPLETIONS = _qoder("aicode_tab_completions", "Tab completions in the trailing window.",
+                         f"{OV} tabCompletionCount", "window")
+CHAT_MESSAGES = _qoder("aicode_chat_messages", "Chat messages in the trailing window.",
+                       f"{OV} messageCount", "window")
+
+USER_LINES = _qoder("aicode_user_lines_added", "Lines added by a ranked member, trailing window.",
+                    f"{RANK} totalLinesAdded", "window", "user")
+USER_AI_LINES = _qoder("aicode_user_ai_lines_added",
+                       "AI lines added by a ranked member, trailing window.",
+                       f"{RANK} aiLinesAdded", "window", "user")
+USER_AI_SHARE = _qoder("aicode_user_ai_share_ratio",
+                       "AI share (0-1) of a ranked member's added lines, trailing window.",
+                       f"{RANK} aiShareRate/100", "window", "user")
+USER_COMMITS = _qoder("aicode_user_commits", "Commits by a ranked member, trailing window.",
+                      f"{RANK} commitCount", "window", "user")
+
+REPO_COMMITS = _qoder("aicode_repo_commits", "Commits in a repository, trailing window.",
+                      f"{REPOS} commitCount", "window", "repo")
+REPO_LINES = _qoder("aicode_repo_lines_added", "Lines added in a repository, trailing window.",
+                    f"{REPOS} totalLinesAdded", "window", "repo")
+
+EXT_CHANGES = _qoder("aicode_extension_changes", "Changes to files of an extension, window.",
+                     f"{EXTS} changeCount", "window", "extension")
+EXT_LINES = _qoder("aicode_extension_lines_added", "Lines added to files of an extension, window.",
+                   f"{EXTS} totalLinesAdded", "window", "extension")
+EXT_AI_SHARE = _qoder("aicode_extension_ai_share_ratio",
+                      "AI share (0-1) of lines added to files of an extension, window.",
+                      f"{EXTS} aiShareRate/100", "window", "extension")
+
+# Latest complete UTC day (no `window`).
+_DAY = "Latest complete UTC day (see aicode_daily_date_timestamp_seconds):"
+DAILY_AI_LINES = _qoder("aicode_daily_ai_lines_added", f"{_DAY} AI lines added.",
+                        f"{TREND} items[].aiLinesAdded")
+DAILY_OTHER_LINES = _qoder("aicode_daily_other_lines_added", f"{_DAY} non-AI lines added.",
+                           f"{TREND} items[].otherLinesAdded")
+DAILY_COMMITS = _qoder("aicode_daily_commits", f"{_DAY} commits.", f"{TREND} items[].commitCount")
+DAILY_AI_SHARE = _qoder("aicode_daily_ai_share_ratio", f"{_DAY} AI share (0-1) of added lines.",
+                        f"{TREND} items[].aiShareRate/100")
+DAILY_EXT_LINES = _qoder("aicode_daily_extension_lines_added",
+                         f"{_DAY} agent-tracked lines added per file extension.",
+                         f"{TREND} extItems[].totalLinesAdded", "extension")
+DAILY_EXT_AI_LINES = _qoder("aicode_daily_extension_ai_lines_added",
+                            f"{_DAY} AI lines added per file extension.",
+                            f"{TREND} extItems[].aiLinesAdded", "extension")
+DAILY_TAB_SUGGESTIONS = _qoder("aicode_daily_tab_suggestions", f"{_DAY} tab suggestions shown.",
+                               f"{TREND} nextItems[].nextSuggestedCount")
+DAILY_TAB_ACCEPTS = _qoder("aicode_daily_tab_accepts", f"{_DAY} tab suggestions accepted.",
+                           f"{TREND} nextItems[].nextAcceptedCount")
+DAILY_TAB_ACCEPT_RATIO = _qoder("aicode_daily_tab_accept_ratio",
+                                f"{_DAY} tab acceptance ratio (0-1).",
+                                f"{TREND} nextItems[].nextAcceptRate/100")
+DAILY_DATE = _qoder("aicode_daily_date_timestamp_seconds",
+                    "Start (Unix seconds, UTC) of the day the aicode_daily_* values belong to.",
+                    f"{TREND} items[].date")
+
+SPECS = (
+    COMMITTED_LINES, COMMITTED_AI_LINES, ACCEPTED_AI_LINES, AI_SHARE, AGENT_EDITS,
+    TAB_COMPLETIONS, CHAT_MESSAGES, USER_LINES, USER_AI_LINES, USER_AI_SHARE,
+    USER_COMMITS, REPO_COMMITS, REPO_LINES, EXT_CHANGES, EXT_LINES, EXT_AI_SHARE,
+    DAILY_AI_LINES, DAILY_OTHER_LINES, DAILY_COMMITS, DAILY_AI_SHARE, DAILY_EXT_LINES,
+    DAILY_EXT_AI_LINES, DAILY_TAB_SUGGESTIONS, DAILY_TAB_ACCEPTS, DAILY_TAB_ACCEPT_RATIO,
+    DAILY_DATE,
+)
