@@ -20,7 +20,7 @@ from aicode_exporter.cli import (
     hash_password_parser,
     simulate_parser,
 )
-from aicode_exporter.config import build_config, load_config
+from aicode_exporter.config.file import build_config, load_config
 from aicode_exporter.errors import ConfigError, VendorError
 from aicode_exporter.expose.server import parse_listen_address
 from aicode_exporter.expose.webconfig import WebConfigSource, hash_password

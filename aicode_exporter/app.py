@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from aicode_exporter.config import Config
+from aicode_exporter.config.file import Config
 from aicode_exporter.expose import catalog
 from aicode_exporter.expose.families import Spec
 from aicode_exporter.expose.otlp import FixedStartTimes, OtlpPusher, SplitStartTimes

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from typing import TextIO
 
-from aicode_exporter.config import Config
-from aicode_exporter.configmodels import ProviderBase
+from aicode_exporter.config.base import ProviderBase
+from aicode_exporter.config.file import Config
 from aicode_exporter.errors import ConfigError
 from aicode_exporter.expose.telemetry import Telemetry
 from aicode_exporter.pipeline.jobs import Wiring

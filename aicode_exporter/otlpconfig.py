@@ -18,7 +18,7 @@ from urllib.parse import unquote, urlsplit
 
 from pydantic import BeforeValidator, PrivateAttr, SecretStr, field_validator, model_validator
 
-from aicode_exporter.configmodels import Duration, Strict
+from aicode_exporter.config.base import Duration, Strict
 from aicode_exporter.errors import ConfigError
 from aicode_exporter.expose.otlp import OtlpSettings, redact_userinfo
 

@@ -38,7 +38,7 @@ def serve(port: int, users: int, per_day: float, days: int, ready: mp.Event) -> 
 def one_path(url: str, fmt: str, days: int) -> None:
     """Child: one poll of the changes stream through `fmt`; prints a JSON line."""
     from aicode_exporter.app import App
-    from aicode_exporter.config import Config
+    from aicode_exporter.config.file import Config
 
     state = Path(tempfile.mkdtemp()) / "state.db"
     cfg = Config.model_validate({"state_path": str(state), "providers": [{

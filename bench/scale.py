@@ -73,7 +73,7 @@ from typing import Any
 import httpx
 
 from aicode_exporter.app import App
-from aicode_exporter.config import Config
+from aicode_exporter.config.file import Config
 from aicode_exporter.durations import parse_duration
 from aicode_sim import Simulator
 from aicode_sim.rollup import DayRollup, Rollups

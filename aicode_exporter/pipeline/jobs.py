@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import httpx
 
-from aicode_exporter.configmodels import UsersConfig
+from aicode_exporter.config.base import UsersConfig
 from aicode_exporter.expose.families import Family, Spec
 from aicode_exporter.expose.telemetry import Telemetry
 from aicode_exporter.fetch.httpclient import ApiClient

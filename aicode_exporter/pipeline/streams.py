@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from aicode_exporter.configmodels import MAX_WINDOW, UsersConfig
+from aicode_exporter.config.base import MAX_WINDOW, UsersConfig
 from aicode_exporter.errors import Cancelled, VendorError
 from aicode_exporter.expose import catalog
 from aicode_exporter.expose.families import Family, Spec

@@ -19,14 +19,11 @@ import logging
 import os
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pydantic import field_validator
-
-from aicode_exporter.configmodels import Strict
+from aicode_exporter.config.teams import DEFAULT_UNASSIGNED, control_char
 from aicode_exporter.errors import ConfigError
 from aicode_exporter.expose.families import Family, Spec
 
@@ -34,7 +31,6 @@ logger = logging.getLogger(__name__)
 
 TEAM, EMAIL, USER_ID = "team", "email", "user_id"
 KNOWN_COLUMNS = (TEAM, EMAIL, USER_ID)
-DEFAULT_UNASSIGNED = "unassigned"
 
 MAP_ROWS = Spec("aicode_teams_map_rows", "gauge",
                 "Rows (distinct user-to-team entries) of the teams map in use.", ())
@@ -46,39 +42,12 @@ MAP_LOAD_OK = Spec("aicode_teams_map_load_ok", "gauge",
 SPECS = (MAP_ROWS, MAP_LAST_LOAD, MAP_LOAD_OK)
 
 
-def _control_char(value: str) -> str | None:
-    """The first control character (or line/paragraph separator) in value, if any."""
-    for ch in value:
-        if unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
-            return f"U+{ord(ch):04X}"
-    return None
-
-
 def _bad_label(value: str) -> str | None:
     """Why `value` cannot be a team label value, or None."""
     if not value:
         return "empty team name"
-    ch = _control_char(value)
+    ch = control_char(value)
     return f"team name {value!r} contains a control character ({ch})" if ch else None
-
-
-class TeamsConfig(Strict):
-    """The `teams:` block. config.load_config resolves a relative `file` against the
-    config file's folder before this model sees it."""
-
-    file: Path
-    unassigned: str = DEFAULT_UNASSIGNED
-
-    @field_validator("unassigned")
-    @classmethod
-    def _label_safe(cls, v: str) -> str:
-        v = v.strip()
-        if not v:
-            raise ValueError("must not be empty")
-        ch = _control_char(v)
-        if ch:
-            raise ValueError(f"must not contain a control character ({ch})")
-        return v
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from aicode_exporter.configmodels import UsersConfig
+from aicode_exporter.config.base import UsersConfig
 
 HMAC_HEX_CHARS = 16  # 64 bits: no collisions in any real organisation, short in a legend
 

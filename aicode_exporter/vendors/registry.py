@@ -10,7 +10,7 @@ import pkgutil
 from collections.abc import Mapping
 
 import aicode_exporter.vendors
-from aicode_exporter.configmodels import ProviderBase
+from aicode_exporter.config.base import ProviderBase
 from aicode_exporter.expose import catalog, otlp
 from aicode_exporter.expose.families import Spec
 from aicode_exporter.fetch.httpclient import ApiClient

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
-from aicode_exporter.configmodels import ProviderBase
+from aicode_exporter.config.base import ProviderBase
 from aicode_exporter.fetch.csvreader import Skipped, read_csv, validate_items
 from aicode_exporter.fetch.httpclient import ApiClient
 from aicode_exporter.fetch.paging import paginate

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from aicode_exporter.app import App
-from aicode_exporter.config import Config
+from aicode_exporter.config.file import Config
 from aicode_sim import Simulator
 from tests.support import exposition
 from tests.support.fakes import sim_transport

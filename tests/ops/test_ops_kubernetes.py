@@ -11,8 +11,8 @@ import pytest
 import yaml
 from pydantic import BaseModel
 
-from aicode_exporter.config import Config
-from aicode_exporter.configmodels import EndpointOverride, UsersConfig
+from aicode_exporter.config.base import EndpointOverride, UsersConfig
+from aicode_exporter.config.file import Config
 from aicode_exporter.vendors.registry import VENDORS
 from tests.ops.helpers import (
     K8S_DIR,

@@ -165,7 +165,7 @@ def cursor_config(tmp_path: Path, users: dict[str, Any] | None = None,
 
 def make_config(tmp_path: Path, providers: list[dict[str, Any]],
                 users: dict[str, Any] | None = None) -> Any:
-    from aicode_exporter.config import Config
+    from aicode_exporter.config.file import Config
 
     return Config.model_validate({"state_path": str(tmp_path / "state.db"),
                                   "users": users or {}, "providers": providers})

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from aicode_exporter.__main__ import EXIT_CONFIG, main
-from aicode_exporter.config import load_config
-from aicode_exporter.configmodels import DURATION_BOUNDS
+from aicode_exporter.config.base import DURATION_BOUNDS
+from aicode_exporter.config.file import load_config
 from aicode_exporter.durations import parse_duration
 from aicode_exporter.errors import ConfigError
 

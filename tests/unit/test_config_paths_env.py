@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from aicode_exporter.config import load_config
+from aicode_exporter.config.file import load_config
 from aicode_exporter.errors import ConfigError
 
 CONFIG = """

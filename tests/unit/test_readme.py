@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from aicode_exporter.configmodels import UsersConfig
+from aicode_exporter.config.base import UsersConfig
 from aicode_exporter.vendors.registry import VENDORS, all_specs
 from tests.ops.helpers import load_script
 

@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field
 
-from aicode_exporter.configmodels import ProviderBase
+from aicode_exporter.config.base import ProviderBase
 
 ENDPOINTS = ("commits", "changes")
 

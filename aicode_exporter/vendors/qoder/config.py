@@ -6,7 +6,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
-from aicode_exporter.configmodels import ProviderBase, Window
+from aicode_exporter.config.base import ProviderBase, Window
 
 ENDPOINTS = ("overview", "daily_trend", "member_ranking", "repos", "file_extensions",
              "commits", "changes")

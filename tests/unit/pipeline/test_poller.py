@@ -92,7 +92,7 @@ def test_auth_failure_stops_after_first_window(tmp_path: Path) -> None:
 def test_user_label_modes(tmp_path: Path) -> None:
     key = tmp_path / "hmac"
     key.write_text("0123456789abcdef-secret")
-    from aicode_exporter.configmodels import UsersConfig
+    from aicode_exporter.config.base import UsersConfig
     from aicode_exporter.pipeline.userlabels import UserLabeler
 
     base = {"user_id": "user_abc123", "email": "Alice@Example.com", "name": "Alice"}

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from aicode_exporter.app import App
-from aicode_exporter.config import Config
+from aicode_exporter.config.file import Config
 from tests.support import exposition
 from tests.support.fakes import FakeClock
 

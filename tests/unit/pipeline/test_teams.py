@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from aicode_exporter.config.teams import TeamsConfig
 from aicode_exporter.errors import ConfigError
 from aicode_exporter.pipeline.teams import (
     MAP_LAST_LOAD,
@@ -18,7 +19,6 @@ from aicode_exporter.pipeline.teams import (
     MAP_ROWS,
     SPECS,
     TeamMapSource,
-    TeamsConfig,
     load_team_map,
     parse_team_map,
 )
