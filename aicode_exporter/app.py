@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 import httpx
 
 from aicode_exporter.config.file import Config
-from aicode_exporter.expose import catalog
-from aicode_exporter.expose.families import Spec
 from aicode_exporter.expose.otlp import FixedStartTimes, OtlpPusher, SplitStartTimes
 from aicode_exporter.expose.process import process_families, standard_collectors
 from aicode_exporter.expose.server import MetricsServer
@@ -22,12 +20,12 @@ from aicode_exporter.expose.snapshot import Publisher
 from aicode_exporter.expose.telemetry import Telemetry
 from aicode_exporter.expose.webconfig import WebConfigSource
 from aicode_exporter.otlpconfig import resolve as resolve_otlp
-from aicode_exporter.pipeline.jobs import Wiring
 from aicode_exporter.pipeline.poller import Poller, interruptible_sleep
 from aicode_exporter.pipeline.state import SeriesStarts, StateStore
 from aicode_exporter.pipeline.statelock import StateLock
 from aicode_exporter.pipeline.teams import TeamMapSource
-from aicode_exporter.vendors.registry import build_provider, stream_specs
+from aicode_exporter.vendors.base import Wiring
+from aicode_exporter.vendors.registry import all_specs, build_provider, persisted_names
 
 logger = logging.getLogger(__name__)
 
@@ -55,23 +53,23 @@ class App:
             raise
         self.teams = (TeamMapSource(cfg.teams.file, cfg.teams.unassigned, clock=wall)
                       if cfg.teams is not None else None)
-        specs = stream_specs()
         wiring = Wiring(telemetry=self.telemetry, users=cfg.users, store=self.store,
-                        stream_specs=specs, teams=self.teams, transport=transport,
+                        teams=self.teams, transport=transport,
                         clock=clock, wall=wall, sleep=sleep or interruptible_sleep(self.stopping))
         self.providers = [build_provider(p, wiring) for p in cfg.providers]
         collectors = standard_collectors()
         self.publisher = Publisher(extra=lambda: [
             *self.telemetry.families(), *process_families(collectors),
             *(self.teams.families() if self.teams else ()),
-            *(self.otlp.families() if self.otlp else ())])
-        self.otlp = self._otlp(cfg, specs, clock, wall)
+            *(self.otlp.families() if self.otlp else ())],
+            catalogue={s.name: s for s in all_specs()})
+        self.otlp = self._otlp(cfg, clock, wall)
         self.poller = Poller(self.providers, self.publisher, self.telemetry, clock=clock,
                              wall=wall, stopping=self.stopping)
         self.server: MetricsServer | None = None
         self._restore()
 
-    def _otlp(self, cfg: Config, specs: dict[str, list[Spec]], clock: Callable[[], float],
+    def _otlp(self, cfg: Config, clock: Callable[[], float],
               wall: Callable[[], float]) -> OtlpPusher | None:
         """The OTLP push of the same families /metrics serves, when configured. Counters
         kept in the state file keep the start time of their first appearance there;
@@ -79,9 +77,7 @@ class App:
         settings = resolve_otlp(cfg.otlp, os.environ)
         if settings is None:
             return None
-        persisted = {s.name for ss in specs.values() for s in ss}
-        persisted |= {s.name for s in catalog.STREAM_META}
-        starts = SplitStartTimes(SeriesStarts(self.store), persisted.__contains__,
+        starts = SplitStartTimes(SeriesStarts(self.store), persisted_names().__contains__,
                                  FixedStartTimes(wall()))
         logger.info("pushing metrics over OTLP", extra={
             "endpoint": settings.safe_endpoint, "protocol": settings.protocol,

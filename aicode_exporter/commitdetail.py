@@ -12,9 +12,8 @@ from aicode_exporter.config.base import ProviderBase
 from aicode_exporter.config.file import Config
 from aicode_exporter.errors import ConfigError
 from aicode_exporter.expose.telemetry import Telemetry
-from aicode_exporter.pipeline.jobs import Wiring
-from aicode_exporter.vendors.registry import VENDORS, make_api
-from aicode_exporter.vendors.tracking import CommitDetailRow
+from aicode_exporter.vendors.base import CommitDetailRow, Wiring
+from aicode_exporter.vendors.registry import make_api, vendors
 
 
 def pick_provider(cfg: Config, name: str) -> ProviderBase:
@@ -33,13 +32,21 @@ def pick_provider(cfg: Config, name: str) -> ProviderBase:
 def lookup(cfg: Config, provider: str, hashes: Sequence[str],
            branch: str | None) -> list[CommitDetailRow]:
     p = pick_provider(cfg, provider)
-    vendor = VENDORS[p.type]
+    detail = vendors()[p.type].commit_detail
+    if detail is None:
+        raise ConfigError(f"--provider {provider!r}: {p.type} has no commit detail "
+                          f"(providers with commit detail: {_with_detail(cfg)})")
     api = make_api(p, Wiring(telemetry=Telemetry(), users=cfg.users))
     try:
-        details = vendor.tracking_client(p, api).commit_detail(list(hashes), branch)
+        return detail(p, api, list(hashes), branch)
     finally:
         api.close()
-    return vendor.detail_rows(details)
+
+
+def _with_detail(cfg: Config) -> str:
+    names = [f"{p.type}/{p.name}" for p in cfg.providers
+             if vendors()[p.type].commit_detail is not None]
+    return ", ".join(names) or "none configured"
 
 
 def render(rows: list[CommitDetailRow], hashes: Sequence[str], out: TextIO,

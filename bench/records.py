@@ -38,10 +38,10 @@ def serve(port: int, users: int, per_day: float, days: int, ready: mp.Event) -> 
 def one_path(url: str, fmt: str, days: int) -> None:
     """Child: one poll of the changes stream through `fmt`; prints a JSON line."""
     from aicode_exporter.app import App
-    from aicode_exporter.config.file import Config
+    from aicode_exporter.config.file import config_model
 
     state = Path(tempfile.mkdtemp()) / "state.db"
-    cfg = Config.model_validate({"state_path": str(state), "providers": [{
+    cfg = config_model().model_validate({"state_path": str(state), "providers": [{
         "type": "cursor", "name": "bench", "base_url": url, "api_key": "sim-key",
         "rate_limit_per_minute": 1_000_000, "initial_backfill": f"{days + 1}d",
         "request_timeout": "10m",

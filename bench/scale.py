@@ -73,7 +73,7 @@ from typing import Any
 import httpx
 
 from aicode_exporter.app import App
-from aicode_exporter.config.file import Config
+from aicode_exporter.config.file import Config, config_model
 from aicode_exporter.durations import parse_duration
 from aicode_sim import Simulator
 from aicode_sim.rollup import DayRollup, Rollups
@@ -178,7 +178,7 @@ class Settings:
 def make_config(s: Settings, state_path: Path) -> Config:
     common = {"name": "acme", "api_key": "sim-key", "base_url": "http://sim",
               "poll_interval": s.interval}
-    return Config.model_validate({
+    return config_model().model_validate({
         "state_path": str(state_path),
         "users": {"label": "id"},
         "providers": [

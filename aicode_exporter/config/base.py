@@ -4,6 +4,7 @@ provider model (vendors/<name>/config.py). Imports no vendor."""
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -220,3 +221,14 @@ class ProviderBase(Strict):
 
     def enabled(self, name: str) -> bool:
         return self.endpoint(name).enabled
+
+    def rate_buckets(self, endpoints: Sequence[str] = ()) -> dict[str, tuple[str, float]]:
+        """endpoint -> (rate bucket, requests per minute) for `known_endpoints` and
+        `endpoints`: by default one bucket per endpoint at `rate_limit_per_minute`, or
+        the endpoint's own override. A vendor whose limits are shared by several
+        endpoints overrides this."""
+        out = {}
+        for ep in dict.fromkeys((*self.known_endpoints, *endpoints)):
+            rate = self.endpoint(ep).rate_limit_per_minute or self.rate_limit_per_minute
+            out[ep] = (ep, float(rate))
+        return out

@@ -7,13 +7,14 @@ union of the registered vendors' models, told apart by `type`.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Union
+from typing import Annotated, Any, Union
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, create_model, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from yaml.composer import ComposerError
 from yaml.nodes import Node
@@ -24,7 +25,8 @@ from aicode_exporter.errors import ConfigError
 from aicode_exporter.otlpconfig import OtlpConfig
 from aicode_exporter.otlpconfig import resolve as resolve_otlp
 from aicode_exporter.pipeline.teams import load_team_map
-from aicode_exporter.vendors.registry import VENDORS
+from aicode_exporter.vendors.base import Vendor
+from aicode_exporter.vendors.registry import vendors
 
 ENV_PREFIX = "AICODE_"
 # Settings that name files. A relative path resolves against the config file's folder
@@ -34,17 +36,12 @@ _KEY_FILES = (("users", "hmac_key_file"), ("providers", "api_key_file"),
               ("otlp", "headers_file"))
 _DATA_FILES = (("teams", "file"), ("otlp", "ca_file"))
 
-if TYPE_CHECKING:
-    ProviderEntry = ProviderBase
-else:
-    ProviderEntry = Annotated[Union[tuple(v.config_model for v in VENDORS.values())],  # noqa: UP007
-                              Field(discriminator="type")]
-
-
 class Config(BaseSettings):
     """The whole file, with `AICODE_*` environment variables overriding its top-level
     settings (`AICODE_STATE_PATH`, `AICODE_USERS__LABEL`, `AICODE_PROVIDERS` as JSON...):
-    pydantic-settings merges the environment over the YAML, nested keys by `__`."""
+    pydantic-settings merges the environment over the YAML, nested keys by `__`.
+
+    Validate with `config_model()`: it knows the registered vendors' provider models."""
 
     model_config = SettingsConfigDict(extra="forbid", frozen=True, env_prefix=ENV_PREFIX,
                                       env_nested_delimiter="__")
@@ -53,7 +50,7 @@ class Config(BaseSettings):
     state_path: Path = Path("./aicode-state.db")
     key_dir: Path | None = None
     users: UsersConfig = Field(default_factory=UsersConfig)
-    providers: list[ProviderEntry] = Field(min_length=1)
+    providers: list[ProviderBase] = Field(min_length=1)
     teams: TeamsConfig | None = None
     otlp: OtlpConfig | None = None
 
@@ -78,13 +75,26 @@ class Config(BaseSettings):
         return self
 
 
+def config_model() -> type[Config]:
+    """Config whose provider entries are the registered vendors' models, told apart by
+    `type` (built when first asked, so a vendor folder added later is known)."""
+    return _config_model(tuple(vendors().values()))
+
+
+@functools.cache
+def _config_model(registered: tuple[Vendor, ...]) -> type[Config]:
+    models = tuple(v.config_model for v in registered)
+    entry: Any = Annotated[Union[models], Field(discriminator="type")]  # noqa: UP007
+    return create_model("Config", __base__=Config, providers=(list[entry], Field(min_length=1)))
+
+
 def _loc(loc: tuple[int | str, ...]) -> str:
     out = ""
     prev: int | str | None = None
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif isinstance(prev, int) and part in VENDORS:
+        elif isinstance(prev, int) and part in vendors():
             pass  # discriminated-union tag, not a key the user wrote
         else:
             out += ("." if out else "") + part
@@ -100,9 +110,9 @@ def _describe(err: Any) -> str:
     if kind == "missing":
         return f"{where}: required key is missing"
     if kind == "union_tag_invalid":
-        return f"{where}.type: must be one of {', '.join(VENDORS)}"
+        return f"{where}.type: must be one of {', '.join(vendors())}"
     if kind == "union_tag_not_found":
-        return f"{where}.type: required key is missing ({' or '.join(VENDORS)})"
+        return f"{where}.type: required key is missing ({' or '.join(vendors())})"
     msg = str(err["msg"]).removeprefix("Value error, ")
     return f"{where}: {msg}"
 
@@ -223,7 +233,7 @@ def load_config(path: str | Path) -> Config:
 def build_config(data: dict[str, Any], source: str) -> Config:
     """Validate an already parsed document; errors are ConfigErrors starting `source:`."""
     try:
-        return Config(**data)
+        return config_model()(**data)
     except ValidationError as e:
         lines = [_describe(err) for err in e.errors()]
         raise ConfigError(f"{source}: " + "; ".join(lines)) from None

@@ -1,9 +1,13 @@
 """The metric catalogue: name, type, HELP, labels and source of every metric.
 
-Here: the specs that need no vendor. Each vendor folder adds its own (vendors/<name>/
-metrics.py), and vendors/registry.py assembles the full catalogue. HELP names the vendor
-endpoint and field and says that values are cached and refreshed every poll interval (a
-scrape never calls a vendor).
+Here: the specs that need no vendor, and the templates of metrics several vendors feed
+(the same question gets the same name whichever vendor answers it; the `provider` label
+says which). A template's HELP names every vendor that feeds it, so its final spec is
+built by vendors/registry.py from the vendors' declarations; mappings build families from
+the template's `spec`, and the rendered exposition takes HELP from the catalogue. Each
+vendor folder adds the metrics only it feeds. HELP names the vendor endpoint and field
+and says that values are cached and refreshed every poll interval (a scrape never calls a
+vendor).
 """
 
 from __future__ import annotations
@@ -55,10 +59,32 @@ class StreamCounter:
     field: str  # the record field counted, same name in every vendor's records
     labelnames: tuple[str, ...]
 
-    def spec(self, endpoints: Sequence[str]) -> Spec:
+    def spec(self, endpoints: Sequence[str] = ()) -> Spec:
+        """The spec, its HELP naming `endpoints` (the vendors' stream endpoints)."""
         where = ", ".join(endpoints)
         return Spec(self.name, "counter", f"{self.what} {where} {self.field}. {_REC}",
                     BASE + self.labelnames, source=f"{where}: {self.field}")
+
+
+@dataclass(frozen=True, slots=True)
+class Shared:
+    """A gauge (or counter) several vendors may feed; each vendor that does says where its
+    values come from (Vendor.sources), and the HELP names them all."""
+
+    name: str
+    kind: Kind
+    what: str
+    labelnames: tuple[str, ...]  # after (provider, org)
+
+    @property
+    def spec(self) -> Spec:
+        """The spec mappings build families with (HELP completed by the catalogue)."""
+        return self.with_sources(())
+
+    def with_sources(self, sources: Sequence[str]) -> Spec:
+        where = "; ".join(sources)
+        text = f"{self.what} {where}. {CACHED}" if where else f"{self.what} {CACHED}"
+        return Spec(self.name, self.kind, text, BASE + self.labelnames, source=where)
 
 
 COMMITS = StreamCounter("aicode_commits_total", "commits", "Commit records.",
@@ -157,3 +183,80 @@ RENDER_FAILURES = Spec("aicode_render_failures_total", "counter",
 # Every spec that needs no vendor: the exporter's own metrics and the stream bookkeeping.
 CORE = (BUILD_INFO, UP, LAST_SUCCESS, POLL_DURATION, API_REQUESTS, API_RATE_LIMITED,
         POLLS_COALESCED, *STREAM_META, NEWEST_RECORD, STREAM_LAG, RENDER_FAILURES)
+
+
+# -- shared daily figures: the newest complete UTC day, no `window` ------------------------
+# `feature` is one of FEATURES; a vendor's own name for it, where it differs, goes in
+# `vendor_feature` on the same series, so `sum by (feature)` is the cross-vendor view.
+FEATURES = ("tab", "agent", "chat", "cli", "other")
+DAY = "Latest complete UTC day (see aicode_daily_date_timestamp_seconds):"
+
+DAILY_DATE = Shared("aicode_daily_date_timestamp_seconds", "gauge",
+                    "Start (Unix seconds, UTC) of the day the aicode_daily_* values belong to.",
+                    ())
+DAILY_ACTIVE_USERS = Shared(
+    "aicode_daily_active_users", "gauge",
+    f"{DAY} distinct users active, by surface (all: any AI feature).", ("surface",))
+DAILY_SUGGESTIONS = Shared(
+    "aicode_daily_suggestions", "gauge",
+    f"{DAY} suggestions shown (completions, proposed edits, tool-use proposals), by "
+    "feature.", ("feature", "vendor_feature"))
+DAILY_SUGGESTIONS_ACCEPTED = Shared(
+    "aicode_daily_suggestions_accepted", "gauge",
+    f"{DAY} suggestions accepted, by feature.", ("feature", "vendor_feature"))
+DAILY_LINES_SUGGESTED = Shared(
+    "aicode_daily_lines_suggested", "gauge", f"{DAY} lines suggested, by feature.",
+    ("feature", "vendor_feature"))
+DAILY_LINES_ACCEPTED = Shared(
+    "aicode_daily_lines_accepted", "gauge",
+    f"{DAY} lines accepted (written into files), by feature.", ("feature", "vendor_feature"))
+DAILY_COST = Shared("aicode_daily_cost_usd", "gauge",
+                    f"{DAY} cost the vendor reports, in USD, by model.", ("model",))
+DAILY_TOKENS = Shared("aicode_daily_tokens", "gauge",
+                      f"{DAY} tokens by model and type (input, output, cache_read, "
+                      "cache_write).", ("model", "type"))
+DAILY_TEAM_ACTIVE_USERS = Shared(
+    "aicode_daily_team_active_users", "gauge",
+    f"{DAY} distinct users of the team active (teams.file, or the vendor's own teams).",
+    ("team",))
+DAILY_TEAM_LINES_ACCEPTED = Shared(
+    "aicode_daily_team_lines_accepted", "gauge",
+    f"{DAY} lines accepted by the team's users, by feature.", ("team", "feature"))
+# Existing tab figures (Qoder's first); other vendors' tab completions publish here too.
+DAILY_TAB_SUGGESTIONS = Shared("aicode_daily_tab_suggestions", "gauge",
+                               f"{DAY} tab suggestions shown.", ())
+DAILY_TAB_ACCEPTS = Shared("aicode_daily_tab_accepts", "gauge",
+                           f"{DAY} tab suggestions accepted.", ())
+DAILY_TAB_ACCEPT_RATIO = Shared("aicode_daily_tab_accept_ratio", "gauge",
+                                f"{DAY} tab acceptance ratio (0-1).", ())
+
+# -- seats and spend -----------------------------------------------------------------------
+SEATS = Shared("aicode_seats", "gauge",
+               "Seats or members currently assigned (not removed or deleted).", ())
+BILLING_CYCLE_SPEND = Shared("aicode_billing_cycle_spend_usd", "gauge",
+                             "Spend in the current billing cycle, in USD.", ())
+BILLING_CYCLE_START = Shared("aicode_billing_cycle_start_timestamp_seconds", "gauge",
+                             "Start (Unix seconds) of the current billing cycle.", ())
+BILLING_GROUP_SPEND = Shared("aicode_billing_group_spend_usd", "gauge",
+                             "Spend of a billing group in the current cycle, in USD.",
+                             ("group",))
+
+SHARED = (DAILY_DATE, DAILY_ACTIVE_USERS, DAILY_SUGGESTIONS, DAILY_SUGGESTIONS_ACCEPTED,
+          DAILY_LINES_SUGGESTED, DAILY_LINES_ACCEPTED, DAILY_COST, DAILY_TOKENS,
+          DAILY_TEAM_ACTIVE_USERS, DAILY_TEAM_LINES_ACCEPTED, DAILY_TAB_SUGGESTIONS,
+          DAILY_TAB_ACCEPTS, DAILY_TAB_ACCEPT_RATIO, SEATS, BILLING_CYCLE_SPEND,
+          BILLING_CYCLE_START, BILLING_GROUP_SPEND)
+
+# -- usage events: every request a vendor bills, counted once each -------------------------
+USAGE_REQUESTS = StreamCounter("aicode_usage_requests_total", "usage_events",
+                               "Usage events (billed requests), by model and kind.",
+                               "events", ("model", "kind"))
+USAGE_TOKENS = StreamCounter("aicode_usage_tokens_total", "usage_events",
+                             "Tokens of usage events, by model and type (input, output, "
+                             "cache_read, cache_write).", "tokenUsage", ("model", "type"))
+USAGE_COST = StreamCounter("aicode_usage_cost_usd_total", "usage_events",
+                           "Charged cost of usage events in USD, by model.", "chargedCents/100",
+                           ("model",))
+USAGE_COUNTERS = (USAGE_REQUESTS, USAGE_TOKENS, USAGE_COST)
+COMMIT_COUNTERS = tuple(c for c in STREAM_COUNTERS if c.stream == "commits")
+CHANGE_COUNTERS = tuple(c for c in STREAM_COUNTERS if c.stream == "changes")

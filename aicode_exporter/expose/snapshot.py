@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 from array import array
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -156,8 +156,12 @@ class Publisher:
     aicode_exporter_build_info) counts each failed render of a family. If the render as a
     whole fails, the last good snapshot stays served and that counts too."""
 
-    def __init__(self, extra: Callable[[], list[Family]] = list) -> None:
+    def __init__(self, extra: Callable[[], list[Family]] = list,
+                 catalogue: Mapping[str, Spec] | None = None) -> None:
         self._extra = extra
+        # name -> the catalogue's spec: its HELP wins over what a mapping built the
+        # family with (a shared metric's HELP names every vendor that feeds it).
+        self._catalogue = dict(catalogue or {})
         self._parts: dict[PartKey, tuple[Family, ...]] = {}
         self._lock = threading.Lock()
         self._render_lock = threading.Lock()
@@ -228,6 +232,7 @@ class Publisher:
                 blocks[name] = old
                 continue
             ((spec, samples),) = merge(group)
+            spec = self._catalogue.get(name, spec)
             new = _Block(group, spec, samples, _values(samples))
             if old is not None and new.same_as(old):
                 new.text, new.openmetrics = old.text, old.openmetrics

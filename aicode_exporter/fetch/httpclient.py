@@ -289,6 +289,7 @@ class ApiClient:
         auth: httpx.Auth,
         timeout: float,
         rate_per_minute: Mapping[str, float],
+        bucket_of: Mapping[str, str] | None = None,
         observer: RequestObserver,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -311,8 +312,11 @@ class ApiClient:
             transport=transport if transport is not None else DeadlineTransport(),
             follow_redirects=False,
         )
-        self._buckets = {ep: TokenBucket(r, clock=clock, sleep=sleep)
-                         for ep, r in rate_per_minute.items()}
+        # Rate buckets by name; an endpoint uses the bucket `bucket_of` names, else the
+        # one of its own name (several endpoints may share one limit).
+        self._buckets = {name: TokenBucket(r, clock=clock, sleep=sleep)
+                         for name, r in rate_per_minute.items()}
+        self._bucket_of = dict(bucket_of or {})
         self._observer = observer
         self._clock = clock
         self._wall = wall
@@ -328,7 +332,7 @@ class ApiClient:
         self._client.close()
 
     def bucket(self, endpoint: str) -> TokenBucket:
-        return self._buckets[endpoint]
+        return self._buckets[self._bucket_of.get(endpoint, endpoint)]
 
     # -- public calls --------------------------------------------------------------------
 
@@ -438,7 +442,7 @@ class ApiClient:
         then the caller reads it, and counts it), a 304 with none; everything else
         raises its typed error."""
         key = self._key(endpoint)
-        bucket = self._buckets[endpoint]
+        bucket = self.bucket(endpoint)
         last: VendorError | None = None
         for attempt in range(MAX_ATTEMPTS):
             # Without a deadline (stream reads) a slot may wait for pacing plus max_wait.
@@ -614,7 +618,7 @@ class ApiClient:
             self._observer.rate_limited(self._key(endpoint))
             if retry_after is None:  # wait at least one pacing interval
                 return (RateLimited(f"rate limited: {msg}", **common),
-                        self._buckets[endpoint].interval)
+                        self.bucket(endpoint).interval)
             return RateLimited(f"rate limited: {msg}", retry_after=retry_after,
                                until=self._wall() + retry_after, header="Retry-After",
                                **common), retry_after

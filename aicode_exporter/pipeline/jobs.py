@@ -4,19 +4,12 @@ without knowing which vendor they belong to."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import httpx
-
-from aicode_exporter.config.base import UsersConfig
-from aicode_exporter.expose.families import Family, Spec
-from aicode_exporter.expose.telemetry import Telemetry
+from aicode_exporter.expose.families import Family
 from aicode_exporter.fetch.httpclient import ApiClient
-from aicode_exporter.pipeline.state import StateStore
-from aicode_exporter.pipeline.teams import TeamMapSource
 
 
 def _ignore(*_: object) -> None:
@@ -63,6 +56,9 @@ class Endpoint:
     restore: Callable[[], Outcome] | None = None
     # A record stream: its catch-up is progress, not a readiness gate.
     stream: bool = False
+    # Poll this endpoint every `interval` instead of the provider's poll_interval, when
+    # longer (a vendor that asks to be polled at most hourly).
+    interval: timedelta | None = None
 
 
 @dataclass
@@ -80,18 +76,5 @@ class ProviderRuntime:
         for c in self.clients:
             c.close()
 
-
-@dataclass(frozen=True)
-class Wiring:
-    """Collaborators every provider gets; tests swap in fakes."""
-
-    telemetry: Telemetry
-    users: UsersConfig
-    store: StateStore | None = None
-    # stream -> the counter specs its records feed (HELP names every vendor's endpoint)
-    stream_specs: Mapping[str, Sequence[Spec]] = field(default_factory=dict)
-    teams: TeamMapSource | None = None  # the user-to-team map, when teams: is configured
-    transport: httpx.BaseTransport | None = None
-    clock: Callable[[], float] = time.monotonic
-    wall: Callable[[], float] = time.time
-    sleep: Callable[[float], None] = time.sleep
+    def interval_of(self, ep: Endpoint) -> timedelta:
+        return max(self.interval, ep.interval) if ep.interval else self.interval

@@ -93,7 +93,7 @@ class Poller:
         if self._skip(job_id, key):
             return
         ctx = PollContext(now=datetime.fromtimestamp(self._wall(), UTC),
-                          deadline=t0 + p.interval.total_seconds() * DEADLINE_FRACTION,
+                          deadline=t0 + p.interval_of(ep).total_seconds() * DEADLINE_FRACTION,
                           publish=publish, progress=progress, stopping=self.stopping.is_set)
         try:
             if self.stopping.is_set():
@@ -197,7 +197,8 @@ class Poller:
         wait = self.not_before(job_id)
         if nxt is not None and wait is not None and wait > nxt:
             # The first scheduled run at or after the vendor's time.
-            interval = self._jobs[job_id][0].interval.total_seconds()
+            p, ep = self._jobs[job_id]
+            interval = p.interval_of(ep).total_seconds()
             nxt += math.ceil((wait - nxt) / interval) * interval
         self.telemetry.set_next_poll(key, nxt)
 
@@ -215,9 +216,9 @@ class Poller:
             timezone=UTC, executors={"default": ThreadPoolExecutor(workers)},
             job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": None})
         now = datetime.now(UTC)
-        for job_id, (p, _) in self._jobs.items():
+        for job_id, (p, ep) in self._jobs.items():
             sched.add_job(self.run_endpoint, "interval", args=[job_id], id=job_id,
-                          seconds=p.interval.total_seconds(), next_run_time=now)
+                          seconds=p.interval_of(ep).total_seconds(), next_run_time=now)
         # Unconditional: request counts and lag move without anything being published,
         # and a render of unchanged families costs next to nothing.
         sched.add_job(self.publisher.render, "interval", id="render", seconds=RENDER_EVERY)

@@ -36,18 +36,7 @@ from aicode_exporter.expose import catalog
 from aicode_exporter.expose.families import Family, Spec
 from aicode_exporter.fetch.csvreader import Skipped
 from aicode_exporter.pipeline.jobs import Failure, Outcome, PollContext
-from aicode_exporter.pipeline.records import (
-    OTHER_USER,
-    Change,
-    Record,
-    identify,
-    increments,
-    invalid_reason,
-    key_prefix,
-    latest_time,
-    lookups,
-    team_increments,
-)
+from aicode_exporter.pipeline.records import OTHER_USER, StreamRecord, key_prefix
 from aicode_exporter.pipeline.state import CounterKey, PollBatch, StateStore, StreamState
 from aicode_exporter.pipeline.teams import TeamMapSource
 from aicode_exporter.pipeline.userlabels import UserLabeler
@@ -108,7 +97,7 @@ class _Seen:
                 self._pending.add(prefix)
 
 # (start, end) -> records as they are read
-Fetch = Callable[[datetime, datetime], Iterator[Record | Skipped]]
+Fetch = Callable[[datetime, datetime], Iterator[StreamRecord | Skipped]]
 
 
 @dataclass(frozen=True)
@@ -284,7 +273,7 @@ class StreamJob:
         admitted = self._store.users(self.vendor, self.org) if self._per_user else set()
         pending: set[str] = set()
         floor = (start - tolerance).timestamp()
-        buf: list[Record | Skipped] = []
+        buf: list[StreamRecord | Skipped] = []
         try:
             for item in self._fetch(start, end):
                 buf.append(item)
@@ -329,7 +318,7 @@ class StreamJob:
                 fields["id"] = record_id
             logger.warning("record skipped", extra={**fields, "reason": reason})
 
-    def _absorb(self, buf: list[Record | Skipped], batch: PollBatch, tally: dict[str, int],
+    def _absorb(self, buf: list[StreamRecord | Skipped], batch: PollBatch, tally: dict[str, int],
                 admitted: set[str], pending: set[str], floor: float, end: float) -> None:
         if not buf:
             return
@@ -339,7 +328,7 @@ class StreamJob:
             if isinstance(item, Skipped):
                 exact.append(item.key)
             else:
-                e, p = lookups(item)
+                e, p = item.lookups()
                 exact += e
                 prefixes += p
         def ask(prefix: str) -> bool:
@@ -358,8 +347,8 @@ class StreamJob:
                     seen.remember((rec.key,), (), end)
                 self._skip(tally, None, rec.reason)
                 continue
-            ident = identify(rec, seen)
-            last = latest_time(rec)
+            ident = rec.identify(seen)
+            last = rec.latest_time()
             if ident.duplicate:
                 tally["duplicate"] += 1
                 seen.remember(ident.keys, ident.drop, last)
@@ -371,9 +360,9 @@ class StreamJob:
                 continue
             # Keep the ids for as long as any query could return the record again.
             seen.remember(ident.keys, ident.drop, last)
-            reason = invalid_reason(rec)
+            reason = rec.invalid_reason()
             if reason is not None:
-                self._skip(tally, _record_id(rec), reason)
+                self._skip(tally, rec.record_id(), reason)
                 continue
             tally["ingested"] += 1
             if batch.newest_record is None or rec.ts > batch.newest_record:
@@ -389,9 +378,9 @@ class StreamJob:
                     else:
                         user = OTHER_USER
                         tally["folded"] += 1
-            increments(rec, batch.add, user)
+            rec.increments(batch.add, user)
             if self._teams is not None:
-                team_increments(rec, batch.add, self._teams.teams_for(rec.user.id,
+                rec.team_increments(batch.add, self._teams.teams_for(rec.user.id,
                                                                      rec.user.email))
 
     def families(self) -> list[Family]:
@@ -405,10 +394,6 @@ class StreamJob:
             out.append(catalog.NEWEST_RECORD.family(
                 [((*base, self.stream), self._state.newest_record)]))
         return out
-
-
-def _record_id(rec: Record) -> str:
-    return rec.id if isinstance(rec, Change) else f"{rec.hash}@{rec.branch}"
 
 
 def plan_pages(*, vendor: str, org: str, stream: str, pages: int, per_minute: float,

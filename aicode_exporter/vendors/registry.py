@@ -1,10 +1,11 @@
-"""The vendor registry: every sub-package of `exporter.vendors` that exports `VENDOR`.
-
-Adding a vendor is adding a folder; nothing here or elsewhere names one.
+"""The vendor registry: every sub-package of `aicode_exporter.vendors` that exports
+`VENDOR`, and what is built from their declarations (the metric catalogue, rate buckets,
+poll jobs). Adding a vendor is adding a folder; nothing here or elsewhere names one.
 """
 
 from __future__ import annotations
 
+import functools
 import importlib
 import pkgutil
 from collections.abc import Mapping
@@ -15,12 +16,14 @@ from aicode_exporter.expose import catalog, otlp
 from aicode_exporter.expose.families import Spec
 from aicode_exporter.fetch.httpclient import ApiClient
 from aicode_exporter.pipeline import teams
-from aicode_exporter.pipeline.jobs import ProviderRuntime, Wiring
-from aicode_exporter.vendors.base import Vendor
-from aicode_exporter.vendors.tracking import STREAMS, stream_endpoints
+from aicode_exporter.pipeline.daily import DailyJob
+from aicode_exporter.pipeline.jobs import Endpoint, ProviderRuntime
+from aicode_exporter.pipeline.streams import StreamJob, StreamTiming
+from aicode_exporter.vendors.base import Vendor, Wiring
 
 
-def _discover() -> dict[str, Vendor]:
+def discover() -> dict[str, Vendor]:
+    """Import every vendor sub-package and collect its VENDOR, in name order."""
     found: dict[str, Vendor] = {}
     packages = pkgutil.iter_modules(aicode_exporter.vendors.__path__)
     for info in sorted(packages, key=lambda m: m.name):
@@ -33,51 +36,92 @@ def _discover() -> dict[str, Vendor]:
     return found
 
 
-VENDORS: Mapping[str, Vendor] = _discover()
+@functools.cache
+def vendors() -> Mapping[str, Vendor]:
+    """The registered vendors (discovered once; `vendors.cache_clear()` discovers again)."""
+    return discover()
 
 
-def stream_specs() -> dict[str, list[Spec]]:
-    """The stream counters, their HELP naming every registered vendor's endpoint."""
-    out: dict[str, list[Spec]] = {s: [] for s in STREAMS}
-    for counter in catalog.STREAM_COUNTERS:
-        sources = [v.stream_sources[counter.stream] for v in VENDORS.values()
-                   if counter.stream in v.stream_sources]
-        out[counter.stream].append(counter.spec(sources))
+def stream_specs() -> list[Spec]:
+    """The counters of every record stream some vendor declares, their HELP naming each
+    such vendor's endpoint."""
+    sources: dict[str, list[str]] = {}
+    counters: dict[str, catalog.StreamCounter] = {}
+    for v in vendors().values():
+        for stream in v.streams:
+            for counter in stream.counters:
+                counters.setdefault(counter.name, counter)
+                sources.setdefault(counter.name, []).append(stream.source)
+    return [counters[n].spec(sources[n]) for n in counters]
+
+
+def shared_specs() -> list[Spec]:
+    """The shared templates some vendor feeds, their HELP naming each vendor's source."""
+    out = []
+    for template in catalog.SHARED:
+        sources = [v.sources[template.name] for v in vendors().values()
+                   if template.name in v.sources]
+        if sources:
+            out.append(template.with_sources(sources))
     return out
 
 
 def all_specs() -> list[Spec]:
     """The whole catalogue: what /metrics can serve, documented in docs/metrics.md."""
-    specs = [*catalog.CORE, *(s for ss in stream_specs().values() for s in ss)]
-    specs += [*teams.SPECS, *otlp.SPECS]
-    for v in VENDORS.values():
+    specs = [*catalog.CORE, *stream_specs(), *shared_specs(), *teams.SPECS, *otlp.SPECS]
+    for v in vendors().values():
         specs += v.specs
     return sorted(specs, key=lambda s: s.name)
 
 
+def persisted_names() -> set[str]:
+    """Metrics whose values live in the state file (counted from record streams)."""
+    return {s.name for s in stream_specs()} | {s.name for s in catalog.STREAM_META}
+
+
 def make_api(cfg: ProviderBase, w: Wiring) -> ApiClient:
-    vendor = VENDORS[cfg.type]
-    rates = {ep: float(cfg.endpoint(ep).rate_limit_per_minute or cfg.rate_limit_per_minute)
-             for ep in (*cfg.known_endpoints, "commit_detail")}
+    """The provider's HTTP client, with a rate bucket per bucket its config declares."""
+    vendor = vendors()[cfg.type]
+    buckets = cfg.rate_buckets(vendor.endpoints())
+    rates = {bucket: rate for bucket, rate in buckets.values()}
     key = cfg.key.get_secret_value()
     return ApiClient(vendor=vendor.name, org=cfg.name, base_url=cfg.base_url,
                      auth=vendor.auth(key), secrets=[key],
                      max_wait=cfg.poll_interval.total_seconds(),
                      timeout=cfg.request_timeout.total_seconds(), rate_per_minute=rates,
+                     bucket_of={ep: bucket for ep, (bucket, _) in buckets.items()},
                      observer=w.telemetry, transport=w.transport, clock=w.clock,
                      wall=w.wall, sleep=w.sleep)
 
 
 def build_provider(cfg: ProviderBase, w: Wiring) -> ProviderRuntime:
-    """A provider entry as poll jobs: the vendor's aggregates, then its streams (only
-    with a state store: `commit-detail` builds no jobs)."""
-    vendor = VENDORS[cfg.type]
+    """A provider entry as poll jobs: the vendor's own jobs, its daily reports, then its
+    record streams (only with a state store: `commit-detail` builds no jobs)."""
+    vendor = vendors()[cfg.type]
     api = make_api(cfg, w)
-    endpoints = vendor.aggregates(cfg, api, w) if vendor.aggregates else []
+    endpoints = vendor.jobs(cfg, api, w) if vendor.jobs else []
+    for report in vendor.daily:
+        if cfg.enabled(report.name):
+            job = DailyJob(vendor=vendor.name, org=cfg.name, fetch=report.open(cfg, api, w),
+                           max_days=report.max_days, lookback_days=report.lookback_days,
+                           dated=report.dates)
+            endpoints.append(Endpoint(report.name, job.run, interval=report.min_interval))
     if w.store is not None:
-        endpoints += stream_endpoints(cfg, api, vendor.tracking_client(cfg, api),
-                                      vendor.to_record, vendor.csv_complete, w)
+        timing = StreamTiming(lookback=cfg.lookback, lookback_interval=cfg.lookback_interval,
+                              overlap=cfg.overlap, initial_backfill=cfg.initial_backfill,
+                              backfill_slice=cfg.backfill_slice)
+        for stream in vendor.streams:
+            if not cfg.enabled(stream.name):
+                continue
+            sjob = StreamJob(vendor=vendor.name, org=cfg.name, stream=stream.name,
+                             fetch=stream.open(cfg, api, w), store=w.store,
+                             specs=[c.spec() for c in stream.counters], timing=timing,
+                             users=w.users, clock=w.clock, teams=w.teams)
+            endpoints.append(Endpoint(stream.name, sjob.run, sjob.restore, stream=True,
+                                      interval=stream.min_interval))
+    # In the order the config model lists them (--once runs them in this order).
+    order = {name: i for i, name in enumerate(cfg.known_endpoints)}
+    endpoints.sort(key=lambda ep: order.get(ep.name, len(order)))
     for ep in endpoints:
         w.telemetry.register((vendor.name, cfg.name, ep.name))
     return ProviderRuntime(vendor.name, cfg.name, cfg.poll_interval, endpoints, [api])
-

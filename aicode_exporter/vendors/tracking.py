@@ -1,23 +1,23 @@
-"""What every vendor's AI Code Tracking API shares: two streams (commits, changes), each
-readable as JSON pages or as one streamed CSV export, and per-commit detail. Vendors
-supply paths, page parsing, models and CSV column names; the loops, the choice of format
-and the stream poll jobs live here once."""
+"""What every vendor's AI Code Tracking API shares: two record streams (commits,
+changes), each readable as JSON pages or as one streamed CSV export, and per-commit
+detail. Vendors supply paths, page parsing, models and CSV column names; the loops, the
+choice of format and the stream declarations live here once."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, ClassVar
 
 from aicode_exporter.config.base import ProviderBase
+from aicode_exporter.expose import catalog
 from aicode_exporter.fetch.csvreader import Skipped, read_csv, validate_items
 from aicode_exporter.fetch.httpclient import ApiClient
 from aicode_exporter.fetch.paging import paginate
-from aicode_exporter.pipeline.jobs import Endpoint, Wiring
-from aicode_exporter.pipeline.records import Record
-from aicode_exporter.pipeline.streams import StreamJob, StreamTiming, plan_pages
+from aicode_exporter.pipeline.records import StreamRecord
+from aicode_exporter.pipeline.streams import plan_pages
+from aicode_exporter.vendors.base import Fetch, RecordStream, Wiring
 from aicode_exporter.vendors.tolerant import Tolerant
 
 logger = logging.getLogger(__name__)
@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 STREAMS = ("commits", "changes")
 
 # (vendor's record model, time we read it) -> the neutral record
-ToRecord = Callable[[Any, float], Record]
+ToRecord = Callable[[Any, float], StreamRecord]
 
 
 def rfc3339(t: datetime) -> str:
@@ -81,22 +81,6 @@ class TrackingClient:
                                 endpoint=stream, rename=self.rename)
 
 
-@dataclass(frozen=True)
-class CommitDetailRow:
-    """One file's AI line ranges of one source in one commit (`commit-detail`)."""
-
-    commit: str
-    file: str
-    source: str
-    session: str  # the vendor's session (conversation) or model
-    type: str  # added | deleted
-    ranges: list[tuple[int, int]]
-
-    @property
-    def lines(self) -> int:
-        return sum(end - start + 1 for start, end in self.ranges)
-
-
 def choose_format(cfg: ProviderBase, stream: str, csv_complete: bool) -> str:
     """`auto` takes the CSV export (one request whatever the size) wherever it carries
     every field the counters need."""
@@ -121,42 +105,41 @@ def over_budget_hint(stream: str, fmt: str, csv_complete: bool, first: bool) -> 
             "or shorten lookback / lengthen lookback_interval")
 
 
-def stream_endpoints(cfg: ProviderBase, api: ApiClient, client: TrackingClient,
+def tracking_streams(client: Callable[[Any, ApiClient], TrackingClient],
                      to_record: Mapping[str, ToRecord], csv_complete: Mapping[str, bool],
-                     w: Wiring) -> list[Endpoint]:
-    """The enabled streams of one provider as poll jobs over the shared state."""
-    assert w.store is not None
+                     sources: Mapping[str, str]) -> tuple[RecordStream, ...]:
+    """The two tracking streams of a vendor, as RecordStream declarations."""
+    counters = {"commits": catalog.COMMIT_COUNTERS, "changes": catalog.CHANGE_COUNTERS}
+
+    def opener(stream: str) -> Callable[[Any, ApiClient, Wiring], Fetch]:
+        def open_(cfg: Any, api: ApiClient, w: Wiring) -> Fetch:
+            return _fetch(cfg, api, w, client(cfg, api), stream, to_record[stream],
+                          csv_complete[stream])
+        return open_
+
+    return tuple(RecordStream(s, sources[s], counters[s], opener(s)) for s in STREAMS)
+
+
+def _fetch(cfg: ProviderBase, api: ApiClient, w: Wiring, client: TrackingClient,
+           stream: str, convert: ToRecord, csv_complete: bool) -> Fetch:
+    """One provider's reads of one stream, in the format it is configured for."""
+    fmt = choose_format(cfg, stream, csv_complete)
+    logger.info("stream configured", extra={"provider": cfg.type, "org": cfg.name,
+                                            "stream": stream, "format": fmt})
     warned: set[str] = set()
-    out = []
-    for stream in STREAMS:
-        if not cfg.enabled(stream):
-            continue
-        fmt = choose_format(cfg, stream, csv_complete[stream])
-        logger.info("stream configured", extra={"provider": cfg.type, "org": cfg.name,
-                                                "stream": stream, "format": fmt})
 
-        def plan(pages: int, stream: str = stream, fmt: str = fmt) -> None:
-            assert w.store is not None
-            first = w.store.stream_state(cfg.type, cfg.name, stream).watermark is None
-            plan_pages(vendor=cfg.type, org=cfg.name, stream=stream, pages=pages,
-                       per_minute=api.bucket(stream).per_minute, interval=cfg.poll_interval,
-                       hint=over_budget_hint(stream, fmt, csv_complete[stream], first),
-                       warned=warned)
+    def plan(pages: int) -> None:
+        first = (w.store is None
+                 or w.store.stream_state(cfg.type, cfg.name, stream).watermark is None)
+        plan_pages(vendor=cfg.type, org=cfg.name, stream=stream, pages=pages,
+                   per_minute=api.bucket(stream).per_minute, interval=cfg.poll_interval,
+                   hint=over_budget_hint(stream, fmt, csv_complete, first), warned=warned)
 
-        def fetch(start: datetime, end: datetime, stream: str = stream, fmt: str = fmt,
-                  plan: Callable[[int], None] = plan) -> Iterator[Record | Skipped]:
-            seen_at = w.wall()
-            convert = to_record[stream]
-            items = (client.csv_items(stream, start, end) if fmt == "csv"
-                     else client.json_items(stream, start, end, plan))
-            for item in items:
-                yield item if isinstance(item, Skipped) else convert(item, seen_at)
+    def fetch(start: datetime, end: datetime) -> Iterator[StreamRecord | Skipped]:
+        seen_at = w.wall()
+        items = (client.csv_items(stream, start, end) if fmt == "csv"
+                 else client.json_items(stream, start, end, plan))
+        for item in items:
+            yield item if isinstance(item, Skipped) else convert(item, seen_at)
 
-        timing = StreamTiming(lookback=cfg.lookback, lookback_interval=cfg.lookback_interval,
-                              overlap=cfg.overlap, initial_backfill=cfg.initial_backfill,
-                              backfill_slice=cfg.backfill_slice)
-        job = StreamJob(vendor=cfg.type, org=cfg.name, stream=stream, fetch=fetch,
-                        store=w.store, specs=w.stream_specs.get(stream, ()), timing=timing,
-                        users=w.users, clock=w.clock, teams=w.teams)
-        out.append(Endpoint(stream, job.run, job.restore, stream=True))
-    return out
+    return fetch

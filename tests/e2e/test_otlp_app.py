@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 
 from aicode_exporter.app import App
-from aicode_exporter.config.file import Config
+from aicode_exporter.config.file import Config, config_model
 from aicode_sim import Simulator
 from tests.support import exposition
 from tests.support.fakes import sim_transport
@@ -25,7 +25,7 @@ def labels_of(series: str) -> dict[str, str]:
 
 
 def config(tmp_path: Path, endpoint: str) -> Config:
-    return Config.model_validate({
+    return config_model().model_validate({
         "state_path": str(tmp_path / "state.db"),
         "otlp": {"endpoint": endpoint, "interval": "1s", "timeout": "1s",
                  "compression": "gzip"},

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from aicode_exporter.config.base import EndpointOverride, UsersConfig
 from aicode_exporter.config.file import Config
-from aicode_exporter.vendors.registry import VENDORS
+from aicode_exporter.vendors.registry import vendors
 from tests.ops.helpers import (
     K8S_DIR,
     PROMETHEUS_DIR,
@@ -109,7 +109,7 @@ def test_deployment_runs_one_replica_with_recreate() -> None:
 
 def test_config_uses_only_known_keys() -> None:
     models: list[type[BaseModel]] = [Config, UsersConfig, EndpointOverride,
-                                     *(v.config_model for v in VENDORS.values())]
+                                     *(v.config_model for v in vendors().values())]
     keys = {k for m in models for k in m.model_fields}
     config = read_yaml(K8S_DIR / "config.yaml")
 

@@ -165,9 +165,9 @@ def cursor_config(tmp_path: Path, users: dict[str, Any] | None = None,
 
 def make_config(tmp_path: Path, providers: list[dict[str, Any]],
                 users: dict[str, Any] | None = None) -> Any:
-    from aicode_exporter.config.file import Config
+    from aicode_exporter.config.file import config_model
 
-    return Config.model_validate({"state_path": str(tmp_path / "state.db"),
+    return config_model().model_validate({"state_path": str(tmp_path / "state.db"),
                                   "users": users or {}, "providers": providers})
 
 

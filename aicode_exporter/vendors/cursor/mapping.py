@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from aicode_exporter.pipeline.records import Commit, User, whole
+from aicode_exporter.vendors.base import CommitDetailRow
 from aicode_exporter.vendors.cursor.models import CursorCommit
 from aicode_exporter.vendors.tolerant import clean_text, epoch
-from aicode_exporter.vendors.tracking import CommitDetailRow
 
 
 def _nonai(total: float, ai: float, given: float | None) -> float:

@@ -47,7 +47,8 @@ class QoderMetricsClient:
                                  self._range(start, end), deadline=deadline)
         return parse_as(Overview, data, "overview")
 
-    def daily_trend(self, start: datetime, end: datetime, *, deadline: float) -> DailyTrend:
+    def daily_trend(self, start: datetime, end: datetime, *,
+                    deadline: float | None) -> DailyTrend:
         data = self.api.get_json("daily_trend", f"{self.prefix}/ai-code/stats/daily-trend",
                                  self._range(start, end), deadline=deadline)
         return parse_as(DailyTrend, data, "daily_trend")

@@ -1,4 +1,5 @@
-"""The five AI Code Metrics endpoints as poll jobs: fetch per window, map, hand back parts.
+"""The AI Code Metrics endpoints as poll jobs: four aggregates per window, and the daily
+trend as a daily report.
 
 A window is published only when everything for it arrived (all pages of the repo list);
 a failed window keeps its previous values and marks the endpoint down.
@@ -8,22 +9,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from aicode_exporter.durations import parse_duration
 from aicode_exporter.errors import AuthError, VendorError
 from aicode_exporter.expose.families import Family
 from aicode_exporter.fetch.httpclient import ApiClient
-from aicode_exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext, Wiring
+from aicode_exporter.pipeline.daily import DayFamilies, DayFetch
+from aicode_exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext
 from aicode_exporter.pipeline.userlabels import UserLabeler
+from aicode_exporter.vendors.base import Wiring
 from aicode_exporter.vendors.qoder import mapping
 from aicode_exporter.vendors.qoder.client import QoderMetricsClient
 from aicode_exporter.vendors.qoder.config import QoderProvider
 
 logger = logging.getLogger(__name__)
-
-# Enough days that the latest complete one is present even when the vendor lags a day.
-TREND_LOOKBACK = timedelta(days=7)
 
 # (window label, start, end, deadline) -> families for that window
 WindowFetch = Callable[[str, datetime, datetime, float], Sequence[Family]]
@@ -67,19 +67,24 @@ def aggregate_endpoints(cfg: QoderProvider, api: ApiClient, w: Wiring) -> list[E
         exts = client.file_extensions(start, end, deadline=deadline)
         return mapping.extension_families(exts, base, w)
 
-    def daily(ctx: PollContext) -> Outcome:
-        try:
-            trend = client.daily_trend(ctx.now - TREND_LOOKBACK, ctx.now, deadline=ctx.deadline)
-        except VendorError as e:
-            return Outcome(failures=[Failure("", e)])
-        return Outcome(parts={"day": tuple(mapping.daily_families(trend, base, ctx.now))})
-
     jobs = [
         Endpoint("overview", _per_window(cfg.windows, overview)),
-        Endpoint("daily_trend", daily),
         Endpoint("member_ranking", _per_window(cfg.windows, ranking)),
         Endpoint("repos", _per_window(cfg.windows, repos)),
         Endpoint("file_extensions", _per_window(cfg.windows, extensions)),
     ]
     return [j for j in jobs if cfg.enabled(j.name)]
 
+
+
+def daily_trend(cfg: QoderProvider, api: ApiClient, _w: Wiring) -> DayFetch:
+    """The daily trend for whole UTC days [first, last]."""
+    client = QoderMetricsClient(api, cfg.organization_id)
+    base = (cfg.type, cfg.name)
+
+    def fetch(first: date, last: date, deadline: float | None) -> DayFamilies:
+        start = datetime(first.year, first.month, first.day, tzinfo=UTC)
+        end = datetime(last.year, last.month, last.day, tzinfo=UTC) + timedelta(days=1)
+        return mapping.daily_families(client.daily_trend(start, end, deadline=deadline), base)
+
+    return fetch

@@ -9,17 +9,21 @@ window keeps its last good values and shows aicode_up 0); a null count or rate r
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date
+from typing import TypeVar
 
+from aicode_exporter.expose import catalog
 from aicode_exporter.expose.families import Family
 from aicode_exporter.pipeline.labels import normalize_extension, or_unknown
 from aicode_exporter.pipeline.records import Commit, User, whole
 from aicode_exporter.pipeline.userlabels import UserLabeler
+from aicode_exporter.vendors.base import CommitDetailRow
 from aicode_exporter.vendors.qoder import metrics
 from aicode_exporter.vendors.qoder.models import (
     QODER_COMMIT_SOURCES,
     CommitDetail,
     DailyTrend,
+    Dated,
     FileExtension,
     Member,
     Overview,
@@ -27,7 +31,6 @@ from aicode_exporter.vendors.qoder.models import (
     Repo,
 )
 from aicode_exporter.vendors.tolerant import epoch
-from aicode_exporter.vendors.tracking import CommitDetailRow
 
 Base = tuple[str, str]
 
@@ -84,53 +87,56 @@ def extension_families(exts: Sequence[FileExtension], base: Base, window: str) -
     ]
 
 
-def latest_complete_day(trend: DailyTrend, now: datetime) -> datetime | None:
-    """The newest date strictly before today (UTC) present in the response."""
-    today = now.date()
-    days = [i.date for i in trend.items if i.date.date() < today]
-    days += [i.date for i in trend.nextItems if i.date.date() < today]
-    days += [i.date for i in trend.extItems if i.date.date() < today]
-    return max(days, key=lambda d: d.date(), default=None)
+T = TypeVar("T", bound=Dated)
 
 
-def daily_families(trend: DailyTrend, base: Base, now: datetime) -> list[Family]:
-    """aicode_daily_ai_lines_added{org="acme",provider="qoder"} 500
-    aicode_daily_date_timestamp_seconds{org="acme",provider="qoder"} 1.7487e+09"""
-    day = latest_complete_day(trend, now)
-    if day is None:
-        return []
-    d = day.date()
-    items = [i for i in trend.items if i.date.date() == d]
-    nexts = [i for i in trend.nextItems if i.date.date() == d]
-    exts: dict[str, tuple[float, float]] = {}
-    for e in trend.extItems:
-        if e.date.date() == d:
-            ext = normalize_extension(e.fileExtension)
-            total, ai = exts.get(ext, (0.0, 0.0))
-            exts[ext] = (total + e.totalLinesAdded, ai + e.aiLinesAdded)
-    day_start = datetime(d.year, d.month, d.day, tzinfo=day.tzinfo or now.tzinfo)
-    out = [metrics.DAILY_DATE.family([(base, day_start.timestamp())])]
-    if items:
-        it = items[0]
-        out += [
+def _first_per_day(items: Sequence[T]) -> list[T]:
+    """The first item of each day (a day listed twice is read as the vendor's first)."""
+    seen: set[date] = set()
+    out = []
+    for it in items:
+        if it.date.date() not in seen:
+            seen.add(it.date.date())
+            out.append(it)
+    return out
+
+
+def daily_families(trend: DailyTrend, base: Base) -> dict[date, list[Family]]:
+    """Each day of the trend:
+    aicode_daily_ai_lines_added{org="acme",provider="qoder"} 500
+    aicode_daily_tab_suggestions{org="acme",provider="qoder"} 120"""
+    days: dict[date, list[Family]] = {}
+    for it in _first_per_day(trend.items):
+        days.setdefault(it.date.date(), []).extend([
             metrics.DAILY_AI_LINES.family([(base, it.aiLinesAdded)]),
             metrics.DAILY_OTHER_LINES.family([(base, it.otherLinesAdded)]),
             metrics.DAILY_COMMITS.family([(base, it.commitCount)]),
             metrics.DAILY_AI_SHARE.family([(base, ratio(it.aiShareRate))]),
-        ]
-    if nexts:
-        nx = nexts[0]
-        out += [
-            metrics.DAILY_TAB_SUGGESTIONS.family([(base, nx.nextSuggestedCount)]),
-            metrics.DAILY_TAB_ACCEPTS.family([(base, nx.nextAcceptedCount)]),
-            metrics.DAILY_TAB_ACCEPT_RATIO.family([(base, ratio(nx.nextAcceptRate))]),
-        ]
-    out += [
-        metrics.DAILY_EXT_LINES.family(((*base, ext), t) for ext, (t, _) in sorted(exts.items())),
-        metrics.DAILY_EXT_AI_LINES.family(
-            ((*base, ext), a) for ext, (_, a) in sorted(exts.items())),
-    ]
-    return out
+        ])
+    for nx in _first_per_day(trend.nextItems):
+        days.setdefault(nx.date.date(), []).extend([
+            catalog.DAILY_TAB_SUGGESTIONS.spec.family([(base, nx.nextSuggestedCount)]),
+            catalog.DAILY_TAB_ACCEPTS.spec.family([(base, nx.nextAcceptedCount)]),
+            catalog.DAILY_TAB_ACCEPT_RATIO.spec.family([(base, ratio(nx.nextAcceptRate))]),
+        ])
+    exts: dict[date, dict[str, tuple[float, float]]] = {}
+    for e in trend.extItems:
+        per_day = exts.setdefault(e.date.date(), {})
+        ext = normalize_extension(e.fileExtension)
+        total, ai = per_day.get(ext, (0.0, 0.0))
+        per_day[ext] = (total + e.totalLinesAdded, ai + e.aiLinesAdded)
+    for d, per_ext in exts.items():
+        rows = sorted(per_ext.items())
+        days.setdefault(d, []).extend([
+            metrics.DAILY_EXT_LINES.family(((*base, ext), t) for ext, (t, _) in rows),
+            metrics.DAILY_EXT_AI_LINES.family(((*base, ext), a) for ext, (_, a) in rows),
+        ])
+    for d, families in days.items():
+        # A day the vendor lists in any section shows every extension family, if empty.
+        if d not in exts:
+            families += [metrics.DAILY_EXT_LINES.family(()),
+                         metrics.DAILY_EXT_AI_LINES.family(())]
+    return days
 
 
 # -- AI Code Tracking records -> vendor-neutral records ----------------------------------

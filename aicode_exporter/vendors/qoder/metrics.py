@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from aicode_exporter.expose import catalog
 from aicode_exporter.expose.catalog import BASE, CACHED
 from aicode_exporter.expose.families import Spec
 
@@ -64,7 +65,7 @@ EXT_AI_SHARE = _qoder("aicode_extension_ai_share_ratio",
                       f"{EXTS} aiShareRate/100", "window", "extension")
 
 # Latest complete UTC day (no `window`).
-_DAY = "Latest complete UTC day (see aicode_daily_date_timestamp_seconds):"
+_DAY = catalog.DAY
 DAILY_AI_LINES = _qoder("aicode_daily_ai_lines_added", f"{_DAY} AI lines added.",
                         f"{TREND} items[].aiLinesAdded")
 DAILY_OTHER_LINES = _qoder("aicode_daily_other_lines_added", f"{_DAY} non-AI lines added.",
@@ -78,22 +79,18 @@ DAILY_EXT_LINES = _qoder("aicode_daily_extension_lines_added",
 DAILY_EXT_AI_LINES = _qoder("aicode_daily_extension_ai_lines_added",
                             f"{_DAY} AI lines added per file extension.",
                             f"{TREND} extItems[].aiLinesAdded", "extension")
-DAILY_TAB_SUGGESTIONS = _qoder("aicode_daily_tab_suggestions", f"{_DAY} tab suggestions shown.",
-                               f"{TREND} nextItems[].nextSuggestedCount")
-DAILY_TAB_ACCEPTS = _qoder("aicode_daily_tab_accepts", f"{_DAY} tab suggestions accepted.",
-                           f"{TREND} nextItems[].nextAcceptedCount")
-DAILY_TAB_ACCEPT_RATIO = _qoder("aicode_daily_tab_accept_ratio",
-                                f"{_DAY} tab acceptance ratio (0-1).",
-                                f"{TREND} nextItems[].nextAcceptRate/100")
-DAILY_DATE = _qoder("aicode_daily_date_timestamp_seconds",
-                    "Start (Unix seconds, UTC) of the day the aicode_daily_* values belong to.",
-                    f"{TREND} items[].date")
+# Shared figures Qoder feeds (catalogue templates): where its values come from.
+SOURCES = {
+    catalog.DAILY_TAB_SUGGESTIONS.name: f"Qoder {TREND} nextItems[].nextSuggestedCount",
+    catalog.DAILY_TAB_ACCEPTS.name: f"Qoder {TREND} nextItems[].nextAcceptedCount",
+    catalog.DAILY_TAB_ACCEPT_RATIO.name: f"Qoder {TREND} nextItems[].nextAcceptRate/100",
+    catalog.DAILY_DATE.name: f"Qoder {TREND} items[].date",
+}
 
 SPECS = (
     COMMITTED_LINES, COMMITTED_AI_LINES, ACCEPTED_AI_LINES, AI_SHARE, AGENT_EDITS,
     TAB_COMPLETIONS, CHAT_MESSAGES, USER_LINES, USER_AI_LINES, USER_AI_SHARE,
     USER_COMMITS, REPO_COMMITS, REPO_LINES, EXT_CHANGES, EXT_LINES, EXT_AI_SHARE,
     DAILY_AI_LINES, DAILY_OTHER_LINES, DAILY_COMMITS, DAILY_AI_SHARE, DAILY_EXT_LINES,
-    DAILY_EXT_AI_LINES, DAILY_TAB_SUGGESTIONS, DAILY_TAB_ACCEPTS, DAILY_TAB_ACCEPT_RATIO,
-    DAILY_DATE,
+    DAILY_EXT_AI_LINES,
 )

@@ -35,23 +35,24 @@ class Overview(Tolerant):
     messageCount: Count = 0
 
 
-class TrendItem(Tolerant):
+class Dated(Tolerant):
     date: datetime
+
+
+class TrendItem(Dated):
     aiLinesAdded: Count = 0
     otherLinesAdded: Count = 0
     aiShareRate: Percent = 0
     commitCount: Count = 0
 
 
-class ExtTrendItem(Tolerant):
-    date: datetime
+class ExtTrendItem(Dated):
     fileExtension: Str = ""
     totalLinesAdded: Count = 0
     aiLinesAdded: Count = 0
 
 
-class NextTrendItem(Tolerant):
-    date: datetime
+class NextTrendItem(Dated):
     nextSuggestedCount: Count = 0
     nextAcceptedCount: Count = 0
     nextAcceptRate: Percent = 0

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from aicode_exporter.app import App
-from aicode_exporter.config.file import Config
+from aicode_exporter.config.file import config_model
 from tests.support import exposition
 from tests.support.fakes import FakeClock
 
@@ -92,7 +92,7 @@ def make_app(tmp_path: Path, vendor: Cursor, fmt: str, label: str = "email") -> 
     teams = tmp_path / "teams.csv"
     if not teams.exists():
         teams.write_text(TEAMS)
-    cfg = Config.model_validate({
+    cfg = config_model().model_validate({
         "state_path": str(tmp_path / "state.db"), "users": {"label": label},
         "teams": {"file": str(teams)},
         "providers": [{
@@ -242,7 +242,7 @@ def qoder_expected() -> dict[str, float]:
 def test_exact_team_counters_from_qoder(tmp_path: Path, fmt: str) -> None:
     teams = tmp_path / "teams.csv"
     teams.write_text(TEAMS)
-    cfg = Config.model_validate({
+    cfg = config_model().model_validate({
         "state_path": str(tmp_path / "state.db"), "teams": {"file": str(teams)},
         "providers": [{
             "type": "qoder", "name": "acme", "organization_id": "o",

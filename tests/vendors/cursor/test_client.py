@@ -18,6 +18,7 @@ from aicode_exporter.fetch.httpclient import ApiClient
 from aicode_exporter.vendors.changes import ChangeItem
 from aicode_exporter.vendors.cursor import VENDOR
 from aicode_exporter.vendors.cursor.client import PAGE_SIZE, CursorTrackingClient
+from aicode_exporter.vendors.cursor.mapping import cursor_commit
 from aicode_exporter.vendors.cursor.models import CursorCommit
 from tests.support.fakes import CURSOR_KEY, CursorFake, FakeClock, fixture
 
@@ -165,7 +166,7 @@ def test_null_non_ai_lines_are_derived_as_total_minus_ai(fmt: str) -> None:
     fake = CursorFake()
     client, _, _ = make(fake)
     items = (client.json_items if fmt == "json" else client.csv_items)("commits", START, END)
-    new, old = (VENDOR.to_record["commits"](c, 0.0) for c in records(items))
+    new, old = (cursor_commit(c, 0.0) for c in records(items))
     # given: taken as sent
     assert dict((s, (a, d)) for s, a, d in new.lines)["non_ai"] == (30, 15)
     # null: added 10 - tab 3 - composer 2 = 5, deleted 4 - tab 1 - composer 0 = 3
@@ -180,7 +181,7 @@ def test_derived_non_ai_lines_never_go_negative() -> None:
         "items": [over], "totalCount": 1, "page": 1, "pageSize": 1000})]})
     client, _, _ = make(fake)
     (item,) = records(client.json_items("commits", START, END))
-    rec = VENDOR.to_record["commits"](item, 0.0)
+    rec = cursor_commit(item, 0.0)
     assert dict((s, (a, d)) for s, a, d in rec.lines)["non_ai"] == (0, 1)
 
 
