@@ -134,7 +134,8 @@ def landing_page(telemetry: Telemetry, now: float, notes: Sequence[str] = ()) ->
         rows.append(
             "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in (
                 provider, org, endpoint, state, _fmt_time(st.last_success),
-                f"{_fmt_time(st.last_error_time)} {st.last_error}" if st.last_error else "-",
+                f"{_fmt_time(st.last_error_time)} {st.last_error}" if st.last_error
+                else (st.note or "-"),
                 _fmt_time(st.next_poll), _progress(st, now))) + "</tr>")
     table = "\n".join(rows) or '<tr><td colspan="8">no endpoints enabled</td></tr>'
     return f"""<!doctype html>

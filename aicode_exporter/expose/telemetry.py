@@ -51,6 +51,9 @@ class EndpointStatus:
     duration: float | None = None
     next_poll: float | None = None
     progress: StreamProgress | None = None  # streams only
+    # What a successful run wants said about its data (e.g. "the vendor has no report
+    # after 2026-03-08 yet: showing that day"); cleared by a run without one.
+    note: str = ""
 
 
 class Telemetry:
@@ -77,13 +80,14 @@ class Telemetry:
             self._rate_limited[key] += 1
 
     def finished(self, key: EndpointKey, *, ok: bool, at: float, duration: float,
-                 error: str = "") -> None:
+                 error: str = "", note: str = "") -> None:
         with self._lock:
             st = self._status.setdefault(key, EndpointStatus())
             st.up = ok
             st.duration = duration
             if ok:
                 st.last_success = at
+                st.note = note
             else:
                 st.last_error = error
                 st.last_error_time = at

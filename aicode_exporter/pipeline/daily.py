@@ -72,15 +72,18 @@ class DailyJob:
     def run(self, ctx: PollContext) -> Outcome:
         today = ctx.now.astimezone(UTC).date()
         last = today - timedelta(days=1)
+        first = last - timedelta(days=self.lookback_days - 1)
         try:
-            found = self.days(last - timedelta(days=self.lookback_days - 1), last,
-                              ctx.deadline)
+            found = self.days(first, last, ctx.deadline)
         except VendorError as e:
             return Outcome(failures=[Failure("", e)])
-        if not found:
-            return Outcome()  # nothing complete yet: what was published stays
+        if not found:  # nothing complete yet: what was published stays
+            return Outcome(note=f"the vendor has no day from {first} to {last} yet; "
+                                "showing the last one it had, if any")
         newest = max(found)
-        return Outcome(parts={"day": self.day_families(newest, found[newest])})
+        note = "" if newest == last else (f"the vendor has no day after {newest} yet "
+                                         f"(newest complete: {last}); showing {newest}")
+        return Outcome(parts={"day": self.day_families(newest, found[newest])}, note=note)
 
 
 # -- per-team rollups of per-user daily rows ----------------------------------------------

@@ -46,6 +46,8 @@ class Outcome:
 
     parts: dict[str, tuple[Family, ...]] = field(default_factory=dict)
     failures: list[Failure] = field(default_factory=list)
+    # Said on the landing page about a run that succeeded (e.g. the vendor lags).
+    note: str = ""
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,8 @@ class Poller:
         # job id -> (wall time, why): the vendor asked not to be called before then
         self._not_before: dict[str, tuple[float, str]] = {}
         self._lock = threading.Lock()
+        self._running = 0  # runs in progress (under _lock)
+        self._idle = threading.Condition(self._lock)  # notified when a run ends
         self._scheduler: BackgroundScheduler | None = None
         self.stopping = stopping or threading.Event()
 
@@ -77,6 +79,16 @@ class Poller:
 
     def run_endpoint(self, job_id: str) -> None:
         """One run of one endpoint: publish what it brings, record its health."""
+        with self._lock:
+            self._running += 1
+        try:
+            self._run_endpoint(job_id)
+        finally:
+            with self._lock:
+                self._running -= 1
+                self._idle.notify_all()
+
+    def _run_endpoint(self, job_id: str) -> None:
         p, ep = self._jobs[job_id]
         key: EndpointKey = (p.vendor, p.org, ep.name)
         t0 = self._clock()
@@ -123,7 +135,8 @@ class Poller:
         else:
             logger.warning("endpoint poll failed", extra={
                 **fields, "duration_seconds": duration, "error": error})
-        self.telemetry.finished(key, ok=ok, at=self._wall(), duration=duration, error=error)
+        self.telemetry.finished(key, ok=ok, at=self._wall(), duration=duration, error=error,
+                                note=outcome.note)
         if job_id in self._gates and job_id not in self._attempted:
             self.publisher.render()  # ready means served: render before saying so
         with self._lock:
@@ -237,10 +250,8 @@ class Poller:
             self._scheduler.shutdown(wait=False)
         for p in self.providers:
             p.close()  # aborts in-flight requests: the run fails fast and is not committed
-        end = time.monotonic() + grace
-        for t in threading.enumerate():
-            if t is not threading.current_thread() and not t.daemon:
-                t.join(max(0.0, end - time.monotonic()))
+        with self._idle:  # our own runs only: other threads of the process are not ours
+            self._idle.wait_for(lambda: self._running == 0, timeout=grace)
 
 
 def _fields(key: EndpointKey) -> dict[str, object]:

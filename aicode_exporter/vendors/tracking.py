@@ -23,6 +23,9 @@ from aicode_exporter.vendors.tolerant import Tolerant
 logger = logging.getLogger(__name__)
 
 STREAMS = ("commits", "changes")
+# Hashes per commit-detail request: Qoder takes at most 50; Cursor puts them in the URL
+# path, which stays short at 50.
+DETAIL_BATCH = 50
 
 # (vendor's record model, time we read it) -> the neutral record
 ToRecord = Callable[[Any, float], StreamRecord]
@@ -52,7 +55,16 @@ class TrackingClient:
 
     def commit_detail(self, hashes: Sequence[str], branch: str | None = None,
                       *, deadline: float | None = None) -> list[Any]:
-        """Per-commit AI attribution, in the vendor's shape (its Vendor turns it into rows)."""
+        """Per-commit AI attribution in the vendor's shape (its Vendor turns it into
+        rows), asked DETAIL_BATCH hashes at a time."""
+        out: list[Any] = []
+        for i in range(0, len(hashes), DETAIL_BATCH):
+            out += self.detail_batch(hashes[i:i + DETAIL_BATCH], branch, deadline)
+        return out
+
+    def detail_batch(self, hashes: Sequence[str], branch: str | None,
+                     deadline: float | None) -> list[Any]:
+        """One request of commit detail."""
         raise NotImplementedError
 
     def rename(self, column: str) -> str:

@@ -16,7 +16,6 @@ from aicode_exporter.vendors.tolerant import Tolerant, parse_as
 from aicode_exporter.vendors.tracking import TrackingClient
 
 PAGE_SIZE = 1000  # the documented maximum
-DETAIL_BATCH = 50  # hashes per blame request: keeps the URL short
 BASE = "/analytics/ai-code"
 
 COMMIT_CSV_REQUIRED = ("commitHash", "branchName", "repoName", "totalLinesAdded")
@@ -45,16 +44,13 @@ class CursorTrackingClient(TrackingClient):
     def rename(self, column: str) -> str:
         return snake_to_camel(column)  # the CSV is snake_case, the JSON camelCase
 
-    def commit_detail(self, hashes: Sequence[str], branch: str | None = None,
-                      *, deadline: float | None = None) -> list[dict[str, Any]]:
+    def detail_batch(self, hashes: Sequence[str], branch: str | None,
+                     deadline: float | None) -> list[dict[str, Any]]:
         """Per-commit blame (limited alpha; shape undocumented, returned as decoded)."""
-        out: list[dict[str, Any]] = []
-        for i in range(0, len(hashes), DETAIL_BATCH):
-            joined = ",".join(quote(h, safe="") for h in hashes[i:i + DETAIL_BATCH])
-            data = self.api.get_json("commit_detail", f"{BASE}/commits/{joined}",
-                                     {"branch": branch}, deadline=deadline)
-            items = data.get("commits", data.get("items")) if isinstance(data, dict) else data
-            if not isinstance(items, list):
-                raise SchemaError("expected a list of commits", endpoint="commit_detail")
-            out.extend(i for i in items if isinstance(i, dict))
-        return out
+        joined = ",".join(quote(h, safe="") for h in hashes)
+        data = self.api.get_json("commit_detail", f"{BASE}/commits/{joined}",
+                                 {"branch": branch}, deadline=deadline)
+        items = data.get("commits", data.get("items")) if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise SchemaError("expected a list of commits", endpoint="commit_detail")
+        return [i for i in items if isinstance(i, dict)]

@@ -82,7 +82,6 @@ class QoderMetricsClient:
 
 
 TRACKING_PAGE_SIZE = 200  # the documented maximum
-DETAIL_BATCH = 50  # commit detail takes at most 50 hashes
 
 QODER_COMMIT_CSV_REQUIRED = ("commitHash", "branchName", "repoName", "totalLinesAdded")
 QODER_CHANGE_CSV_REQUIRED = ("changeId", "source", "totalLinesAdded")
@@ -112,14 +111,11 @@ class QoderTrackingClient(TrackingClient):
         got = parse_as(TrackingPage, data, stream)
         return got.items, got.pagination.totalPages
 
-    def commit_detail(self, hashes: Sequence[str], branch: str | None = None,
-                      *, deadline: float | None = None) -> list[CommitDetail]:
-        out: list[CommitDetail] = []
-        for i in range(0, len(hashes), DETAIL_BATCH):
-            body: dict[str, Any] = {"commitHashes": list(hashes[i:i + DETAIL_BATCH])}
-            if branch:
-                body["branch"] = branch
-            data = self.api.post_json("commit_detail", f"{self.prefix}/commits/detail", body,
-                                      deadline=deadline)
-            out.extend(parse_as(CommitDetails, data, "commit_detail").commits)
-        return out
+    def detail_batch(self, hashes: Sequence[str], branch: str | None,
+                     deadline: float | None) -> list[CommitDetail]:
+        body: dict[str, Any] = {"commitHashes": list(hashes)}
+        if branch:
+            body["branch"] = branch
+        data = self.api.post_json("commit_detail", f"{self.prefix}/commits/detail", body,
+                                  deadline=deadline)
+        return parse_as(CommitDetails, data, "commit_detail").commits

@@ -58,14 +58,18 @@ def test_the_newest_complete_day_is_published_with_its_date() -> None:
 
 def test_a_vendor_lagging_days_gives_its_newest_day() -> None:
     job = DailyJob(vendor="v", org="o", fetch=Vendor(until=date(2026, 3, 7)))
-    (families,) = job.run(ctx()).parts.values()
+    out = job.run(ctx())
+    (families,) = out.parts.values()
     assert families[0].samples[0][1] == 7.0
+    assert out.note == ("the vendor has no day after 2026-03-07 yet (newest complete: "
+                        "2026-03-09); showing 2026-03-07")
     assert all(f.spec.name != catalog.DAILY_DATE.name for f in families)  # not dated
 
 
 def test_no_day_yet_publishes_nothing_and_is_no_failure() -> None:
     out = DailyJob(vendor="v", org="o", fetch=Vendor(until=date(2020, 1, 1))).run(ctx())
     assert out.parts == {} and out.failures == []
+    assert "no day from 2026-03-03 to 2026-03-09 yet" in out.note
 
 
 def test_a_vendor_error_is_the_endpoint_failure() -> None:

@@ -3,11 +3,18 @@ aicode_up; series that vanish upstream vanish from /metrics."""
 
 from __future__ import annotations
 
+import threading
+import time
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 
 from aicode_exporter.app import App
+from aicode_exporter.expose.snapshot import Publisher
+from aicode_exporter.expose.telemetry import Telemetry
+from aicode_exporter.pipeline.jobs import Endpoint, Outcome, PollContext, ProviderRuntime
+from aicode_exporter.pipeline.poller import Poller
 from tests.support.exposition import parse as samples
 from tests.support.fakes import FakeClock, QoderFake, qoder_config
 
@@ -105,3 +112,52 @@ def test_user_label_modes(tmp_path: Path) -> None:
     assert len(a) == 16 and a == h.label(user_id="other-id", email="alice@example.com")
     assert "alice" not in a
     assert not UserLabeler(UsersConfig(label="none")).enabled
+
+
+def test_an_endpoint_asking_for_a_longer_interval_is_scheduled_so() -> None:
+    quick = Endpoint("quick", lambda ctx: Outcome())
+    hourly = Endpoint("hourly", lambda ctx: Outcome(), interval=timedelta(hours=1))
+    short = Endpoint("short", lambda ctx: Outcome(), interval=timedelta(seconds=1))
+    p = ProviderRuntime("v", "o", timedelta(minutes=5), [quick, hourly, short])
+    assert [p.interval_of(ep) for ep in (quick, hourly, short)] == [
+        timedelta(minutes=5), timedelta(hours=1), timedelta(minutes=5)]
+    poller = Poller([p], Publisher(), Telemetry())
+    poller.start()
+    try:
+        sched = poller._scheduler
+        assert sched is not None
+        got = {j: sched.get_job(j).trigger.interval for j in ("v/o/quick", "v/o/hourly")}
+    finally:
+        poller.stop()
+    assert got == {"v/o/quick": timedelta(minutes=5), "v/o/hourly": timedelta(hours=1)}
+
+
+def test_stop_waits_for_its_own_runs_not_for_other_threads() -> None:
+    started, release = threading.Event(), threading.Event()
+    finished: list[str] = []
+
+    def slow(ctx: PollContext) -> Outcome:
+        started.set()
+        release.wait(5)
+        finished.append("slow")
+        return Outcome()
+
+    done = threading.Event()
+    foreign = threading.Thread(target=done.wait, args=(60,), daemon=False)
+    foreign.start()  # someone else's thread, still running when the poller stops
+    p = ProviderRuntime("v", "o", timedelta(minutes=5), [Endpoint("slow", slow)])
+    poller = Poller([p], Publisher(), Telemetry())
+    poller.start()
+    try:
+        assert started.wait(5)
+        threading.Timer(0.2, release.set).start()
+        t0 = time.monotonic()
+        poller.stop(grace=30)
+        # It waited for its run (released after 0.2 s), not for the foreign thread (which
+        # would have held it the whole grace).
+        assert finished == ["slow"] and foreign.is_alive()
+        assert time.monotonic() - t0 < 15
+    finally:
+        release.set()
+        done.set()
+        foreign.join()
