@@ -16,8 +16,9 @@ def test_doc_lists_every_panel_with_its_promql() -> None:
 
 def test_doc_shows_the_alert_and_recording_rule_tables() -> None:
     render_rules = load_script(PROMETHEUS_DIR / "render_rules.py")
-    text = DOC.read_text(encoding="utf-8")
+    text = (PROMETHEUS_DIR / "README.md").read_text(encoding="utf-8")
     alerts, recording = render_rules.markdown().split("\n\n")
     assert alerts in text and recording in text, (
-        "paste the output of python prometheus/render_rules.py --markdown into the README"
+        "paste the output of python prometheus/render_rules.py --markdown into "
+        "prometheus/README.md"
     )
