@@ -1,16 +1,17 @@
-"""The README's "Dashboards and alerts" section shows the panels, PromQL and alerts."""
+"""grafana/README.md shows every panel and its PromQL; prometheus/README.md the alerts and
+recording rules."""
 
 from __future__ import annotations
 
 from tests.ops.helpers import PROMETHEUS_DIR, REPO, load_script
 
-DOC = REPO / "README.md"
+DASHBOARDS_DOC = REPO / "grafana" / "README.md"
 
 
 def test_doc_lists_every_panel_with_its_promql() -> None:
     build_dashboards = load_script(REPO / "grafana" / "build_dashboards.py")
-    assert build_dashboards.markdown() in DOC.read_text(encoding="utf-8"), (
-        "paste the output of python grafana/build_dashboards.py --markdown into the README"
+    assert build_dashboards.markdown() in DASHBOARDS_DOC.read_text(encoding="utf-8"), (
+        "paste the output of python grafana/build_dashboards.py --markdown into grafana/README.md"
     )
 
 
