@@ -1215,12 +1215,12 @@ def render(alerts_config: Path | None = None) -> dict[str, str]:
 
 
 def markdown(alerts_config: Path | None = None) -> str:
-    """Each dashboard's panels and the PromQL behind them (README: Dashboards and alerts)."""
+    """Each dashboard's panels and the PromQL behind them (grafana/README.md)."""
     lim = Limits.load(alerts_config)
     out = []
     for build in DASHBOARDS.values():
         dash = build(lim)
-        out += [f"#### {dash['title']} (`{dash['uid']}`)", "", dash["description"], ""]
+        out += [f"### {dash['title']} (`{dash['uid']}`)", "", dash["description"], ""]
         out += ["| Panel | PromQL |", "|---|---|"]
         for p in dash["panels"]:
             if p["type"] == "row":

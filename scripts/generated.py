@@ -1,4 +1,4 @@
-"""The one write-or-check loop of every generated file (dashboards, rules, README tables).
+"""The one write-or-check loop of every generated file (dashboards, rules, docs/metrics.md).
 
     write_or_check({path: text, ...}, check=args.check, how="python grafana/build_dashboards.py")
 
@@ -29,11 +29,3 @@ def write_or_check(outputs: Mapping[Path, str], *, check: bool, how: str) -> int
         return 1
     return 0
 
-
-def replace_between(text: str, begin: str, end: str, body: str) -> str:
-    """`text` with what stands between the marker lines `begin` and `end` replaced."""
-    head, sep, rest = text.partition(begin)
-    _, sep2, tail = rest.partition(end)
-    if not sep or not sep2:
-        raise ValueError(f"markers {begin!r} ... {end!r} not found")
-    return f"{head}{begin}\n{body}{end}{tail}"

@@ -28,7 +28,8 @@ from tests.ops.helpers import (
 
 render_rules = load_script(PROMETHEUS_DIR / "render_rules.py")
 CONFIG = render_rules.load_config()
-README = (REPO / "README.md").read_text(encoding="utf-8")
+# The runbooks, the override example and the rule tables live in prometheus/README.md.
+RUNBOOKS = (PROMETHEUS_DIR / "README.md").read_text(encoding="utf-8")
 
 
 def test_rules_files_exist() -> None:
@@ -127,25 +128,28 @@ def test_alerts_carry_severity_summary_description_and_runbook_url() -> None:
         assert annotations["summary"].strip(), name
         description = annotations["description"]
         assert 40 < len(description) <= 240 and "\n" not in description, (
-            f"{name}: the description is one or two sentences; the runbook is in the README"
+            f"{name}: the description is one or two sentences; the runbook says the rest"
         )
         assert annotations["runbook_url"] == f"{base}#{name.lower()}", name
 
 
-def test_runbook_urls_point_at_runbooks_in_the_readme() -> None:
-    """Each alert's runbook_url anchor is a heading under README > ... > Alerts, naming the
-    alert, with what it means and what to do."""
-    alerts_section = markdown_section(README, "### Alerts")
-    anchors = github_anchors(README)
+def test_runbook_urls_point_at_runbooks_in_prometheus_readme() -> None:
+    """Each alert's runbook_url is prometheus/README.md#<anchor>, a heading under its
+    "Alerts" section naming the alert, with what it means and what to do."""
+    assert CONFIG["runbook_base_url"].endswith("/prometheus/README.md")
+    alerts_section = markdown_section(RUNBOOKS, "## Alerts")
+    anchors = github_anchors(RUNBOOKS)
     in_section = github_anchors(alerts_section)
     for rule in all_rules():
         if "alert" not in rule:
             continue
         name = rule["alert"]
         fragment = rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
-        assert anchors.get(fragment) == name, f"README has no heading {name} (#{fragment})"
+        assert anchors.get(fragment) == name, (
+            f"prometheus/README.md has no heading {name} (#{fragment})"
+        )
         assert in_section.get(fragment) == name, f"the runbook of {name} is not under Alerts"
-        runbook = markdown_section(alerts_section, f"#### {name}")
+        runbook = markdown_section(alerts_section, f"### {name}")
         assert len(runbook) > 300, f"{name}: the runbook says too little"
         assert "What to do" in runbook, f"{name}: the runbook lacks what to do"
 
@@ -220,9 +224,10 @@ def test_a_partial_override_merges_over_the_defaults(tmp_path: Path) -> None:
     assert {r["record"] for r in recording} == recording_rule_names()
 
 
-def test_the_readme_override_example_renders_as_written(tmp_path: Path) -> None:
-    """The my-alerts.yaml of README > Changing thresholds and selectors: only what differs."""
-    section = markdown_section(README, "#### Changing thresholds and selectors")
+def test_the_documented_override_example_renders_as_written(tmp_path: Path) -> None:
+    """The my-alerts.yaml of prometheus/README.md > Changing thresholds and selectors: only
+    what differs."""
+    section = markdown_section(RUNBOOKS, "## Changing thresholds and selectors")
     blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
     assert blocks, "no yaml example under Changing thresholds and selectors"
     example = yaml.safe_load(blocks[0])

@@ -104,7 +104,7 @@ class FileExtensions(Tolerant):
 
 # -- AI Code Tracking records (JSON items and CSV rows share these models) --------------
 
-# Field prefix -> `source` label (CONTRACT.md): eight AI product x scenario pairs + non-AI.
+# Field prefix -> `source` label (docs/metrics.md): eight AI product x scenario pairs + non-AI.
 QODER_COMMIT_SOURCES = (
     ("ideNext", "ide_next"), ("pluginNext", "plugin_next"), ("ideAgent", "ide_agent"),
     ("pluginAgent", "plugin_agent"), ("cliAgent", "cli_agent"), ("ideQuest", "ide_quest"),
