@@ -14,7 +14,7 @@ from aicode_exporter.app import App
 from aicode_exporter.config.file import Config, config_model
 from aicode_sim import Simulator
 from tests.support import exposition
-from tests.support.fakes import sim_transport
+from tests.support.fakes import make_app, sim_transport
 from tests.support.otlp_receivers import HttpReceiver, decode_received
 from tests.support.processes import free_port
 
@@ -34,7 +34,7 @@ def config(tmp_path: Path, endpoint: str) -> Config:
 
 
 def run_app(tmp_path: Path, sim: Simulator, endpoint: str) -> tuple[App, str]:
-    app = App(config(tmp_path, endpoint), transport=sim_transport(sim))
+    app = make_app(config(tmp_path, endpoint), sim_transport(sim))
     app.poller.poll_all_once()
     port = free_port()
     app.start(f"127.0.0.1:{port}")

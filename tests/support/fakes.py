@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 if TYPE_CHECKING:
+    from aicode_exporter.app import App
     from aicode_sim import Simulator
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -146,6 +147,22 @@ def sim_transport(sim: Simulator) -> httpx.MockTransport:
         return httpx.Response(status, headers=headers, content=b"".join(body))
 
     return httpx.MockTransport(handle)
+
+
+def make_app(cfg: Any, transport: httpx.BaseTransport | VendorFake | Handler,
+             clock: FakeClock | None = None) -> App:
+    """The App the tests poll: a vendor transport (a VendorFake, a handler function or a
+    transport) and, when given, a fake clock for monotonic time, wall time and sleeps."""
+    from aicode_exporter.app import App
+
+    if isinstance(transport, VendorFake):
+        transport = transport.transport()
+    elif not isinstance(transport, httpx.BaseTransport):
+        transport = httpx.MockTransport(transport)
+    if clock is None:
+        return App(cfg, transport=transport)
+    return App(cfg, transport=transport, clock=clock.monotonic, wall=clock.wall,
+               sleep=clock.sleep)
 
 
 def qoder_config(tmp_path: Path, users: dict[str, Any] | None = None,

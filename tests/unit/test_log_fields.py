@@ -19,7 +19,7 @@ import pytest
 
 from aicode_exporter.app import App
 from aicode_exporter.logsetup import JsonFormatter, LogfmtFormatter
-from tests.support.fakes import QODER_KEY, FakeClock, QoderFake, qoder_config
+from tests.support.fakes import QODER_KEY, FakeClock, QoderFake, make_app, qoder_config
 
 EXPORTER = Path(__file__).resolve().parents[2] / "aicode_exporter"
 AGGREGATES = ("overview", "daily_trend", "member_ranking", "repos", "file_extensions")
@@ -62,8 +62,7 @@ def logs() -> Iterator[Capture]:
 
 def poll(tmp_path: Path, fake: QoderFake, polls: int = 1) -> App:
     clock = FakeClock()
-    app = App(qoder_config(tmp_path, backfill_slice="7d"), transport=fake.transport(),
-              clock=clock.monotonic, wall=clock.wall, sleep=clock.sleep)
+    app = make_app(qoder_config(tmp_path, backfill_slice="7d"), fake, clock)
     for _ in range(polls):
         app.poller.poll_all_once()
         clock.sleep(300)

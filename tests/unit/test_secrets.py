@@ -8,9 +8,16 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aicode_exporter.app import App
 from aicode_exporter.logsetup import setup_logging
-from tests.support.fakes import CURSOR_KEY, QODER_KEY, CursorFake, FakeClock, QoderFake, make_config
+from tests.support.fakes import (
+    CURSOR_KEY,
+    QODER_KEY,
+    CursorFake,
+    FakeClock,
+    QoderFake,
+    make_app,
+    make_config,
+)
 
 
 def test_keys_absent_from_logs_metrics_and_errors(tmp_path: Path,
@@ -32,8 +39,7 @@ def test_keys_absent_from_logs_metrics_and_errors(tmp_path: Path,
             {"type": "cursor", "name": "c", "base_url": "http://cursor.test",
              "api_key": CURSOR_KEY}])
         clock = FakeClock()
-        app = App(cfg, transport=transport, clock=clock.monotonic, wall=clock.wall,
-                  sleep=clock.sleep)
+        app = make_app(cfg, transport, clock)
         text = app.run_once().decode()
         assert 'aicode_up{endpoint="overview",org="q",provider="qoder"} 0.0' in text
         errors = " ".join(s.last_error for s in app.telemetry.statuses().values())

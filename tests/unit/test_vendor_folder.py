@@ -14,11 +14,11 @@ import pytest
 
 import aicode_exporter.vendors
 from aicode_exporter import commitdetail
-from aicode_exporter.app import App
 from aicode_exporter.config.file import build_config
 from aicode_exporter.errors import ConfigError
 from aicode_exporter.vendors import registry
 from tests.support import exposition
+from tests.support.fakes import make_app
 
 WIDGET = '''
 """A vendor with one aggregate and nothing else."""
@@ -86,7 +86,7 @@ def test_a_vendor_folder_is_discovered_polled_and_exported(widget: None,
         seen.append(request)
         return httpx.Response(200, json={"count": 42})
 
-    app = App(config(tmp_path), transport=httpx.MockTransport(handle))  # type: ignore[arg-type]
+    app = make_app(config(tmp_path), handle)
     text = app.run_once().decode()
     samples = exposition.parse(text)
     assert samples['aicode_widget_things{org="w1",provider="widget"}'] == 42

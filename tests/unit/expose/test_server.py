@@ -11,14 +11,13 @@ import pytest
 
 from aicode_exporter.app import App
 from aicode_exporter.expose.server import MetricsServer
-from tests.support.fakes import FakeClock, QoderFake, qoder_config
+from tests.support.fakes import FakeClock, QoderFake, make_app, qoder_config
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[App, str]]:
     clock = FakeClock()
-    app = App(qoder_config(tmp_path), transport=QoderFake().transport(),
-              clock=clock.monotonic, wall=clock.wall, sleep=clock.sleep)
+    app = make_app(qoder_config(tmp_path), QoderFake(), clock)
     app.publisher.render()
     server = MetricsServer("127.0.0.1:0", app.publisher, app.telemetry,
                            lambda: app.poller.ready)
@@ -56,8 +55,7 @@ def test_metrics_text_gzip_and_openmetrics(served: tuple[App, str]) -> None:
 
 def test_scrape_never_calls_the_vendor(tmp_path: Path) -> None:
     fake = QoderFake()
-    app2 = App(qoder_config(tmp_path), transport=fake.transport(),
-               sleep=FakeClock().sleep)
+    app2 = make_app(qoder_config(tmp_path), fake, FakeClock())
     app2.poller.poll_all_once()
     before = len(fake.requests)
     server = MetricsServer("127.0.0.1:0", app2.publisher, app2.telemetry, lambda: True)

@@ -11,7 +11,7 @@ import httpx
 from aicode_exporter.app import App
 from aicode_sim import Simulator
 from tests.support.exposition import RECORD_COUNTERS, parse
-from tests.support.fakes import FakeClock, make_config, sim_transport
+from tests.support.fakes import FakeClock, make_app, make_config, sim_transport
 
 
 def test_cursor_at_5_per_minute_never_sees_a_429(tmp_path: Path) -> None:
@@ -24,8 +24,7 @@ def test_cursor_at_5_per_minute_never_sees_a_429(tmp_path: Path) -> None:
         "type": "cursor", "name": "sim", "base_url": "http://cursor.sim", "api_key": "sim-key",
         "poll_interval": "1m", "endpoints": {"commits": {"format": "json"},
                                              "changes": {"format": "json"}}}])
-    app = App(cfg, transport=sim_transport(sim), clock=clock.monotonic, wall=clock.wall,
-              sleep=clock.sleep)
+    app = make_app(cfg, sim_transport(sim), clock)
     start = clock.monotonic()
     for i in range(6):  # the scheduler's intervals, coalesced when a poll overruns
         app.poller.poll_all_once()
@@ -53,8 +52,7 @@ def test_late_records_are_caught_by_the_lookback(tmp_path: Path) -> None:
             "type": "cursor", "name": "sim", "base_url": "http://cursor.sim",
             "api_key": "sim-key", "lookback": "2d", "initial_backfill": backfill,
             "rate_limit_per_minute": 6000}])
-        return App(cfg, transport=sim_transport(sim), clock=clock.monotonic,
-                   wall=clock.wall, sleep=clock.sleep)
+        return make_app(cfg, sim_transport(sim), clock)
 
     def visible_before_t0() -> int:
         with httpx.Client(transport=sim_transport(sim)) as client:

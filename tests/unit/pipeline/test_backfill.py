@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from aicode_exporter.app import App
-from tests.support.fakes import FakeClock, cursor_config
+from tests.support.fakes import FakeClock, cursor_config, make_app
 
 HOUR = 3600.0
 DAY = 24 * HOUR
@@ -66,8 +66,7 @@ def config(tmp_path: Path) -> Any:
 
 
 def app_for(tmp_path: Path, vendor: TimedVendor, clock: FakeClock) -> App:
-    return App(config(tmp_path), transport=httpx.MockTransport(vendor), clock=clock.monotonic,
-               wall=clock.wall, sleep=clock.sleep)
+    return make_app(config(tmp_path), vendor, clock)
 
 
 def changes_total(app: App) -> float:
@@ -189,8 +188,7 @@ def test_deep_reread_slices_are_sized_to_fit_the_run_when_reads_are_slow(
     cfg = cursor_config(tmp_path, rate_limit_per_minute=1, poll_interval="5m",
                         endpoints={"commits": {"enabled": False},
                                    "changes": {"format": "json"}})
-    app = App(cfg, transport=httpx.MockTransport(vendor), clock=clock.monotonic,
-              wall=clock.wall, sleep=clock.sleep)
+    app = make_app(cfg, vendor, clock)
     app.poller.poll_all_once()  # the 7-day backfill, one-day slices
     assert changes_total(app) == 24000
     clock.wall_time += HOUR  # the deep re-read is due

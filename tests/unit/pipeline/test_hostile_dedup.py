@@ -23,7 +23,7 @@ import pytest
 from aicode_exporter.app import App
 from aicode_exporter.pipeline.state import PollBatch, StateStore
 from tests.support import exposition
-from tests.support.fakes import FakeClock, cursor_config
+from tests.support.fakes import FakeClock, cursor_config, make_app
 
 MINUTE = 60.0
 HOUR = 3600.0
@@ -90,8 +90,7 @@ def app_for(tmp_path: Path, vendor: Vendor, clock: FakeClock) -> App:
                         initial_backfill="7d", lookback="2d", lookback_interval="1h",
                         endpoints={other: {"enabled": False},
                                    vendor.stream: {"format": "json"}})
-    return App(cfg, transport=httpx.MockTransport(vendor), clock=clock.monotonic,
-               wall=clock.wall, sleep=clock.sleep)
+    return make_app(cfg, vendor, clock)
 
 
 def figures(app: App, stream: str) -> dict[str, float]:
@@ -191,8 +190,7 @@ def count_commits(tmp_path: Path, polls: list[list[Sighting]]) -> tuple[float, f
     clock = FakeClock()
     cfg = cursor_config(tmp_path, backfill_slice="7d", endpoints={
         "commits": {"format": "json"}, "changes": {"enabled": False}})
-    app = App(cfg, transport=httpx.MockTransport(handler), clock=clock.monotonic,
-              wall=clock.wall, sleep=clock.sleep)
+    app = make_app(cfg, handler, clock)
     for _ in polls:
         app.poller.poll_all_once()
         clock.wall_time += MINUTE

@@ -17,7 +17,7 @@ import pytest
 
 from aicode_exporter.app import App
 from aicode_sim import Simulator
-from tests.support.fakes import FakeClock, QoderFake, qoder_config
+from tests.support.fakes import FakeClock, QoderFake, make_app, qoder_config
 
 KEY = ("qoder", "acme")
 OVERVIEW = "/ai-code/stats/overview"
@@ -31,10 +31,9 @@ def too_many(retry_after: str, n: int = 1) -> list[httpx.Response | Exception]:
             for _ in range(n)]
 
 
-def make_app(tmp_path: Path, fake: QoderFake, **cfg: Any) -> tuple[App, FakeClock]:
+def qoder_app(tmp_path: Path, fake: QoderFake, **cfg: Any) -> tuple[App, FakeClock]:
     clock = FakeClock()
-    app = App(qoder_config(tmp_path, **cfg), transport=fake.transport(),
-              clock=clock.monotonic, wall=clock.wall, sleep=clock.sleep)
+    app = make_app(qoder_config(tmp_path, **cfg), fake, clock)
     return app, clock
 
 
@@ -45,7 +44,7 @@ def requests_to(fake: QoderFake, suffix: str) -> int:
 def test_a_long_retry_after_skips_the_endpoints_runs_until_it_passes(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     fake = QoderFake(script={OVERVIEW: too_many("3600")})
-    app, clock = make_app(tmp_path, fake, endpoints=NO_STREAMS)  # 5 min interval
+    app, clock = qoder_app(tmp_path, fake, endpoints=NO_STREAMS)  # 5 min interval
     caplog.set_level(logging.DEBUG)
     poller, overview = app.poller, "qoder/acme/overview"
     poller.poll_all_once()
@@ -78,7 +77,7 @@ def test_an_aggregate_remembers_retry_after_between_polls(tmp_path: Path) -> Non
     """A 1 s poll interval and a vendor asking for 60 s: one request a minute, not one a
     second (each run's deadline is shorter than the wait, so none of them sleeps it)."""
     fake = QoderFake(script={OVERVIEW: too_many("60", 100)})
-    app, clock = make_app(tmp_path, fake, poll_interval="1s", rate_limit_per_minute=6000,
+    app, clock = qoder_app(tmp_path, fake, poll_interval="1s", rate_limit_per_minute=6000,
                           endpoints=NO_STREAMS)
     for _ in range(30):
         app.poller.run_endpoint("qoder/acme/overview")
@@ -94,7 +93,7 @@ def test_an_aggregate_remembers_retry_after_between_polls(tmp_path: Path) -> Non
 def test_a_stream_told_to_wait_fails_at_once_and_the_other_stream_goes_on(
         tmp_path: Path) -> None:
     fake = QoderFake(script={"/ai-code-tracking/changes": too_many("7200")})
-    app, clock = make_app(tmp_path, fake, endpoints={
+    app, clock = qoder_app(tmp_path, fake, endpoints={
         "changes": {"format": "json"}, "commits": {"format": "json"}})
     t0 = clock.monotonic()
     app.poller.run_endpoint("qoder/acme/changes")
@@ -142,7 +141,7 @@ def overview_app(tmp_path: Path,
                 return answer
         return fake(request)
 
-    return App(fast_config(tmp_path), transport=httpx.MockTransport(handler))
+    return make_app(fast_config(tmp_path), handler)
 
 
 def assert_others_fresh(app: App) -> None:

@@ -36,7 +36,7 @@ from aicode_exporter.vendors.cursor import models as cursor_models
 from aicode_exporter.vendors.qoder import models as qoder_models
 from aicode_exporter.vendors.tolerant import Tolerant
 from tests.support import exposition
-from tests.support.fakes import FakeClock, QoderFake, cursor_config, qoder_config
+from tests.support.fakes import FakeClock, QoderFake, cursor_config, make_app, qoder_config
 from tests.support.processes import ROOT
 
 BAD = "\udc80"  # a lone surrogate: valid in JSON as "\udc80", not encodable as UTF-8
@@ -137,8 +137,7 @@ def cursor_app(tmp_path: Path, vendor: Any, clock: FakeClock, **kw: Any) -> App:
     cfg = cursor_config(tmp_path, backfill_slice="7d", poll_interval="5m",
                         endpoints={"commits": {"format": kw.pop("fmt", "json")},
                                    "changes": {"format": "json"}}, **kw)
-    return App(cfg, transport=httpx.MockTransport(vendor), clock=clock.monotonic,
-               wall=clock.wall, sleep=clock.sleep)
+    return make_app(cfg, vendor, clock)
 
 
 def test_surrogates_from_the_vendor_render_and_persist(tmp_path: Path) -> None:
@@ -358,10 +357,8 @@ def test_aggregates_refuse_values_a_gauge_must_not_show(
         tmp_path: Path, endpoint: str, path: str, body: str, field: str) -> None:
     fake = QoderFake()
     clock = FakeClock()
-    app = App(qoder_config(tmp_path, endpoints={"commits": {"enabled": False},
-                                                "changes": {"enabled": False}}),
-              transport=fake.transport(), clock=clock.monotonic, wall=clock.wall,
-              sleep=clock.sleep)
+    app = make_app(qoder_config(tmp_path, endpoints={"commits": {"enabled": False},
+                                                "changes": {"enabled": False}}), fake, clock)
     app.poller.poll_all_once()
     good = exposition.parse(text(app))
     up = f'aicode_up{{endpoint="{endpoint}",org="acme",provider="qoder"}}'
@@ -389,9 +386,8 @@ def test_a_null_count_or_rate_still_reads_as_zero(tmp_path: Path) -> None:
     fake = QoderFake()
     fake.script["/ai-code/stats/overview"] = [httpx.Response(
         200, json={**OVERVIEW, "aiShareRate": None, "agentEditCount": None})]
-    app = App(qoder_config(tmp_path, endpoints={"commits": {"enabled": False},
-                                                "changes": {"enabled": False}}),
-              transport=fake.transport())
+    app = make_app(qoder_config(tmp_path, endpoints={"commits": {"enabled": False},
+                                                "changes": {"enabled": False}}), fake)
     app.poller.poll_all_once()
     out = exposition.parse(text(app))
     assert out['aicode_up{endpoint="overview",org="acme",provider="qoder"}'] == 1

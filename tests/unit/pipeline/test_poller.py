@@ -16,13 +16,12 @@ from aicode_exporter.expose.telemetry import Telemetry
 from aicode_exporter.pipeline.jobs import Endpoint, Outcome, PollContext, ProviderRuntime
 from aicode_exporter.pipeline.poller import Poller
 from tests.support.exposition import parse as samples
-from tests.support.fakes import FakeClock, QoderFake, qoder_config
+from tests.support.fakes import FakeClock, QoderFake, make_app, qoder_config
 
 
-def make_app(tmp_path: Path, fake: QoderFake, **cfg: object) -> tuple[App, FakeClock]:
+def qoder_app(tmp_path: Path, fake: QoderFake, **cfg: object) -> tuple[App, FakeClock]:
     clock = FakeClock()
-    app = App(qoder_config(tmp_path, **cfg), transport=fake.transport(),
-              clock=clock.monotonic, wall=clock.wall, sleep=clock.sleep)
+    app = make_app(qoder_config(tmp_path, **cfg), fake, clock)
     return app, clock
 
 
@@ -38,7 +37,7 @@ def poll(app: App) -> dict[str, float]:
 
 def test_failed_endpoint_keeps_values_and_only_its_up_drops(tmp_path: Path) -> None:
     fake = QoderFake()
-    app, _ = make_app(tmp_path, fake)
+    app, _ = qoder_app(tmp_path, fake)
     first = poll(app)
     assert first[SHARE] == 0.3 and first[UP.format("overview")] == 1
     fake.script["/ai-code/stats/overview"] = [httpx.Response(500, json={"code": "x"})] * 10
@@ -58,7 +57,7 @@ def test_failed_endpoint_keeps_values_and_only_its_up_drops(tmp_path: Path) -> N
 
 def test_one_window_failing_keeps_that_window_and_publishes_the_other(tmp_path: Path) -> None:
     fake = QoderFake()
-    app, _ = make_app(tmp_path, fake, windows=["1d", "7d"])
+    app, _ = qoder_app(tmp_path, fake, windows=["1d", "7d"])
     poll(app)
     fake.script["/ai-code/stats/overview"] = [
         httpx.Response(200, json={"aiShareRate": 50.0}),
@@ -75,7 +74,7 @@ def test_one_window_failing_keeps_that_window_and_publishes_the_other(tmp_path: 
 
 def test_disabled_endpoints_are_not_requested(tmp_path: Path) -> None:
     fake = QoderFake()
-    app, _ = make_app(tmp_path, fake, endpoints={"member_ranking": {"enabled": False},
+    app, _ = qoder_app(tmp_path, fake, endpoints={"member_ranking": {"enabled": False},
                                                  "repos": {"enabled": False}})
     got = poll(app)
     assert not any("member-ranking" in p or p.endswith("/repos") for p in fake.paths())
@@ -86,7 +85,7 @@ def test_disabled_endpoints_are_not_requested(tmp_path: Path) -> None:
 def test_auth_failure_stops_after_first_window(tmp_path: Path) -> None:
     fake = QoderFake()
     fake.key = "rotated"
-    app, _ = make_app(tmp_path, fake, windows=["1d", "7d", "30d"])
+    app, _ = qoder_app(tmp_path, fake, windows=["1d", "7d", "30d"])
     got = poll(app)
     overview_calls = [p for p in fake.paths() if p == "/ai-code/stats/overview"]
     assert len(overview_calls) == 1

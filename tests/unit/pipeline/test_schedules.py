@@ -12,8 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aicode_exporter.app import App
-from tests.support.fakes import QoderFake, qoder_config
+from tests.support.fakes import QoderFake, make_app, qoder_config
 
 KEY = ("qoder", "acme")
 
@@ -32,7 +31,7 @@ def test_a_slow_stream_never_delays_the_aggregates(tmp_path: Path,
 
     cfg = qoder_config(tmp_path, poll_interval="1s", rate_limit_per_minute=6000,
                        endpoints={"commits": {"enabled": False}})
-    app = App(cfg, transport=httpx.MockTransport(handler))
+    app = make_app(cfg, handler)
     caplog.set_level(logging.DEBUG)
     try:
         app.poller.start()

@@ -17,6 +17,7 @@ from tests.support.fakes import (
     FakeClock,
     QoderFake,
     cursor_config,
+    make_app,
     qoder_config,
 )
 
@@ -35,8 +36,7 @@ def sample(app: App, name: str) -> float | None:
 
 def run(cfg: Any, fake: Any, clock: FakeClock | None = None, polls: int = 1) -> App:
     clock = clock or FakeClock()
-    app = App(cfg, transport=fake.transport(), clock=clock.monotonic, wall=clock.wall,
-              sleep=clock.sleep)
+    app = make_app(cfg, fake, clock)
     for _ in range(polls):
         app.poller.poll_all_once()
     return app
@@ -175,8 +175,7 @@ class CursorPages:
 def cursor_app(tmp_path: Path, pages: CursorPages, clock: FakeClock) -> App:
     cfg = cursor_config(tmp_path, backfill_slice=ONE_SLICE,
                         endpoints={"commits": {"format": "json"}, "changes": {"enabled": False}})
-    return App(cfg, transport=httpx.MockTransport(pages), clock=clock.monotonic,
-               wall=clock.wall, sleep=clock.sleep)
+    return make_app(cfg, pages, clock)
 
 
 def test_cursor_json_pages_at_5_per_minute_and_429_loses_nothing(tmp_path: Path) -> None:
@@ -230,7 +229,7 @@ def test_restart_resumes_exact_values_before_any_poll(tmp_path: Path) -> None:
     before = counters(first)
     first.close()
     fake = CursorFake()
-    second = App(cfg, transport=fake.transport())
+    second = make_app(cfg, fake)
     second.publisher.render()
     assert counters(second) == before and fake.requests == []
     second.close()
@@ -322,8 +321,7 @@ def test_over_budget_poll_is_logged_once_with_the_numbers(
     pages = CursorPages(3500)  # 4 pages; 5/min over a 30 s interval allows 2
     cfg = cursor_config(tmp_path, poll_interval="30s",
                         endpoints={"commits": {"format": "json"}, "changes": {"enabled": False}})
-    app = App(cfg, transport=httpx.MockTransport(pages), clock=clock.monotonic,
-              wall=clock.wall, sleep=clock.sleep)
+    app = make_app(cfg, pages, clock)
     with caplog.at_level("WARNING", logger="aicode_exporter.streams"):
         app.poller.poll_all_once()
         app.poller.poll_all_once()

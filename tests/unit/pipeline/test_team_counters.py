@@ -18,7 +18,7 @@ import pytest
 from aicode_exporter.app import App
 from aicode_exporter.config.file import config_model
 from tests.support import exposition
-from tests.support.fakes import FakeClock
+from tests.support.fakes import FakeClock, make_app
 
 NOW = FakeClock().wall_time
 HOUR = 3600.0
@@ -88,7 +88,7 @@ class Cursor:
                 "totalLinesDeleted": 0, "createdAt": iso(c["t"]), "metadata": []}
 
 
-def make_app(tmp_path: Path, vendor: Cursor, fmt: str, label: str = "email") -> App:
+def cursor_app(tmp_path: Path, vendor: Cursor, fmt: str, label: str = "email") -> App:
     teams = tmp_path / "teams.csv"
     if not teams.exists():
         teams.write_text(TEAMS)
@@ -100,8 +100,7 @@ def make_app(tmp_path: Path, vendor: Cursor, fmt: str, label: str = "email") -> 
             "api_key": "k", "rate_limit_per_minute": 6000, "backfill_slice": "7d",
             "endpoints": {"commits": {"format": fmt}, "changes": {"format": fmt}}}]})
     clock = FakeClock()
-    return App(cfg, transport=httpx.MockTransport(vendor), clock=clock.monotonic,
-               wall=clock.wall, sleep=clock.sleep)
+    return make_app(cfg, vendor, clock)
 
 
 def teams_of(app: App) -> dict[str, float]:
@@ -139,13 +138,13 @@ EXPECTED = {
 def test_exact_team_counters_and_a_restart_counts_nothing_twice(tmp_path: Path,
                                                                 fmt: str) -> None:
     vendor = Cursor()
-    app = make_app(tmp_path, vendor, fmt)
+    app = cursor_app(tmp_path, vendor, fmt)
     app.poller.poll_all_once()
     got = teams_of(app)
     assert got == EXPECTED
     assert exposition.parse(app.publisher.render().text)["aicode_teams_map_rows"] == 4
     app.close()
-    again = make_app(tmp_path, vendor, fmt)
+    again = cursor_app(tmp_path, vendor, fmt)
     assert teams_of(again) == EXPECTED  # restored before any poll
     again.poller.poll_all_once()
     assert teams_of(again) == EXPECTED  # re-read, de-duplicated
@@ -155,7 +154,7 @@ def test_exact_team_counters_and_a_restart_counts_nothing_twice(tmp_path: Path,
 def test_a_reloaded_map_applies_to_later_records_and_a_broken_one_keeps_the_last(
         tmp_path: Path) -> None:
     vendor = Cursor()
-    app = make_app(tmp_path, vendor, "json")
+    app = cursor_app(tmp_path, vendor, "json")
     app.poller.poll_all_once()
     (tmp_path / "teams.csv").write_text(TEAMS + "payments,dan@example.com,\n")
     vendor.changes.append({"id": "late", "userId": "u4", "userEmail": "dan@example.com",
@@ -175,7 +174,7 @@ def test_a_reloaded_map_applies_to_later_records_and_a_broken_one_keeps_the_last
 
 
 def test_with_users_label_none_no_series_has_a_user_label(tmp_path: Path) -> None:
-    app = make_app(tmp_path, Cursor(), "json", label="none")
+    app = cursor_app(tmp_path, Cursor(), "json", label="none")
     app.poller.poll_all_once()
     series = [ln for ln in app.publisher.render().text.decode().splitlines()
               if not ln.startswith("#")]
@@ -253,8 +252,7 @@ def test_exact_team_counters_from_qoder(tmp_path: Path, fmt: str) -> None:
                                                      "file_extensions")},
                 "commits": {"format": fmt}}}]})
     clock = FakeClock()
-    app = App(cfg, transport=httpx.MockTransport(Qoder()), clock=clock.monotonic,
-              wall=clock.wall, sleep=clock.sleep)
+    app = make_app(cfg, Qoder(), clock)
     app.poller.poll_all_once()
     got = {k: v for k, v in teams_of(app).items() if v}
     app.close()

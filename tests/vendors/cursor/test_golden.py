@@ -26,8 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from aicode_exporter.app import App
-from tests.support.fakes import CursorFake, FakeClock, cursor_config
+from tests.support.fakes import CursorFake, FakeClock, cursor_config, make_app
 from tests.support.golden import check_golden
 
 # The fixtures' records are from 2025-07-30 14:12-15:11Z; read them an hour later, one day back.
@@ -40,6 +39,5 @@ def test_fixture_payloads_golden(tmp_path: Path, fmt: str) -> None:
     clock = FakeClock(wall_time=NOW.timestamp())
     cfg = cursor_config(tmp_path, initial_backfill="1d",
                         endpoints={"commits": {"format": fmt}, "changes": {"format": fmt}})
-    app = App(cfg, transport=fake.transport(), clock=clock.monotonic, wall=clock.wall,
-              sleep=clock.sleep)
+    app = make_app(cfg, fake, clock)
     check_golden(f"cursor-fixtures-{fmt}.prom", app.run_once())

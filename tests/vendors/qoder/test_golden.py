@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from aicode_exporter.app import App
-from tests.support.fakes import FakeClock, QoderFake, qoder_config
+from tests.support.fakes import FakeClock, QoderFake, make_app, qoder_config
 from tests.support.golden import check_golden
 
 
@@ -20,6 +19,5 @@ def test_seed_payloads_golden(tmp_path: Path, trend: str) -> None:
     fake.files["/ai-code/stats/daily-trend"] = trend
     clock = FakeClock()
     cfg = qoder_config(tmp_path, windows=["1d", "7d"])
-    app = App(cfg, transport=fake.transport(), clock=clock.monotonic, wall=clock.wall,
-              sleep=clock.sleep)
+    app = make_app(cfg, fake, clock)
     check_golden(f"qoder-seed-{Path(trend).stem}.prom", app.run_once())
