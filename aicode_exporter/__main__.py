@@ -25,7 +25,6 @@ from aicode_exporter.errors import ConfigError, VendorError
 from aicode_exporter.expose.server import parse_listen_address
 from aicode_exporter.expose.webconfig import WebConfigSource, hash_password
 from aicode_exporter.logsetup import setup_logging
-from aicode_sim import Simulator, serve, teams_csv
 
 logger = logging.getLogger("aicode_exporter")
 
@@ -113,6 +112,9 @@ def _commit_detail(argv: list[str]) -> int:
 
 
 def _simulate(argv: list[str]) -> int:
+    # The simulator is loaded here and in _demo only: the exporter itself never needs it.
+    from aicode_sim import serve
+
     args = simulate_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     serve(args.listen, users=args.users, repos=args.repos, seed=args.seed,
@@ -136,6 +138,8 @@ def _hash_password(argv: list[str]) -> int:
 
 
 def _demo(argv: list[str]) -> int:
+    from aicode_sim import Simulator, teams_csv
+
     args = demo_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:
