@@ -153,8 +153,9 @@ def _demo(argv: list[str]) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="aicode-demo-"))
     try:
         state = tmp / "state.db"
-        common = {"name": "demo", "base_url": sim.url, "api_key": "sim-key",
-                  "poll_interval": args.poll_interval}
+        # One entry per simulated vendor (its type, base_url, api_key and own keys).
+        providers = [{**entry, "name": "demo", "poll_interval": args.poll_interval}
+                     for entry in sim.demo_providers()]
         # Synthetic people: per-user counters cost nothing here and feed the people
         # dashboard.
         # Simulated users in a handful of teams: the Teams dashboard fills in the demo.
@@ -164,10 +165,7 @@ def _demo(argv: list[str]) -> int:
             extra["otlp"] = {"endpoint": args.otlp_endpoint, "interval": args.poll_interval}
         try:
             cfg = build_config({"state_path": state, "users": {"per_user_counters": True},
-                                "providers": [
-                {"type": "qoder", "organization_id": "org_sim", **common},
-                {"type": "cursor", **common},
-            ], **extra}, "demo")
+                                "providers": providers, **extra}, "demo")
         except ConfigError as e:
             print(f"error: {e} (from --poll-interval)", file=sys.stderr)
             return EXIT_CONFIG

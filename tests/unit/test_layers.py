@@ -16,8 +16,9 @@ from aicode_exporter.vendors.registry import VENDORS
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "aicode_exporter"
 CORE = ("fetch", "pipeline", "expose")
-# Top-level wiring allowed to name vendors: the CLI's help text and the demo's config.
-WIRING = {PACKAGE / "cli.py", PACKAGE / "__main__.py"}
+# Top-level wiring allowed to name vendors: the CLI's help text. (The demo's providers come
+# from the simulator's vendor table.)
+WIRING = {PACKAGE / "cli.py"}
 # The only functions that may import the simulator: the `simulate` and `demo` subcommands
 # and the flags only they have.
 SIM_LOADERS = {(PACKAGE / "__main__.py", "_simulate"), (PACKAGE / "__main__.py", "_demo"),
