@@ -12,8 +12,8 @@ from typing import Any
 from aicode_sim.index import RecordIndex
 from aicode_sim.qoder.api import QoderApi
 from aicode_sim.qoder.data import QoderChanges, QoderCommits
+from aicode_sim.qoder.rollup import Rollups
 from aicode_sim.responses import qoder_error_body
-from aicode_sim.rollup import Rollups
 from aicode_sim.vendor import SimContext, SimVendor
 
 DEFAULT_ORGANIZATION_ID = "org_sim"

@@ -64,6 +64,17 @@ def test_the_simulator_imports_nothing_from_the_exporter() -> None:
     assert not bad, bad
 
 
+def test_the_simulators_shared_modules_import_no_vendor_folder() -> None:
+    # A vendor folder's __init__ loads its API, which uses the shared modules: a shared
+    # module importing a vendor folder back is an import cycle (and a leak of the vendor).
+    folders = {p.parent.name for p in (ROOT / "aicode_sim").glob("*/__init__.py")}
+    assert folders >= {"qoder", "cursor"}
+    bad = [f"{p.relative_to(ROOT)} imports {m}" for p in (ROOT / "aicode_sim").glob("*.py")
+           for m in imports_of(p) if m.split(".")[:2][-1] in folders
+           and m.startswith("aicode_sim.")]
+    assert not bad, bad
+
+
 def _sim_imports(node: ast.AST, function: str | None = None) -> list[tuple[str | None, int]]:
     """(enclosing top-level function or None for import time, line) of each import of
     aicode_sim below node; class bodies and if/try/with blocks run at import time."""
