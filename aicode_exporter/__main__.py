@@ -25,7 +25,6 @@ from aicode_exporter.errors import ConfigError, VendorError
 from aicode_exporter.expose.server import parse_listen_address
 from aicode_exporter.expose.webconfig import WebConfigSource, hash_password
 from aicode_exporter.logsetup import setup_logging
-from aicode_sim import Simulator, serve, teams_csv
 
 logger = logging.getLogger("aicode_exporter")
 
@@ -113,6 +112,9 @@ def _commit_detail(argv: list[str]) -> int:
 
 
 def _simulate(argv: list[str]) -> int:
+    # The simulator is loaded here and in _demo only: the exporter itself never needs it.
+    from aicode_sim import serve
+
     args = simulate_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     serve(args.listen, users=args.users, repos=args.repos, seed=args.seed,
@@ -136,6 +138,8 @@ def _hash_password(argv: list[str]) -> int:
 
 
 def _demo(argv: list[str]) -> int:
+    from aicode_sim import Simulator, teams_csv
+
     args = demo_parser().parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     try:
@@ -149,8 +153,9 @@ def _demo(argv: list[str]) -> int:
     tmp = Path(tempfile.mkdtemp(prefix="aicode-demo-"))
     try:
         state = tmp / "state.db"
-        common = {"name": "demo", "base_url": sim.url, "api_key": "sim-key",
-                  "poll_interval": args.poll_interval}
+        # One entry per simulated vendor (its type, base_url, api_key and own keys).
+        providers = [{**entry, "name": "demo", "poll_interval": args.poll_interval}
+                     for entry in sim.demo_providers()]
         # Synthetic people: per-user counters cost nothing here and feed the people
         # dashboard.
         # Simulated users in a handful of teams: the Teams dashboard fills in the demo.
@@ -160,10 +165,7 @@ def _demo(argv: list[str]) -> int:
             extra["otlp"] = {"endpoint": args.otlp_endpoint, "interval": args.poll_interval}
         try:
             cfg = build_config({"state_path": state, "users": {"per_user_counters": True},
-                                "providers": [
-                {"type": "qoder", "organization_id": "org_sim", **common},
-                {"type": "cursor", **common},
-            ], **extra}, "demo")
+                                "providers": providers, **extra}, "demo")
         except ConfigError as e:
             print(f"error: {e} (from --poll-interval)", file=sys.stderr)
             return EXIT_CONFIG

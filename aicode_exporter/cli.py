@@ -6,7 +6,6 @@ import argparse
 from typing import NoReturn
 
 from aicode_exporter.version import __version__
-from aicode_sim import FAULT_MODES, parse_fault_mode
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,14 +54,6 @@ def simulate_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _fault_spec(text: str) -> str:
-    try:
-        parse_fault_mode(text)
-    except ValueError as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-    return text
-
-
 def _positive(text: str) -> int:
     try:
         n = int(text)
@@ -74,10 +65,20 @@ def _positive(text: str) -> int:
 
 
 def _sim_flags(p: argparse.ArgumentParser) -> None:
+    # Only `simulate` and `demo` load the simulator: the exporter itself never does.
+    from aicode_sim import FAULT_MODES, parse_fault_mode
+
+    def fault_spec(text: str) -> str:
+        try:
+            parse_fault_mode(text)
+        except ValueError as e:
+            raise argparse.ArgumentTypeError(str(e)) from None
+        return text
+
     p.add_argument("--users", type=_positive, default=50)
     p.add_argument("--repos", type=_positive, default=20)
     p.add_argument("--seed", type=int, default=1)
-    p.add_argument("--fault", action="append", default=[], type=_fault_spec,
+    p.add_argument("--fault", action="append", default=[], type=fault_spec,
                    metavar="NAME[:K=V,...]",
                    help="a hostile vendor mode, repeatable: " + "; ".join(
                        f"{n}: {d}" for n, d in FAULT_MODES.items()))

@@ -16,6 +16,11 @@ dripping or hanging answers...; ``FAULT_MODES`` lists them) through
 ``Simulator(fault_modes=[...])`` or ``Simulator.faults.mode(name)``.
 ``teams_csv(sim)`` writes a user-to-team CSV of the simulated people for the exporter's
 ``teams.file``.
+
+Each vendor is a folder, ``aicode_sim/<name>/``, whose ``__init__.py`` exports
+``SIM = SimVendor(...)``: its name, the path prefixes it answers, how to build its API,
+its error shape and its entry in the demo's ``providers:`` (vendor.py). The Simulator finds
+the folders itself; ``sim.vendors`` names them, ``sim.demo_providers()`` lists their entries.
 """
 
 from aicode_sim.faults import FaultInjector
@@ -23,6 +28,7 @@ from aicode_sim.hostile import FAULT_MODES, parse_fault_mode
 from aicode_sim.responses import AbortConnection
 from aicode_sim.server import RequestLog, Simulator, serve
 from aicode_sim.teams import TEAMS, team_assignment, teams_csv
+from aicode_sim.vendor import SimContext, SimVendor
 
 __all__ = [
     "FAULT_MODES",
@@ -30,6 +36,8 @@ __all__ = [
     "AbortConnection",
     "FaultInjector",
     "RequestLog",
+    "SimContext",
+    "SimVendor",
     "Simulator",
     "parse_fault_mode",
     "serve",

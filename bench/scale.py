@@ -76,7 +76,7 @@ from aicode_exporter.app import App
 from aicode_exporter.config.file import Config, config_model
 from aicode_exporter.durations import parse_duration
 from aicode_sim import Simulator
-from aicode_sim.rollup import DayRollup, Rollups
+from aicode_sim.qoder.rollup import DayRollup, Rollups
 
 # A Wednesday: fixed, so every run sees the same data (the simulator is seeded by date).
 START = datetime(2025, 6, 4, tzinfo=UTC)

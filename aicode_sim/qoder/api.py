@@ -30,6 +30,7 @@ from aicode_sim.index import Query, RecordIndex, Selection
 from aicode_sim.population import Population
 from aicode_sim.qoder import metrics
 from aicode_sim.qoder.data import CHANGE_SOURCES, QoderChanges, QoderCommits
+from aicode_sim.qoder.rollup import DayRollup, Filters, Rollups
 from aicode_sim.ratelimit import SlidingWindowLimiter
 from aicode_sim.records import Ref
 from aicode_sim.responses import (
@@ -41,7 +42,6 @@ from aicode_sim.responses import (
     json_response,
     qoder_error_body,
 )
-from aicode_sim.rollup import DayRollup, Filters, Rollups
 from aicode_sim.timeutil import DAY_MS, day_of, parse_qoder_time
 
 PREFIX = "/v1/organizations/"

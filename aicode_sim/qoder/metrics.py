@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from aicode_sim.population import Person
 from aicode_sim.qoder.data import CHANGE_SOURCES
-from aicode_sim.rollup import (
+from aicode_sim.qoder.rollup import (
     DayRollup,
     Filters,
     change_ext_sums,

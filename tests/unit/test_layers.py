@@ -1,5 +1,6 @@
 """The shape of the tree holds: layers import downwards only, no product module outside
-the vendor folders names a vendor, every module imports on its own."""
+the vendor folders names a vendor, every module imports on its own, the product loads the
+simulator only when `simulate` or `demo` runs."""
 
 from __future__ import annotations
 
@@ -15,8 +16,13 @@ from aicode_exporter.vendors.registry import vendors
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "aicode_exporter"
 CORE = ("fetch", "pipeline", "expose")
-# Top-level wiring allowed to name vendors: the CLI's help text and the demo's config.
-WIRING = {PACKAGE / "cli.py", PACKAGE / "__main__.py"}
+# Top-level wiring allowed to name vendors: the CLI's help text. (The demo's providers come
+# from the simulator's vendor table.)
+WIRING = {PACKAGE / "cli.py"}
+# The only functions that may import the simulator: the `simulate` and `demo` subcommands
+# and the flags only they have.
+SIM_LOADERS = {(PACKAGE / "__main__.py", "_simulate"), (PACKAGE / "__main__.py", "_demo"),
+               (PACKAGE / "cli.py", "_sim_flags")}
 
 
 def modules(top: str) -> list[str]:
@@ -56,6 +62,63 @@ def test_the_simulator_imports_nothing_from_the_exporter() -> None:
     bad = [f"{p.relative_to(ROOT)} imports {m}" for p in (ROOT / "aicode_sim").rglob("*.py")
            for m in imports_of(p) if m.split(".")[0] == "aicode_exporter"]
     assert not bad, bad
+
+
+def test_the_simulators_shared_modules_import_no_vendor_folder() -> None:
+    # A vendor folder's __init__ loads its API, which uses the shared modules: a shared
+    # module importing a vendor folder back is an import cycle (and a leak of the vendor).
+    folders = {p.parent.name for p in (ROOT / "aicode_sim").glob("*/__init__.py")}
+    assert folders >= {"qoder", "cursor"}
+    bad = [f"{p.relative_to(ROOT)} imports {m}" for p in (ROOT / "aicode_sim").glob("*.py")
+           for m in imports_of(p) if m.split(".")[:2][-1] in folders
+           and m.startswith("aicode_sim.")]
+    assert not bad, bad
+
+
+def _sim_imports(node: ast.AST, function: str | None = None) -> list[tuple[str | None, int]]:
+    """(enclosing top-level function or None for import time, line) of each import of
+    aicode_sim below node; class bodies and if/try/with blocks run at import time."""
+    found = []
+    for child in ast.iter_child_nodes(node):
+        inner = function
+        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+            inner = function or getattr(child, "name", "<lambda>")
+        if isinstance(child, ast.Import | ast.ImportFrom):
+            names = [a.name for a in child.names] if isinstance(child, ast.Import) else [
+                child.module or ""]
+            if any(n.split(".")[0] == "aicode_sim" for n in names):
+                found.append((function, child.lineno))
+        found += _sim_imports(child, inner)
+    return found
+
+
+def test_the_product_imports_the_simulator_only_in_the_subcommands_that_run_it() -> None:
+    bad = [f"{path.relative_to(ROOT)}:{line} imports aicode_sim "
+           + (f"in {function}()" if function else "at import time")
+           for path in PACKAGE.rglob("*.py")
+           for function, line in _sim_imports(ast.parse(path.read_text()))
+           if (path, function) not in SIM_LOADERS]
+    assert not bad, bad
+    found = {(path, function) for path, _ in SIM_LOADERS
+             for function, _ in _sim_imports(ast.parse(path.read_text()))}
+    assert found == SIM_LOADERS  # the allow-list names no function that no longer needs it
+
+
+def test_the_check_sees_imports_in_if_try_and_class_bodies() -> None:
+    source = ("if True:\n    import aicode_sim\ntry:\n    from aicode_sim.server import X\n"
+              "except ImportError:\n    pass\nclass C:\n    import aicode_sim.vendor\n"
+              "def f():\n    from aicode_sim import serve\n    def g():\n"
+              "        import aicode_sim\nimport aicode_simulator_like\n")
+    assert _sim_imports(ast.parse(source)) == [(None, 2), (None, 4), (None, 8), ("f", 10),
+                                               ("f", 12)]
+
+
+def test_importing_the_exporter_does_not_load_the_simulator() -> None:
+    code = ("import aicode_exporter.__main__, sys; "
+            "assert not any(m.startswith('aicode_sim') for m in sys.modules)")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, proc.stderr[-2000:]
 
 
 def _names_in_code(path: Path) -> list[str]:
