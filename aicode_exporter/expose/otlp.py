@@ -49,8 +49,8 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from aicode_exporter.expose.families import Family, Spec
 from aicode_exporter.expose.snapshot import merge
+from aicode_exporter.toolkit.families import Family, Spec
 from aicode_exporter.version import __version__
 
 logger = logging.getLogger(__name__)

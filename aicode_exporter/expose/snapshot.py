@@ -21,7 +21,7 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from aicode_exporter.expose import catalog
-from aicode_exporter.expose.families import Family, LabelValues, Spec
+from aicode_exporter.toolkit.families import Family, LabelValues, Spec
 from aicode_exporter.version import build_labels
 
 logger = logging.getLogger(__name__)

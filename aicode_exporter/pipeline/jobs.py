@@ -12,11 +12,11 @@ from datetime import datetime, timedelta
 import httpx
 
 from aicode_exporter.config.base import UsersConfig
-from aicode_exporter.expose.families import Family, Spec
 from aicode_exporter.expose.telemetry import Telemetry
 from aicode_exporter.fetch.httpclient import ApiClient
 from aicode_exporter.pipeline.state import StateStore
 from aicode_exporter.pipeline.teams import TeamMapSource
+from aicode_exporter.toolkit.families import Family, Spec
 
 
 def _ignore(*_: object) -> None:

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from aicode_exporter.expose.families import Family
 from aicode_exporter.expose.otlp import (
     InMemoryStartTimes,
     OtlpPusher,
@@ -23,6 +22,7 @@ from aicode_exporter.expose.otlp import (
 )
 from aicode_exporter.logsetup import setup_logging
 from aicode_exporter.otlpconfig import OtlpConfig, resolve
+from aicode_exporter.toolkit.families import Family
 from aicode_exporter.version import __version__
 from tests.support.fakes import FakeClock
 from tests.support.otlp_receivers import (

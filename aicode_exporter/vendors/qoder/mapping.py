@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from aicode_exporter.expose.families import Family
 from aicode_exporter.pipeline.labels import normalize_extension, or_unknown
 from aicode_exporter.pipeline.records import Commit, User, whole
 from aicode_exporter.pipeline.userlabels import UserLabeler
+from aicode_exporter.toolkit.families import Family
 from aicode_exporter.vendors.qoder import metrics
 from aicode_exporter.vendors.qoder.models import (
     QODER_COMMIT_SOURCES,

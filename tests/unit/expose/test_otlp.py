@@ -20,7 +20,6 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult,
 from pydantic import ValidationError
 
 from aicode_exporter.errors import ConfigError
-from aicode_exporter.expose.families import Family, Spec
 from aicode_exporter.expose.otlp import (
     OTLP_EXPORT_DURATION,
     OTLP_EXPORTS,
@@ -36,6 +35,7 @@ from aicode_exporter.expose.otlp import (
 )
 from aicode_exporter.expose.snapshot import Publisher, build_snapshot
 from aicode_exporter.otlpconfig import OtlpConfig, resolve
+from aicode_exporter.toolkit.families import Family, Spec
 from aicode_exporter.version import __version__
 from tests.support.fakes import FakeClock
 from tests.support.otlp_receivers import (

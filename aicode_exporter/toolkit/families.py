@@ -1,7 +1,8 @@
-"""The exporter's own, minimal metric model: what mapping functions return.
+"""The minimal metric model: a Spec (name, type, HELP, label names) and a Family (a
+Spec with its samples).
 
-Kept separate from prometheus_client so that mapping stays pure data and the
-rendering library is used in exactly one place (snapshot.py).
+Kept separate from prometheus_client so that code producing samples stays pure data and
+the rendering library is used in one place only (the caller's renderer).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ LabelValues = tuple[str, ...]
 @dataclass(frozen=True, slots=True)
 class Spec:
     """A metric's name, type, HELP text and label names: the catalogue entry. `source`
-    says which vendor endpoint and field feed it (docs and dashboards read it)."""
+    says where its values come from (docs and dashboards read it)."""
 
     name: str
     kind: Kind
