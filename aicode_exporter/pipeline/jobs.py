@@ -13,10 +13,10 @@ import httpx
 
 from aicode_exporter.config.base import UsersConfig
 from aicode_exporter.expose.telemetry import Telemetry
-from aicode_exporter.fetch.httpclient import ApiClient
 from aicode_exporter.pipeline.state import StateStore
 from aicode_exporter.pipeline.teams import TeamMapSource
 from aicode_exporter.toolkit.families import Family, Spec
+from aicode_exporter.toolkit.http.client import ApiClient
 
 
 def _ignore(*_: object) -> None:

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 
 from aicode_exporter.config.base import ProviderBase
-from aicode_exporter.fetch.httpclient import ApiClient
 from aicode_exporter.pipeline.jobs import Endpoint, Wiring
 from aicode_exporter.toolkit.families import Spec
+from aicode_exporter.toolkit.http.client import ApiClient
 from aicode_exporter.vendors.tracking import CommitDetailRow, ToRecord, TrackingClient
 
 

@@ -12,10 +12,10 @@ from collections.abc import Mapping
 import aicode_exporter.vendors
 from aicode_exporter.config.base import ProviderBase
 from aicode_exporter.expose import catalog, otlp
-from aicode_exporter.fetch.httpclient import ApiClient
 from aicode_exporter.pipeline import teams
 from aicode_exporter.pipeline.jobs import ProviderRuntime, Wiring
 from aicode_exporter.toolkit.families import Spec
+from aicode_exporter.toolkit.http.client import ApiClient
 from aicode_exporter.vendors.base import Vendor
 from aicode_exporter.vendors.tracking import STREAMS, stream_endpoints
 

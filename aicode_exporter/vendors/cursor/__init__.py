@@ -3,7 +3,7 @@ Basic auth with the key as user name, 5 requests per minute per endpoint."""
 
 from __future__ import annotations
 
-from aicode_exporter.fetch.httpclient import basic_auth
+from aicode_exporter.toolkit.http.auth import basic_auth
 from aicode_exporter.vendors.base import Vendor
 from aicode_exporter.vendors.changes import change_record
 from aicode_exporter.vendors.cursor import mapping

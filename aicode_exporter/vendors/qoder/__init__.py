@@ -3,7 +3,7 @@ Tracking records (commits, changes), Bearer auth, organisation in the path."""
 
 from __future__ import annotations
 
-from aicode_exporter.fetch.httpclient import BearerAuth
+from aicode_exporter.toolkit.http.auth import BearerAuth
 from aicode_exporter.vendors.base import Vendor
 from aicode_exporter.vendors.changes import change_record
 from aicode_exporter.vendors.qoder import mapping, metrics

@@ -12,10 +12,10 @@ from datetime import datetime, timedelta
 
 from aicode_exporter.durations import parse_duration
 from aicode_exporter.errors import AuthError, VendorError
-from aicode_exporter.fetch.httpclient import ApiClient
 from aicode_exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext, Wiring
 from aicode_exporter.pipeline.userlabels import UserLabeler
 from aicode_exporter.toolkit.families import Family
+from aicode_exporter.toolkit.http.client import ApiClient
 from aicode_exporter.vendors.qoder import mapping
 from aicode_exporter.vendors.qoder.client import QoderMetricsClient
 from aicode_exporter.vendors.qoder.config import QoderProvider
