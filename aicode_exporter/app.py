@@ -15,7 +15,6 @@ import httpx
 from aicode_exporter.config.file import Config
 from aicode_exporter.expose import catalog
 from aicode_exporter.expose.otlp import FixedStartTimes, OtlpPusher, SplitStartTimes
-from aicode_exporter.expose.process import process_families, standard_collectors
 from aicode_exporter.expose.server import MetricsServer
 from aicode_exporter.expose.snapshot import Publisher
 from aicode_exporter.expose.telemetry import Telemetry
@@ -27,6 +26,7 @@ from aicode_exporter.pipeline.state import SeriesStarts, StateStore
 from aicode_exporter.pipeline.statelock import StateLock
 from aicode_exporter.pipeline.teams import TeamMapSource
 from aicode_exporter.toolkit.families import Spec
+from aicode_exporter.toolkit.process import process_families, standard_collectors
 from aicode_exporter.vendors.registry import build_provider, stream_specs
 
 logger = logging.getLogger(__name__)

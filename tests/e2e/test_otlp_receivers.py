@@ -20,9 +20,9 @@ from aicode_exporter.expose.otlp import (
     OtlpSettings,
     otlp_name,
 )
-from aicode_exporter.logsetup import setup_logging
 from aicode_exporter.otlpconfig import OtlpConfig, resolve
 from aicode_exporter.toolkit.families import Family
+from aicode_exporter.toolkit.logfmt import setup_logging
 from aicode_exporter.version import __version__
 from tests.support.fakes import FakeClock
 from tests.support.otlp_receivers import (

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from aicode_exporter.app import App
-from aicode_exporter.logsetup import setup_logging
+from aicode_exporter.toolkit.logfmt import setup_logging
 from tests.support.fakes import CURSOR_KEY, QODER_KEY, CursorFake, FakeClock, QoderFake, make_config
 
 
