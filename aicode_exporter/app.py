@@ -18,7 +18,6 @@ from aicode_exporter.expose.otlp import FixedStartTimes, OtlpPusher, SplitStartT
 from aicode_exporter.expose.server import MetricsServer
 from aicode_exporter.expose.snapshot import Publisher
 from aicode_exporter.expose.telemetry import Telemetry
-from aicode_exporter.expose.webconfig import WebConfigSource
 from aicode_exporter.otlpconfig import resolve as resolve_otlp
 from aicode_exporter.pipeline.jobs import Wiring
 from aicode_exporter.pipeline.poller import Poller, interruptible_sleep
@@ -27,6 +26,7 @@ from aicode_exporter.pipeline.statelock import StateLock
 from aicode_exporter.pipeline.teams import TeamMapSource
 from aicode_exporter.toolkit.families import Spec
 from aicode_exporter.toolkit.process import process_families, standard_collectors
+from aicode_exporter.toolkit.web.auth import WebConfigSource
 from aicode_exporter.vendors.registry import build_provider, stream_specs
 
 logger = logging.getLogger(__name__)
