@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from aicode_exporter.expose.telemetry import EndpointStatus, Telemetry
+from aicode_exporter.toolkit.otlp.pusher import OtlpStatus
 from aicode_exporter.toolkit.web import landing
 from aicode_exporter.version import __version__
 
@@ -40,6 +41,16 @@ def _progress(st: EndpointStatus, now: float) -> str:
     eta = _fmt_duration(p.eta) if p.eta is not None else "unknown"
     return (f"{lag}; catching up: slices {p.slices_done}/{p.slices_total}, pages "
             f"{p.pages_done} done, {'?' if left is None else left} left, ETA {eta}")
+
+
+def otlp_note(st: OtlpStatus) -> str:
+    """The OTLP push's line under the table."""
+    when = _fmt_time(st.last_success) if st.last_success else "never"
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(st.exports.items())) or "none yet"
+    error = f"; last error: {st.last_error}" if st.last_error else ""
+    return (f"OTLP push to {st.endpoint} ({st.protocol}, every {st.interval:g}s): last "
+            f"success {when}, exports: {counts}, last duration "
+            f"{st.last_duration or 0:.2f}s{error}")
 
 
 def landing_page(telemetry: Telemetry, now: float, notes: Sequence[str] = ()) -> bytes:

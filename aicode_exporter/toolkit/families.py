@@ -13,6 +13,7 @@ from typing import Literal
 
 Kind = Literal["gauge", "counter"]
 LabelValues = tuple[str, ...]
+Samples = list[tuple[LabelValues, float]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,3 +35,13 @@ class Spec:
 class Family:
     spec: Spec
     samples: tuple[tuple[LabelValues, float], ...]
+
+
+def merge(families: Iterable[Family]) -> list[tuple[Spec, Samples]]:
+    """Group samples of the same metric from many parts, in a stable order (by name, then
+    label values); a later sample of the same series wins."""
+    by_name: dict[str, tuple[Spec, dict[LabelValues, float]]] = {}
+    for fam in families:
+        entry = by_name.setdefault(fam.spec.name, (fam.spec, {}))
+        entry[1].update(fam.samples)
+    return [(spec, sorted(samples.items())) for _, (spec, samples) in sorted(by_name.items())]

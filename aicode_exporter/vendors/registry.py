@@ -11,7 +11,8 @@ from collections.abc import Mapping
 
 import aicode_exporter.vendors
 from aicode_exporter.config.base import ProviderBase
-from aicode_exporter.expose import catalog, otlp
+from aicode_exporter.expose import catalog
+from aicode_exporter.expose import push as otlp
 from aicode_exporter.pipeline import teams
 from aicode_exporter.pipeline.jobs import ProviderRuntime, Wiring
 from aicode_exporter.toolkit.families import Spec

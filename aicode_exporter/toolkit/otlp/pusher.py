@@ -1,22 +1,34 @@
-"""OTLP push: the same published families as /metrics, pushed to an OpenTelemetry
-collector by the official OTLP exporter (http/protobuf or gRPC).
+"""OTLP push: the same families as /metrics, pushed to an OpenTelemetry collector by the
+official OTLP exporter (http/protobuf or gRPC).
 
-There is no second set of SDK instruments. Every interval the pusher takes the merged
-families (exactly what /metrics serves), builds the SDK's `MetricsData` itself and hands
-it to `OTLPMetricExporter.export()`:
+What the library does: the wire format and transport, retries with backoff and
+Retry-After within the timeout, compression, TLS, splitting an export into requests of
+at most `max_export_batch_size` data points (each with the resource), the resource from
+OTEL_RESOURCE_ATTRIBUTES / OTEL_SERVICE_NAME (`Resource.create`), and every OTEL_*
+variable it reads with the spec's meaning (settings.from_env; config/otlp.py says which
+stay ours and why).
 
-* a gauge is an OTLP Gauge; a counter a monotonic Sum with CUMULATIVE temporality, named
-  without its `_total` (a Prometheus-compatible translation appends it again), its start
-  time the series' first-seen time from a `StartTimes` store (so a restart is not a reset);
-* values are the exact floats, attributes the labels, description the HELP text;
-* no aggregation, View or cardinality limit is involved (those live in the SDK's
-  MeterProvider/MetricReader, which this module does not use), so every series of
-  /metrics is one data point, none folded into an overflow point.
+What stays here, and why:
 
-The pusher runs in its own daemon thread, one export at a time: an export still running
-when the next is due makes that one skipped and counted, never queued. The exporter's own
-retries (exponential backoff, Retry-After) are bounded by `timeout`, which `resolve()`
-caps at the interval. Header values are secrets: they appear in no repr, log or error.
+* families -> MetricsData. There is no second set of SDK instruments: the SDK's
+  MeterProvider/MetricReader would aggregate, apply Views and a cardinality limit (folding
+  series into an overflow point) and pick temporality, none of which /metrics does. So
+  every interval the pusher takes the merged families (exactly what /metrics serves) and
+  builds the SDK's `MetricsData` itself: a gauge is an OTLP Gauge; a counter a monotonic
+  Sum with CUMULATIVE temporality, named without its `_total` (a Prometheus-compatible
+  translation appends it again), its start time the series' first-seen time from a
+  `StartTimes` store (so a restart is not a reset); values exact, attributes the labels.
+* why an export failed: the exporter returns only FAILURE and logs the reason, once per
+  retry, every interval. Its log records from the push thread are taken out of the log
+  and kept (`_SdkLogCapture`), the HTTP session remembers how the last request ended
+  (`_RecordingSession`, on the exporter's public `session=` option), and the pusher
+  reports each distinct error once, scrubbed of header values.
+* the CA file winning over REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE, which requests lets
+  override a session's `verify` (`_RecordingSession` again).
+* the schedule: one export at a time in a daemon thread; an export still running when
+  the next is due makes that one skipped and counted, never queued.
+
+Header values are secrets: they appear in no repr, log or error.
 """
 
 from __future__ import annotations
@@ -30,8 +42,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, NamedTuple, Protocol
 
 import requests
 from opentelemetry.sdk.metrics.export import (
@@ -49,83 +60,37 @@ from opentelemetry.sdk.metrics.export import (
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
-from aicode_exporter.expose.snapshot import merge
-from aicode_exporter.toolkit.families import Family, Spec
-from aicode_exporter.version import __version__
+from aicode_exporter.config.otlp import OtlpSettings
+from aicode_exporter.toolkit.families import Family, Samples, Spec, merge
 
 logger = logging.getLogger(__name__)
 
-Protocol_ = Literal["http/protobuf", "grpc"]
 Labels = tuple[tuple[str, str], ...]  # (label name, value) in the spec's label order
 
-SERVICE_NAME = "aicode-exporter"
-SCOPE_NAME = "aicode_exporter"
 # Data points per request: keeps a request well under the collector's default limits
 # (gRPC: 4 MiB received message; HTTP: 20 MiB body) at ~150 bytes a point.
 MAX_POINTS_PER_REQUEST = 10_000
 # Stable for the life of this process (two pushers in one process share it).
 PROCESS_INSTANCE_ID = str(uuid.uuid4())
 _NS = 1_000_000_000
-
-OTLP_EXPORTS = Spec(
-    "aicode_otlp_exports_total", "counter",
-    "OTLP pushes of all metrics to the collector, by result (`skipped`: an export was due "
-    "while the previous one was still running).", ("result",))
-OTLP_EXPORT_DURATION = Spec(
-    "aicode_otlp_export_duration_seconds", "gauge",
-    "Wall time the last OTLP push took, the OTLP exporter's retries included.", ())
-SPECS = (OTLP_EXPORTS, OTLP_EXPORT_DURATION)
 RESULTS = ("success", "failure", "skipped")
 
 
-# -- settings ---------------------------------------------------------------------------
+class PushSpecs(NamedTuple):
+    """The pusher's own metrics, under the caller's prefix."""
+
+    exports: Spec
+    duration: Spec
 
 
-@dataclass(frozen=True)
-class OtlpSettings:
-    """Everything the pusher needs, resolved from the `otlp:` block and the OTEL_* variables
-    (aicode_exporter/otlpconfig.py). Header values never show in repr() or str()."""
-
-    endpoint: str  # http/protobuf: the full URL (…/v1/metrics); grpc: as configured
-    protocol: Protocol_ = "http/protobuf"
-    interval: float = 60.0  # seconds
-    timeout: float = 10.0  # seconds, one export with the exporter's retries; <= interval
-    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
-    compression: Literal["gzip", "none"] = "gzip"
-    ca_file: str | None = None
-    insecure: bool = False  # grpc only: plaintext (http:// or OTEL_EXPORTER_OTLP_INSECURE)
-
-    def __repr__(self) -> str:
-        names = ",".join(k for k, _ in self.headers)
-        return (f"OtlpSettings(endpoint={self.safe_endpoint!r}, protocol={self.protocol!r}, "
-                f"interval={self.interval}, timeout={self.timeout}, "
-                f"headers=[{names}] (values redacted), compression={self.compression!r}, "
-                f"ca_file={self.ca_file!r}, insecure={self.insecure})")
-
-    __str__ = __repr__
-
-    @property
-    def safe_endpoint(self) -> str:
-        """The endpoint without user:password, for logs and the landing page."""
-        return redact_userinfo(self.endpoint)
-
-    def scrub(self, text: str) -> str:
-        """`text` with every header value (and URL userinfo) replaced."""
-        for _, value in self.headers:
-            if value:
-                text = text.replace(value, "<redacted>")
-        return text.replace(self.endpoint, self.safe_endpoint)
-
-
-def redact_userinfo(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return url
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"<redacted>@{host}"))
+def push_specs(prefix: str) -> PushSpecs:
+    """<prefix>_otlp_exports_total{result} and <prefix>_otlp_export_duration_seconds."""
+    return PushSpecs(
+        Spec(f"{prefix}_otlp_exports_total", "counter",
+             "OTLP pushes of all metrics to the collector, by result (`skipped`: an export "
+             "was due while the previous one was still running).", ("result",)),
+        Spec(f"{prefix}_otlp_export_duration_seconds", "gauge",
+             "Wall time the last OTLP push took, the OTLP exporter's retries included.", ()))
 
 
 # -- start times ------------------------------------------------------------------------
@@ -234,14 +199,15 @@ def otlp_unit(spec: Spec) -> str:
     return ""
 
 
-def build_resource(instance_id: str | None = None) -> Resource:
-    """service.name (aicode-exporter), service.version and service.instance.id (this
-    process's, unless given), each overridden by OTEL_RESOURCE_ATTRIBUTES and
-    OTEL_SERVICE_NAME, plus everything else those set; built by the SDK's
-    Resource.create() (which adds telemetry.sdk.*)."""
+def build_resource(service_name: str, version: str, instance_id: str | None = None
+                   ) -> Resource:
+    """service.name, service.version and service.instance.id (this process's, unless
+    given), each overridden by OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, plus
+    everything else those set; built by the SDK's Resource.create() (which adds
+    telemetry.sdk.*)."""
     from opentelemetry.sdk.resources import OTELResourceDetector
 
-    defaults = {"service.name": SERVICE_NAME, "service.version": __version__,
+    defaults = {"service.name": service_name, "service.version": version,
                 "service.instance.id": instance_id or PROCESS_INSTANCE_ID}
     from_env = OTELResourceDetector().detect().attributes
     return Resource.create({**defaults, **from_env})
@@ -249,18 +215,18 @@ def build_resource(instance_id: str | None = None) -> Resource:
 
 @dataclass
 class _Built:
-    chunks: list[MetricsData]
+    data: MetricsData | None  # None: nothing to push
     points: int
 
 
 class _Builder:
-    """Families -> MetricsData chunks of at most `max_points` data points each."""
+    """Families -> one MetricsData (the exporter splits it into requests)."""
 
-    def __init__(self, resource: Resource, start_times: StartTimes, max_points: int) -> None:
+    def __init__(self, resource: Resource, scope: InstrumentationScope,
+                 start_times: StartTimes) -> None:
         self._resource = resource
         self._start_times = start_times
-        self._max_points = max(1, max_points)
-        self._scope = InstrumentationScope(SCOPE_NAME, __version__)
+        self._scope = scope
         # Starts of the counter series of the last export (a start never changes, so the
         # store is asked about new series only); rebuilt every export, so it never holds
         # more than the current series.
@@ -269,29 +235,15 @@ class _Builder:
     def build(self, families: Iterable[Family], now: float) -> _Built:
         now_ns = int(now * _NS)
         starts: dict[tuple[str, tuple[str, ...]], int] = {}
-        chunks: list[MetricsData] = []
-        current: list[Metric] = []
-        room = self._max_points
-        total = 0
         merged = [(spec, samples) for spec, samples in merge(families) if samples]
         self._learn_new_starts(merged, now)
-        for spec, samples in merged:
-            points = self._points(spec, samples, now_ns, starts)
-            total += len(points)
-            while points:
-                take, points = points[:room], points[room:]
-                current.append(self._metric(spec, take))
-                room -= len(take)
-                if room == 0:
-                    chunks.append(self._data(current))
-                    current, room = [], self._max_points
-        if current:
-            chunks.append(self._data(current))
+        metrics = [self._metric(spec, self._points(spec, samples, now_ns, starts))
+                   for spec, samples in merged]
         self._starts = starts
-        return _Built(chunks, total)
+        points = sum(len(samples) for _, samples in merged)
+        return _Built(self._data(metrics) if metrics else None, points)
 
-    def _learn_new_starts(self, merged: list[tuple[Spec, list[tuple[tuple[str, ...], float]]]],
-                          now: float) -> None:
+    def _learn_new_starts(self, merged: list[tuple[Spec, Samples]], now: float) -> None:
         """Ask the store, in one call, about the counter series not in the last export."""
         keys, series = [], []
         for spec, samples in merged:
@@ -305,7 +257,7 @@ class _Builder:
         for key, started in zip(keys, starts_of(self._start_times, series, now), strict=True):
             self._starts[key] = int(started * _NS) if math.isfinite(started) else now_ns
 
-    def _points(self, spec: Spec, samples: list[tuple[tuple[str, ...], float]], now_ns: int,
+    def _points(self, spec: Spec, samples: Samples, now_ns: int,
                 starts: dict[tuple[str, tuple[str, ...]], int]) -> list[NumberDataPoint]:
         counter = spec.kind == "counter"
         out = []
@@ -338,15 +290,6 @@ class _Builder:
             schema_url=self._resource.schema_url)])
 
 
-def metrics_data(families: Iterable[Family], start_times: StartTimes, now: float, *,
-                 resource: Resource | None = None,
-                 max_points: int = MAX_POINTS_PER_REQUEST) -> list[MetricsData]:
-    """One export's requests, built from `families` at wall time `now` (tests, tools)."""
-    builder = _Builder(build_resource() if resource is None else resource, start_times,
-                       max_points)
-    return builder.build(families, now).chunks
-
-
 # -- the official exporters -------------------------------------------------------------
 
 
@@ -375,11 +318,17 @@ class _RecordingSession(requests.Session):
         return response
 
 
-def build_exporter(settings: OtlpSettings,
-                   session: requests.Session | None = None) -> MetricExporter:
-    """The official OTLPMetricExporter for the protocol, every option passed explicitly
-    (resolve() has already read the OTEL_* variables, timeouts in ms as the spec says).
-    `session`: http/protobuf only."""
+def build_exporter(settings: OtlpSettings, session: requests.Session | None = None, *,
+                   batch_size: int | None = MAX_POINTS_PER_REQUEST) -> MetricExporter:
+    """The official OTLPMetricExporter for the protocol. A setting an OTEL_* variable
+    supplied (settings.from_env) is left for the exporter to read; the timeout and gRPC's
+    plaintext flag are always passed (config/otlp.py says why). `batch_size`: data points
+    per request (the exporter splits); `session`: http/protobuf only."""
+    env = settings.from_env
+
+    def unless_env(name: str, value: Any) -> Any:
+        return None if name in env else value
+
     if settings.protocol == "grpc":
         import grpc
         from opentelemetry.exporter.otlp.proto.grpc.metric_exporter import (
@@ -387,24 +336,28 @@ def build_exporter(settings: OtlpSettings,
         )
 
         credentials = None
-        if settings.ca_file and not settings.insecure:
+        if settings.ca_file and not settings.insecure and "ca_file" not in env:
             with open(settings.ca_file, "rb") as f:
                 credentials = grpc.ssl_channel_credentials(root_certificates=f.read())
         return GrpcExporter(
-            endpoint=settings.endpoint, insecure=settings.insecure, credentials=credentials,
-            headers=dict(settings.headers) or None, timeout=settings.timeout,
-            compression=(grpc.Compression.Gzip if settings.compression == "gzip"
-                         else grpc.Compression.NoCompression))
+            endpoint=unless_env("endpoint", settings.endpoint), insecure=settings.insecure,
+            credentials=credentials, headers=unless_env("headers", dict(settings.headers) or None),
+            timeout=settings.timeout, max_export_batch_size=batch_size,
+            compression=unless_env("compression", grpc.Compression.Gzip
+                                   if settings.compression == "gzip"
+                                   else grpc.Compression.NoCompression))
     from opentelemetry.exporter.otlp.proto.http import Compression
     from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
         OTLPMetricExporter as HttpExporter,
     )
 
     return HttpExporter(
-        endpoint=settings.endpoint, certificate_file=settings.ca_file,
-        headers=dict(settings.headers), timeout=settings.timeout,
-        compression=(Compression.Gzip if settings.compression == "gzip"
-                     else Compression.NoCompression), session=session)
+        endpoint=unless_env("endpoint", settings.endpoint),
+        certificate_file=unless_env("ca_file", settings.ca_file),
+        headers=unless_env("headers", dict(settings.headers)), timeout=settings.timeout,
+        compression=unless_env("compression", Compression.Gzip if settings.compression == "gzip"
+                               else Compression.NoCompression),
+        session=session, max_export_batch_size=batch_size)
 
 
 class _SdkLogCapture(logging.Filter):
@@ -475,22 +428,28 @@ class OtlpStatus:
 
 
 class OtlpPusher:
-    """Pushes `families()` every `settings.interval` from a daemon thread."""
+    """Pushes `families()` every `settings.interval` from a daemon thread, as `service`
+    (service.name) at `version`, with its own metrics named by `specs`. The exporter is
+    the official one unless `exporter_factory` gives another; `max_points_per_request`
+    is its batch size."""
 
     def __init__(self, settings: OtlpSettings, families: Callable[[], Iterable[Family]],
-                 start_times: StartTimes, *, clock: Callable[[], float] = time.monotonic,
+                 start_times: StartTimes, *, service: str, version: str, specs: PushSpecs,
+                 clock: Callable[[], float] = time.monotonic,
                  wall: Callable[[], float] = time.time,
                  exporter_factory: Callable[[OtlpSettings], MetricExporter] | None = None,
                  resource: Resource | None = None, instance_id: str | None = None,
                  max_points_per_request: int = MAX_POINTS_PER_REQUEST) -> None:
         self.settings = settings
+        self.specs = specs
         self._families = families
         self._clock, self._wall = clock, wall
         self._factory = exporter_factory
+        self._batch_size = max(1, max_points_per_request)
         self._session: _RecordingSession | None = None
-        self._builder = _Builder(build_resource(instance_id) if resource is None else resource,
-                                 start_times,
-                                 max_points_per_request)
+        self._builder = _Builder(
+            build_resource(service, version, instance_id) if resource is None else resource,
+            InstrumentationScope(service.replace("-", "_"), version), start_times)
         self._exporter: MetricExporter | None = None
         self._capture = _SdkLogCapture()
         self._export_lock = threading.Lock()  # at most one export at a time
@@ -575,7 +534,7 @@ class OtlpPusher:
         try:
             built = self._builder.build(self._families(), now)
             points = built.points
-            if not built.chunks:
+            if built.data is None:
                 return True  # nothing published yet: nothing to push, nothing counted
             exporter = self._get_exporter()
             if self._session is not None:
@@ -583,16 +542,11 @@ class OtlpPusher:
             self._capture.messages.clear()
             self._capture.thread = threading.get_ident()
             try:
-                for i, chunk in enumerate(built.chunks):
-                    if i and self._clock() - started >= self.settings.interval:
-                        error = (f"export ran out of its interval after {i} of "
-                                 f"{len(built.chunks)} requests")
-                        break
-                    result = exporter.export(chunk, timeout_millis=self.settings.timeout * 1000)
-                    if result is not MetricExportResult.SUCCESS:
-                        error = ((self._session.last_failure if self._session else "")
-                                 or self._capture.error() or "export failed")
-                        break
+                result = exporter.export(built.data,
+                                         timeout_millis=self.settings.timeout * 1000)
+                if result is not MetricExportResult.SUCCESS:
+                    error = ((self._session.last_failure if self._session else "")
+                             or self._capture.error() or "export failed")
             finally:
                 self._capture.thread = None
         except Exception as e:
@@ -608,7 +562,8 @@ class OtlpPusher:
             else:
                 if self.settings.protocol == "http/protobuf":
                     self._session = _RecordingSession()
-                self._exporter = build_exporter(self.settings, self._session)
+                self._exporter = build_exporter(self.settings, self._session,
+                                                batch_size=self._batch_size)
             self._capture.install()
         return self._exporter
 
@@ -650,11 +605,11 @@ class OtlpPusher:
                           st.last_points, counts)
 
     def families(self) -> list[Family]:
-        """aicode_otlp_exports_total{result} and aicode_otlp_export_duration_seconds."""
+        """<prefix>_otlp_exports_total{result} and <prefix>_otlp_export_duration_seconds."""
         st = self.status()
-        fams = [OTLP_EXPORTS.family(((r,), float(st.exports[r])) for r in RESULTS)]
+        fams = [self.specs.exports.family(((r,), float(st.exports[r])) for r in RESULTS)]
         if st.last_duration is not None:
-            fams.append(OTLP_EXPORT_DURATION.family([((), st.last_duration)]))
+            fams.append(self.specs.duration.family([((), st.last_duration)]))
         else:
-            fams.append(OTLP_EXPORT_DURATION.family([]))
+            fams.append(self.specs.duration.family([]))
         return fams
