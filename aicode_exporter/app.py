@@ -25,7 +25,7 @@ from aicode_exporter.pipeline.state import SeriesStarts, StateStore
 from aicode_exporter.pipeline.statelock import StateLock
 from aicode_exporter.pipeline.teams import TeamMapSource
 from aicode_exporter.toolkit.families import Spec
-from aicode_exporter.toolkit.otlp.pusher import FixedStartTimes, SplitStartTimes
+from aicode_exporter.toolkit.otlp.starts import FixedStartTimes, SplitStartTimes
 from aicode_exporter.toolkit.process import process_families, standard_collectors
 from aicode_exporter.toolkit.web.auth import WebConfigSource
 from aicode_exporter.vendors.registry import build_provider, stream_specs

@@ -7,7 +7,7 @@ from typing import Any
 
 from opentelemetry.sdk.resources import Resource
 
-from aicode_exporter.toolkit.otlp import pusher
+from aicode_exporter.toolkit.otlp import data, pusher
 from aicode_exporter.version import __version__
 
 SERVICE_NAME = "aicode-exporter"
@@ -18,7 +18,7 @@ SPECS = (OTLP_EXPORTS, OTLP_EXPORT_DURATION)
 def build_resource(instance_id: str | None = None) -> Resource:
     """service.name aicode-exporter, service.version, service.instance.id, each
     overridden by OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME."""
-    return pusher.build_resource(SERVICE_NAME, __version__, instance_id)
+    return data.build_resource(SERVICE_NAME, __version__, instance_id)
 
 
 class OtlpPusher(pusher.OtlpPusher):

@@ -10,14 +10,11 @@ stay ours and why).
 
 What stays here, and why:
 
-* families -> MetricsData. There is no second set of SDK instruments: the SDK's
-  MeterProvider/MetricReader would aggregate, apply Views and a cardinality limit (folding
-  series into an overflow point) and pick temporality, none of which /metrics does. So
-  every interval the pusher takes the merged families (exactly what /metrics serves) and
-  builds the SDK's `MetricsData` itself: a gauge is an OTLP Gauge; a counter a monotonic
-  Sum with CUMULATIVE temporality, named without its `_total` (a Prometheus-compatible
-  translation appends it again), its start time the series' first-seen time from a
-  `StartTimes` store (so a restart is not a reset); values exact, attributes the labels.
+* families -> MetricsData (data.py), with start times from a store (starts.py): the
+  SDK's MeterProvider/MetricReader would aggregate, apply Views and a cardinality limit
+  (folding series into an overflow point) and pick temporality, none of which /metrics
+  does; so every interval the pusher takes the merged families, exactly what /metrics
+  serves, and builds the MetricsData itself.
 * why an export failed: the exporter returns only FAILURE and logs the reason, once per
   retry, every interval. Its log records from the push thread are taken out of the log
   and kept (`_SdkLogCapture`), the HTTP session remembers how the last request ended
@@ -34,45 +31,29 @@ Header values are secrets: they appear in no repr, log or error.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import re
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from typing import Any, NamedTuple
 
 import requests
-from opentelemetry.sdk.metrics.export import (
-    AggregationTemporality,
-    Gauge,
-    Metric,
-    MetricExporter,
-    MetricExportResult,
-    MetricsData,
-    NumberDataPoint,
-    ResourceMetrics,
-    ScopeMetrics,
-    Sum,
-)
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 
 from aicode_exporter.config.otlp import OtlpSettings
-from aicode_exporter.toolkit.families import Family, Samples, Spec, merge
+from aicode_exporter.toolkit.families import Family, Spec
+from aicode_exporter.toolkit.otlp.data import Builder, build_resource
+from aicode_exporter.toolkit.otlp.starts import StartTimes
 
 logger = logging.getLogger(__name__)
-
-Labels = tuple[tuple[str, str], ...]  # (label name, value) in the spec's label order
 
 # Data points per request: keeps a request well under the collector's default limits
 # (gRPC: 4 MiB received message; HTTP: 20 MiB body) at ~150 bytes a point.
 MAX_POINTS_PER_REQUEST = 10_000
-# Stable for the life of this process (two pushers in one process share it).
-PROCESS_INSTANCE_ID = str(uuid.uuid4())
-_NS = 1_000_000_000
 RESULTS = ("success", "failure", "skipped")
 
 
@@ -91,203 +72,6 @@ def push_specs(prefix: str) -> PushSpecs:
              "was due while the previous one was still running).", ("result",)),
         Spec(f"{prefix}_otlp_export_duration_seconds", "gauge",
              "Wall time the last OTLP push took, the OTLP exporter's retries included.", ()))
-
-
-# -- start times ------------------------------------------------------------------------
-
-
-class StartTimes(Protocol):
-    """When a counter series began: its first-seen wall time, kept across restarts."""
-
-    def start_of(self, metric_name: str, labels: Labels, now: float) -> float:
-        """The stored start of this series (the /metrics name, with `_total`); if unknown,
-        store `now` and return it."""
-        ...
-
-
-class BatchStartTimes(StartTimes, Protocol):
-    """A store that can answer many new series at once (one transaction for SQLite): the
-    pusher uses starts_of() when the store has it, for all new series of an export."""
-
-    def starts_of(self, series: Sequence[tuple[str, Labels]], now: float) -> list[float]:
-        """start_of() for each (metric name, labels), in order."""
-        ...
-
-
-def starts_of(store: StartTimes, series: Sequence[tuple[str, Labels]],
-              now: float) -> list[float]:
-    """The starts of `series` from `store`, in one call if it is a BatchStartTimes."""
-    if not series:
-        return []
-    batch = getattr(store, "starts_of", None)
-    if callable(batch):
-        out: list[float] = batch(series, now)
-        return out
-    return [store.start_of(name, labels, now) for name, labels in series]
-
-
-class InMemoryStartTimes:
-    """First-seen times for the life of this object (tests, and counters that restart
-    at zero with the process when no better store is given)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._starts: dict[tuple[str, Labels], float] = {}
-
-    def start_of(self, metric_name: str, labels: Labels, now: float) -> float:
-        with self._lock:
-            return self._starts.setdefault((metric_name, labels), now)
-
-    def starts_of(self, series: Sequence[tuple[str, Labels]], now: float) -> list[float]:
-        with self._lock:
-            return [self._starts.setdefault(key, now) for key in series]
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._starts)
-
-
-class FixedStartTimes:
-    """One start for every series: the process start, for the counters that live in
-    memory only (request counters, process_*), which restart at zero with the process."""
-
-    def __init__(self, start: float) -> None:
-        self._start = start
-
-    def start_of(self, metric_name: str, labels: Labels, now: float) -> float:
-        return self._start
-
-
-class SplitStartTimes:
-    """Persisted counters' starts from `persistent` (the state file), the rest from
-    `other` (usually FixedStartTimes(process start))."""
-
-    def __init__(self, persistent: StartTimes, is_persistent: Callable[[str], bool],
-                 other: StartTimes) -> None:
-        self._persistent, self._is_persistent, self._other = persistent, is_persistent, other
-
-    def start_of(self, metric_name: str, labels: Labels, now: float) -> float:
-        store = self._persistent if self._is_persistent(metric_name) else self._other
-        return store.start_of(metric_name, labels, now)
-
-    def starts_of(self, series: Sequence[tuple[str, Labels]], now: float) -> list[float]:
-        routed = [self._is_persistent(name) for name, _ in series]
-        kept = iter(starts_of(self._persistent, [k for k, r in zip(series, routed, strict=True)
-                                                 if r], now))
-        other = iter(starts_of(self._other, [k for k, r in zip(series, routed, strict=True)
-                                             if not r], now))
-        return [next(kept) if r else next(other) for r in routed]
-
-
-# -- families -> MetricsData ------------------------------------------------------------
-
-
-def otlp_name(spec: Spec) -> str:
-    """The /metrics name, less `_total` for a counter."""
-    if spec.kind == "counter" and spec.name.endswith("_total"):
-        return spec.name[:-len("_total")]
-    return spec.name
-
-
-def otlp_unit(spec: Spec) -> str:
-    """UCUM unit where the name already carries it (so a Prometheus translation adds no
-    second suffix); empty otherwise."""
-    name = otlp_name(spec)
-    for suffix, unit in (("_seconds", "s"), ("_bytes", "By"), ("_ratio", "1")):
-        if name.endswith(suffix):
-            return unit
-    return ""
-
-
-def build_resource(service_name: str, version: str, instance_id: str | None = None
-                   ) -> Resource:
-    """service.name, service.version and service.instance.id (this process's, unless
-    given), each overridden by OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME, plus
-    everything else those set; built by the SDK's Resource.create() (which adds
-    telemetry.sdk.*)."""
-    from opentelemetry.sdk.resources import OTELResourceDetector
-
-    defaults = {"service.name": service_name, "service.version": version,
-                "service.instance.id": instance_id or PROCESS_INSTANCE_ID}
-    from_env = OTELResourceDetector().detect().attributes
-    return Resource.create({**defaults, **from_env})
-
-
-@dataclass
-class _Built:
-    data: MetricsData | None  # None: nothing to push
-    points: int
-
-
-class _Builder:
-    """Families -> one MetricsData (the exporter splits it into requests)."""
-
-    def __init__(self, resource: Resource, scope: InstrumentationScope,
-                 start_times: StartTimes) -> None:
-        self._resource = resource
-        self._start_times = start_times
-        self._scope = scope
-        # Starts of the counter series of the last export (a start never changes, so the
-        # store is asked about new series only); rebuilt every export, so it never holds
-        # more than the current series.
-        self._starts: dict[tuple[str, tuple[str, ...]], int] = {}
-
-    def build(self, families: Iterable[Family], now: float) -> _Built:
-        now_ns = int(now * _NS)
-        starts: dict[tuple[str, tuple[str, ...]], int] = {}
-        merged = [(spec, samples) for spec, samples in merge(families) if samples]
-        self._learn_new_starts(merged, now)
-        metrics = [self._metric(spec, self._points(spec, samples, now_ns, starts))
-                   for spec, samples in merged]
-        self._starts = starts
-        points = sum(len(samples) for _, samples in merged)
-        return _Built(self._data(metrics) if metrics else None, points)
-
-    def _learn_new_starts(self, merged: list[tuple[Spec, Samples]], now: float) -> None:
-        """Ask the store, in one call, about the counter series not in the last export."""
-        keys, series = [], []
-        for spec, samples in merged:
-            if spec.kind != "counter":
-                continue
-            for values, _ in samples:
-                if (spec.name, values) not in self._starts:
-                    keys.append((spec.name, values))
-                    series.append((spec.name, tuple(zip(spec.labelnames, values, strict=True))))
-        now_ns = int(now * _NS)
-        for key, started in zip(keys, starts_of(self._start_times, series, now), strict=True):
-            self._starts[key] = int(started * _NS) if math.isfinite(started) else now_ns
-
-    def _points(self, spec: Spec, samples: Samples, now_ns: int,
-                starts: dict[tuple[str, tuple[str, ...]], int]) -> list[NumberDataPoint]:
-        counter = spec.kind == "counter"
-        out = []
-        for values, value in samples:
-            start_ns = 0  # gauges: unset, as the data model allows
-            if counter:
-                key = (spec.name, values)
-                starts[key] = start_ns = min(self._starts[key], now_ns)
-            out.append(NumberDataPoint(
-                attributes=dict(zip(spec.labelnames, values, strict=True)),
-                start_time_unix_nano=start_ns, time_unix_nano=now_ns, value=float(value)))
-        return out
-
-    @staticmethod
-    def _metric(spec: Spec, points: list[NumberDataPoint]) -> Metric:
-        data: Gauge | Sum
-        if spec.kind == "counter":
-            data = Sum(data_points=points,
-                       aggregation_temporality=AggregationTemporality.CUMULATIVE,
-                       is_monotonic=True)
-        else:
-            data = Gauge(data_points=points)
-        return Metric(name=otlp_name(spec), description=spec.help, unit=otlp_unit(spec),
-                      data=data)
-
-    def _data(self, metrics: list[Metric]) -> MetricsData:
-        return MetricsData(resource_metrics=[ResourceMetrics(
-            resource=self._resource,
-            scope_metrics=[ScopeMetrics(scope=self._scope, metrics=metrics, schema_url="")],
-            schema_url=self._resource.schema_url)])
 
 
 # -- the official exporters -------------------------------------------------------------
@@ -447,7 +231,7 @@ class OtlpPusher:
         self._factory = exporter_factory
         self._batch_size = max(1, max_points_per_request)
         self._session: _RecordingSession | None = None
-        self._builder = _Builder(
+        self._builder = Builder(
             build_resource(service, version, instance_id) if resource is None else resource,
             InstrumentationScope(service.replace("-", "_"), version), start_times)
         self._exporter: MetricExporter | None = None

@@ -31,13 +31,12 @@ from aicode_exporter.expose.push import (
 )
 from aicode_exporter.expose.snapshot import Publisher, build_snapshot
 from aicode_exporter.toolkit.families import Family, Spec
-from aicode_exporter.toolkit.otlp.pusher import (
+from aicode_exporter.toolkit.otlp.data import otlp_name, otlp_unit
+from aicode_exporter.toolkit.otlp.pusher import build_exporter
+from aicode_exporter.toolkit.otlp.starts import (
     FixedStartTimes,
     InMemoryStartTimes,
     SplitStartTimes,
-    build_exporter,
-    otlp_name,
-    otlp_unit,
 )
 from aicode_exporter.version import __version__
 from tests.support.fakes import FakeClock
