@@ -22,9 +22,9 @@ from aicode_exporter.cli import (
 )
 from aicode_exporter.config.file import build_config, load_config
 from aicode_exporter.errors import ConfigError, VendorError
-from aicode_exporter.expose.server import parse_listen_address
-from aicode_exporter.expose.webconfig import WebConfigSource, hash_password
-from aicode_exporter.logsetup import setup_logging
+from aicode_exporter.toolkit.logfmt import setup_logging
+from aicode_exporter.toolkit.web.auth import WebConfigSource, hash_password
+from aicode_exporter.toolkit.web.server import parse_listen_address
 
 logger = logging.getLogger("aicode_exporter")
 

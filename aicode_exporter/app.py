@@ -8,22 +8,23 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 
 import httpx
 
 from aicode_exporter.config.file import Config
-from aicode_exporter.expose.otlp import FixedStartTimes, OtlpPusher, SplitStartTimes
-from aicode_exporter.expose.process import process_families, standard_collectors
+from aicode_exporter.config.otlp import resolve as resolve_otlp
+from aicode_exporter.expose.landing import otlp_note
+from aicode_exporter.expose.push import OtlpPusher
 from aicode_exporter.expose.server import MetricsServer
 from aicode_exporter.expose.snapshot import Publisher
 from aicode_exporter.expose.telemetry import Telemetry
-from aicode_exporter.expose.webconfig import WebConfigSource
-from aicode_exporter.otlpconfig import resolve as resolve_otlp
 from aicode_exporter.pipeline.poller import Poller, interruptible_sleep
 from aicode_exporter.pipeline.state import SeriesStarts, StateStore
 from aicode_exporter.pipeline.statelock import StateLock
 from aicode_exporter.pipeline.teams import TeamMapSource
+from aicode_exporter.toolkit.otlp.starts import FixedStartTimes, SplitStartTimes
+from aicode_exporter.toolkit.process import process_families, standard_collectors
+from aicode_exporter.toolkit.web.auth import WebConfigSource
 from aicode_exporter.vendors.base import Wiring
 from aicode_exporter.vendors.registry import all_specs, build_provider, persisted_names
 
@@ -88,14 +89,7 @@ class App:
     def _notes(self) -> list[str]:
         if self.otlp is None:
             return []
-        st = self.otlp.status()
-        when = (datetime.fromtimestamp(st.last_success, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-                if st.last_success else "never")
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(st.exports.items())) or "none yet"
-        error = f"; last error: {st.last_error}" if st.last_error else ""
-        return [f"OTLP push to {st.endpoint} ({st.protocol}, every {st.interval:g}s): last "
-                f"success {when}, exports: {counts}, last duration "
-                f"{st.last_duration or 0:.2f}s{error}"]
+        return [otlp_note(self.otlp.status())]
 
     def _restore(self) -> None:
         """Serve persisted counters from the first scrape on, before any poll."""

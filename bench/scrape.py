@@ -20,10 +20,10 @@ from collections.abc import Callable
 import httpx
 
 from aicode_exporter.expose import snapshot
-from aicode_exporter.expose.families import Family
 from aicode_exporter.expose.server import MetricsServer
 from aicode_exporter.expose.snapshot import Publisher
 from aicode_exporter.expose.telemetry import Telemetry
+from aicode_exporter.toolkit.families import Family
 from aicode_exporter.vendors.qoder import metrics as catalog
 
 # What a Prometheus server sends: it prefers OpenMetrics.

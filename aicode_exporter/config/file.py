@@ -20,10 +20,10 @@ from yaml.composer import ComposerError
 from yaml.nodes import Node
 
 from aicode_exporter.config.base import ProviderBase, UsersConfig, read_capped
+from aicode_exporter.config.otlp import OtlpConfig
+from aicode_exporter.config.otlp import resolve as resolve_otlp
 from aicode_exporter.config.teams import TeamsConfig
 from aicode_exporter.errors import ConfigError
-from aicode_exporter.otlpconfig import OtlpConfig
-from aicode_exporter.otlpconfig import resolve as resolve_otlp
 from aicode_exporter.pipeline.teams import load_team_map
 from aicode_exporter.vendors.base import Vendor
 from aicode_exporter.vendors.registry import vendors

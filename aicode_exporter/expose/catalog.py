@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from aicode_exporter.expose.families import Kind, Spec
+from aicode_exporter.toolkit.families import Kind, Spec
 
 BASE = ("provider", "org")
 CACHED = "Cached; refreshed every poll interval."

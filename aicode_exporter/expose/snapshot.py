@@ -21,13 +21,12 @@ from prometheus_client.exposition import generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 
 from aicode_exporter.expose import catalog
-from aicode_exporter.expose.families import Family, LabelValues, Spec
+from aicode_exporter.toolkit.families import Family, LabelValues, Samples, Spec, merge
 from aicode_exporter.version import build_labels
 
 logger = logging.getLogger(__name__)
 
 PartKey = tuple[str, ...]
-Samples = list[tuple[LabelValues, float]]
 
 # Level 1 is about twice as fast as 6 on a 10 MB exposition and, on such repetitive text,
 # no larger (bench/scrape.py prints both); the gzip of both bodies is most of what a
@@ -55,15 +54,6 @@ def _to_metric(spec: Spec, samples: Sequence[tuple[LabelValues, float]]) -> Metr
     for values, value in samples:
         metric.add_metric(list(values), value)
     return metric
-
-
-def merge(families: Iterable[Family]) -> list[tuple[Spec, Samples]]:
-    """Group samples of the same metric from many parts, in a stable order."""
-    by_name: dict[str, tuple[Spec, dict[LabelValues, float]]] = {}
-    for fam in families:
-        entry = by_name.setdefault(fam.spec.name, (fam.spec, {}))
-        entry[1].update(fam.samples)
-    return [(spec, sorted(samples.items())) for _, (spec, samples) in sorted(by_name.items())]
 
 
 class Snapshot:

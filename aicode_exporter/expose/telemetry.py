@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from aicode_exporter.expose import catalog
-from aicode_exporter.expose.families import Family
+from aicode_exporter.toolkit.families import Family
 
 EndpointKey = tuple[str, str, str]  # vendor, org, endpoint
 

@@ -18,9 +18,9 @@ from datetime import UTC, date, datetime, timedelta
 
 from aicode_exporter.errors import VendorError
 from aicode_exporter.expose import catalog
-from aicode_exporter.expose.families import Family
 from aicode_exporter.pipeline.jobs import Failure, Outcome, PollContext
 from aicode_exporter.pipeline.records import User
+from aicode_exporter.toolkit.families import Family
 
 DayFamilies = Mapping[date, Sequence[Family]]
 # (first day, last day, both inclusive; deadline or None) -> families per day with data

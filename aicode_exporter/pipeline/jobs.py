@@ -8,8 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from aicode_exporter.expose.families import Family
-from aicode_exporter.fetch.httpclient import ApiClient
+from aicode_exporter.toolkit.families import Family
+from aicode_exporter.toolkit.http.client import ApiClient
 
 
 def _ignore(*_: object) -> None:

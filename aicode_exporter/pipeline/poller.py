@@ -22,10 +22,10 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from aicode_exporter.errors import Cancelled, RateLimited
-from aicode_exporter.expose.families import Family
 from aicode_exporter.expose.snapshot import Publisher
 from aicode_exporter.expose.telemetry import EndpointKey, Telemetry
 from aicode_exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext, ProviderRuntime
+from aicode_exporter.toolkit.families import Family
 
 logger = logging.getLogger(__name__)
 

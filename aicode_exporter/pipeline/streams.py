@@ -33,13 +33,13 @@ from datetime import UTC, datetime, timedelta
 from aicode_exporter.config.base import MAX_WINDOW, UsersConfig
 from aicode_exporter.errors import Cancelled, VendorError
 from aicode_exporter.expose import catalog
-from aicode_exporter.expose.families import Family, Spec
-from aicode_exporter.fetch.csvreader import Skipped
 from aicode_exporter.pipeline.jobs import Failure, Outcome, PollContext
 from aicode_exporter.pipeline.records import OTHER_USER, StreamRecord, key_prefix
 from aicode_exporter.pipeline.state import CounterKey, PollBatch, StateStore, StreamState
 from aicode_exporter.pipeline.teams import TeamMapSource
 from aicode_exporter.pipeline.userlabels import UserLabeler
+from aicode_exporter.toolkit.families import Family, Spec
+from aicode_exporter.toolkit.http.csvstream import Skipped
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from aicode_exporter.config.teams import DEFAULT_UNASSIGNED, control_char
 from aicode_exporter.errors import ConfigError
-from aicode_exporter.expose.families import Family, Spec
+from aicode_exporter.toolkit.families import Family, Spec
 
 logger = logging.getLogger(__name__)
 

@@ -26,15 +26,15 @@ import httpx
 
 from aicode_exporter.config.base import ProviderBase, UsersConfig
 from aicode_exporter.expose.catalog import StreamCounter
-from aicode_exporter.expose.families import Spec
 from aicode_exporter.expose.telemetry import Telemetry
-from aicode_exporter.fetch.csvreader import Skipped
-from aicode_exporter.fetch.httpclient import ApiClient
 from aicode_exporter.pipeline.daily import DayFetch
 from aicode_exporter.pipeline.jobs import Endpoint
 from aicode_exporter.pipeline.records import StreamRecord
 from aicode_exporter.pipeline.state import StateStore
 from aicode_exporter.pipeline.teams import TeamMapSource
+from aicode_exporter.toolkit.families import Spec
+from aicode_exporter.toolkit.http.client import ApiClient
+from aicode_exporter.toolkit.http.csvstream import Skipped
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,14 @@ from collections.abc import Mapping
 
 import aicode_exporter.vendors
 from aicode_exporter.config.base import ProviderBase
-from aicode_exporter.expose import catalog, otlp
-from aicode_exporter.expose.families import Spec
-from aicode_exporter.fetch.httpclient import ApiClient
+from aicode_exporter.expose import catalog
+from aicode_exporter.expose import push as otlp
 from aicode_exporter.pipeline import teams
 from aicode_exporter.pipeline.daily import DailyJob
 from aicode_exporter.pipeline.jobs import Endpoint, ProviderRuntime
 from aicode_exporter.pipeline.streams import StreamJob, StreamTiming
+from aicode_exporter.toolkit.families import Spec
+from aicode_exporter.toolkit.http.client import ApiClient
 from aicode_exporter.vendors.base import Vendor, Wiring
 
 

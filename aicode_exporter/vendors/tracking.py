@@ -5,6 +5,7 @@ choice of format and the stream declarations live here once."""
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -12,11 +13,11 @@ from typing import Any, ClassVar
 
 from aicode_exporter.config.base import ProviderBase
 from aicode_exporter.expose import catalog
-from aicode_exporter.fetch.csvreader import Skipped, read_csv, validate_items
-from aicode_exporter.fetch.httpclient import ApiClient
-from aicode_exporter.fetch.paging import paginate
 from aicode_exporter.pipeline.records import StreamRecord
 from aicode_exporter.pipeline.streams import plan_pages
+from aicode_exporter.toolkit.http.client import ApiClient
+from aicode_exporter.toolkit.http.csvstream import Skipped, read_csv, validate_items
+from aicode_exporter.toolkit.http.paging import paginate
 from aicode_exporter.vendors.base import Fetch, RecordStream, Wiring
 from aicode_exporter.vendors.tolerant import Tolerant
 
@@ -29,6 +30,18 @@ DETAIL_BATCH = 50
 
 # (vendor's record model, time we read it) -> the neutral record
 ToRecord = Callable[[Any, float], StreamRecord]
+
+
+def parse_metadata_json(row: dict[str, Any]) -> dict[str, Any]:
+    """A CSV export's `metadataJson` column (files of a change, as JSON text) as the
+    `metadata` list the JSON pages carry; a row whose column is not JSON is skipped."""
+    raw = row.pop("metadataJson", None)
+    if raw is not None:
+        try:
+            row["metadata"] = json.loads(raw)
+        except ValueError:
+            raise ValueError("metadata_json is not JSON") from None
+    return row
 
 
 def rfc3339(t: datetime) -> str:
@@ -90,7 +103,8 @@ class TrackingClient:
         with self.api.stream_text(stream, self.csv_path(stream), self._range(start, end),
                                   deadline=None) as text:
             yield from read_csv(text, self.models[stream], required=self.csv_required[stream],
-                                endpoint=stream, rename=self.rename)
+                                endpoint=stream, rename=self.rename,
+                                row_hook=parse_metadata_json)
 
 
 def choose_format(cfg: ProviderBase, stream: str, csv_complete: bool) -> str:

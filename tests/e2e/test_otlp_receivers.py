@@ -14,15 +14,12 @@ from typing import Any
 
 import pytest
 
-from aicode_exporter.expose.families import Family
-from aicode_exporter.expose.otlp import (
-    InMemoryStartTimes,
-    OtlpPusher,
-    OtlpSettings,
-    otlp_name,
-)
-from aicode_exporter.logsetup import setup_logging
-from aicode_exporter.otlpconfig import OtlpConfig, resolve
+from aicode_exporter.config.otlp import OtlpConfig, OtlpSettings, resolve
+from aicode_exporter.expose.push import OtlpPusher
+from aicode_exporter.toolkit.families import Family
+from aicode_exporter.toolkit.logfmt import setup_logging
+from aicode_exporter.toolkit.otlp.data import otlp_name
+from aicode_exporter.toolkit.otlp.starts import InMemoryStartTimes
 from aicode_exporter.version import __version__
 from tests.support.fakes import FakeClock
 from tests.support.otlp_receivers import (

@@ -32,7 +32,7 @@ from types import SimpleNamespace
 from aicode_exporter.expose.server import MetricsServer
 from aicode_exporter.expose.snapshot import Snapshot
 from aicode_exporter.expose.telemetry import Telemetry
-from aicode_exporter.logsetup import setup_logging
+from aicode_exporter.toolkit.logfmt import setup_logging
 
 setup_logging()  # logfmt to stderr, fields included, as the exporter writes it
 nofile = int(sys.argv[1])

@@ -140,7 +140,8 @@ def test_if_none_match_uses_weak_comparison(header: str, matches: bool) -> None:
 
 
 def test_exporter_client_revalidates_against_the_simulator() -> None:
-    from aicode_exporter.fetch.httpclient import ApiClient, EndpointKey, basic_auth
+    from aicode_exporter.toolkit.http.auth import basic_auth
+    from aicode_exporter.toolkit.http.client import ApiClient, EndpointKey
     from tests.support.fakes import FakeClock, sim_transport
 
     clock = FakeClock()

@@ -31,7 +31,7 @@ from opentelemetry.proto.common.v1.common_pb2 import AnyValue
 from opentelemetry.proto.metrics.v1.metrics_pb2 import AggregationTemporality
 
 from aicode_exporter.expose import catalog
-from aicode_exporter.expose.families import Family, Spec
+from aicode_exporter.toolkit.families import Family, Spec
 from aicode_exporter.version import build_labels
 
 SECRET = "Bearer s3cr3t-otlp-token-0123"

@@ -1,6 +1,7 @@
-"""The shape of the tree holds: layers import downwards only, no product module outside
-the vendor folders names a vendor, every module imports on its own, the product loads the
-simulator only when `simulate` or `demo` runs."""
+"""The shape of the tree holds: layers import downwards only, the toolkit imports nothing
+from the domain, no product module outside the vendor folders names a vendor, every
+module imports on its own, the product loads the simulator only when `simulate` or
+`demo` runs."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from aicode_exporter.vendors.registry import vendors
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "aicode_exporter"
-CORE = ("fetch", "pipeline", "expose")
+CORE = ("pipeline", "expose")
 # Top-level wiring allowed to name vendors: the CLI's help text. (The demo's providers come
 # from the simulator's vendor table.)
 WIRING = {PACKAGE / "cli.py"}
@@ -45,8 +46,7 @@ def imports_of(path: Path) -> set[str]:
 
 def test_core_layers_import_no_vendor_and_nothing_above_them() -> None:
     pkg = "aicode_exporter"
-    above = {"fetch": (f"{pkg}.expose", f"{pkg}.pipeline", f"{pkg}.vendors"),
-             "expose": (f"{pkg}.pipeline", f"{pkg}.vendors"),
+    above = {"expose": (f"{pkg}.pipeline", f"{pkg}.vendors"),
              "pipeline": (f"{pkg}.vendors",)}
     bad = []
     for layer in CORE:
@@ -55,6 +55,24 @@ def test_core_layers_import_no_vendor_and_nothing_above_them() -> None:
                 top = mod in (f"{pkg}.app", f"{pkg}.config", f"{pkg}.commitdetail")
                 if top or mod.startswith((*above[layer], "aicode_sim")):
                     bad.append(f"{path.relative_to(ROOT)} imports {mod}")
+    assert not bad, bad
+
+
+def test_the_toolkit_imports_nothing_from_the_domain() -> None:
+    pkg = "aicode_exporter"
+    domain = tuple(f"{pkg}.{m}" for m in ("vendors", "pipeline", "expose", "app", "cli",
+                                           "commitdetail", "__main__"))
+    allowed = {f"{pkg}.errors", f"{pkg}.version", f"{pkg}.config.web", f"{pkg}.config.otlp",
+               f"{pkg}.config.base", f"{pkg}.configmodels"}
+    bad = []
+    paths = sorted((PACKAGE / "toolkit").rglob("*.py"))
+    assert len(paths) > 10
+    for path in paths:
+        for mod in imports_of(path):
+            ours = mod == pkg or mod.startswith(f"{pkg}.")
+            if mod.startswith(domain) or mod.split(".")[0] == "aicode_sim" or (
+                    ours and mod not in allowed and not mod.startswith(f"{pkg}.toolkit")):
+                bad.append(f"{path.relative_to(ROOT)} imports {mod}")
     assert not bad, bad
 
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from aicode_exporter.app import App
-from aicode_exporter.logsetup import JsonFormatter, LogfmtFormatter
+from aicode_exporter.toolkit.logfmt import JsonFormatter, LogfmtFormatter
 from tests.support.fakes import QODER_KEY, FakeClock, QoderFake, make_app, qoder_config
 
 EXPORTER = Path(__file__).resolve().parents[2] / "aicode_exporter"

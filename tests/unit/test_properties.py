@@ -8,8 +8,8 @@ import io
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aicode_exporter.fetch.csvreader import Skipped, read_csv, snake_to_camel
 from aicode_exporter.pipeline.labels import normalize_extension
+from aicode_exporter.toolkit.http.csvstream import Skipped, read_csv, snake_to_camel
 from aicode_exporter.vendors.cursor.models import CursorCommit
 from aicode_exporter.vendors.qoder.client import QODER_COMMIT_CSV_REQUIRED
 from aicode_exporter.vendors.qoder.models import QoderCommit

@@ -8,7 +8,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from aicode_exporter.logsetup import setup_logging
+from aicode_exporter.toolkit.logfmt import setup_logging
 from tests.support.fakes import (
     CURSOR_KEY,
     QODER_KEY,

@@ -27,8 +27,8 @@ from typing import Any, ClassVar, Literal
 
 from aicode_exporter.config.base import ProviderBase
 from aicode_exporter.expose.catalog import BASE
-from aicode_exporter.expose.families import Spec
-from aicode_exporter.fetch.httpclient import BearerAuth
+from aicode_exporter.toolkit.families import Spec
+from aicode_exporter.toolkit.http.auth import BearerAuth
 from aicode_exporter.pipeline.jobs import Endpoint, Outcome, PollContext
 from aicode_exporter.vendors.base import Vendor
 

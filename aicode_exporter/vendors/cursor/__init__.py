@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aicode_exporter.fetch.httpclient import ApiClient, basic_auth
+from aicode_exporter.toolkit.http.auth import basic_auth
+from aicode_exporter.toolkit.http.client import ApiClient
 from aicode_exporter.vendors.base import CommitDetailRow, Vendor
 from aicode_exporter.vendors.changes import change_record
 from aicode_exporter.vendors.cursor import mapping

@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 from urllib.parse import quote
 
 from aicode_exporter.errors import SchemaError
-from aicode_exporter.fetch.csvreader import snake_to_camel
+from aicode_exporter.toolkit.http.csvstream import snake_to_camel
 from aicode_exporter.vendors.changes import ChangeItem
 from aicode_exporter.vendors.cursor.models import CursorCommit, CursorPage
 from aicode_exporter.vendors.tolerant import Tolerant, parse_as

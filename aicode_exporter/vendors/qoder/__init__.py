@@ -7,7 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aicode_exporter.fetch.httpclient import ApiClient, BearerAuth
+from aicode_exporter.toolkit.http.auth import BearerAuth
+from aicode_exporter.toolkit.http.client import ApiClient
 from aicode_exporter.vendors.base import CommitDetailRow, DailyReport, Vendor
 from aicode_exporter.vendors.changes import change_record
 from aicode_exporter.vendors.qoder import mapping, metrics

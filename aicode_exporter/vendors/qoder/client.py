@@ -11,8 +11,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import quote
 
-from aicode_exporter.fetch.httpclient import ApiClient
-from aicode_exporter.fetch.paging import paginate
+from aicode_exporter.toolkit.http.client import ApiClient
+from aicode_exporter.toolkit.http.paging import paginate
 from aicode_exporter.vendors.changes import ChangeItem
 from aicode_exporter.vendors.qoder.models import (
     CommitDetail,

@@ -13,11 +13,11 @@ from datetime import UTC, date, datetime, timedelta
 
 from aicode_exporter.durations import parse_duration
 from aicode_exporter.errors import AuthError, VendorError
-from aicode_exporter.expose.families import Family
-from aicode_exporter.fetch.httpclient import ApiClient
 from aicode_exporter.pipeline.daily import DayFamilies, DayFetch
 from aicode_exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext
 from aicode_exporter.pipeline.userlabels import UserLabeler
+from aicode_exporter.toolkit.families import Family
+from aicode_exporter.toolkit.http.client import ApiClient
 from aicode_exporter.vendors.base import Wiring
 from aicode_exporter.vendors.qoder import mapping
 from aicode_exporter.vendors.qoder.client import QoderMetricsClient

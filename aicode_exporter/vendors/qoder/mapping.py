@@ -13,10 +13,10 @@ from datetime import date
 from typing import TypeVar
 
 from aicode_exporter.expose import catalog
-from aicode_exporter.expose.families import Family
 from aicode_exporter.pipeline.labels import normalize_extension, or_unknown
 from aicode_exporter.pipeline.records import Commit, User, whole
 from aicode_exporter.pipeline.userlabels import UserLabeler
+from aicode_exporter.toolkit.families import Family
 from aicode_exporter.vendors.base import CommitDetailRow
 from aicode_exporter.vendors.qoder import metrics
 from aicode_exporter.vendors.qoder.models import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aicode_exporter.expose import catalog
 from aicode_exporter.expose.catalog import BASE, CACHED
-from aicode_exporter.expose.families import Spec
+from aicode_exporter.toolkit.families import Spec
 
 PREFIX = "/v1/organizations/{organization_id}"  # every route; left out of HELP for length
 

@@ -9,8 +9,8 @@ import logging
 import pytest
 
 from aicode_exporter.expose import catalog
-from aicode_exporter.expose.families import Family, Spec
 from aicode_exporter.expose.snapshot import Publisher
+from aicode_exporter.toolkit.families import Family, Spec
 from tests.support import exposition
 
 GOOD = Spec("t_good", "gauge", "A family that always renders.", ("provider", "model"))

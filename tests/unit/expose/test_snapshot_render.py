@@ -17,8 +17,8 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 
 import aicode_exporter.expose.snapshot as snapshot
 from aicode_exporter.expose import catalog
-from aicode_exporter.expose.families import Family, Spec
 from aicode_exporter.expose.snapshot import PartKey, Publisher, Snapshot
+from aicode_exporter.toolkit.families import Family, Spec
 from aicode_exporter.version import build_labels
 
 LINES = Spec("t_lines", "gauge", 'Lines; with "quotes", a \\ and a\nnewline.', ("org", "user"))

@@ -10,10 +10,10 @@ import pytest
 
 from aicode_exporter.errors import Unavailable
 from aicode_exporter.expose import catalog
-from aicode_exporter.expose.families import Family, Spec
 from aicode_exporter.pipeline.daily import DailyJob, UserDay, day_ranges, team_families
 from aicode_exporter.pipeline.jobs import PollContext
 from aicode_exporter.pipeline.records import User
+from aicode_exporter.toolkit.families import Family, Spec
 
 VALUE = Spec("aicode_test_daily", "gauge", "test", ("provider", "org"))
 NOW = datetime(2026, 3, 10, 13, 0, tzinfo=UTC)

@@ -13,8 +13,8 @@ import pytest
 
 from aicode_exporter.errors import AuthError
 from aicode_exporter.expose.telemetry import Telemetry
-from aicode_exporter.fetch.csvreader import Skipped
-from aicode_exporter.fetch.httpclient import ApiClient
+from aicode_exporter.toolkit.http.client import ApiClient
+from aicode_exporter.toolkit.http.csvstream import Skipped
 from aicode_exporter.vendors.changes import ChangeItem
 from aicode_exporter.vendors.cursor import VENDOR
 from aicode_exporter.vendors.cursor.client import PAGE_SIZE, CursorTrackingClient

@@ -12,7 +12,8 @@ import pytest
 
 from aicode_exporter.errors import AuthError, BadRequest, RateLimited, SchemaError, Unavailable
 from aicode_exporter.expose.telemetry import Telemetry
-from aicode_exporter.fetch.httpclient import ApiClient, BearerAuth
+from aicode_exporter.toolkit.http.auth import BearerAuth
+from aicode_exporter.toolkit.http.client import ApiClient
 from aicode_exporter.vendors.qoder.client import QoderMetricsClient
 from tests.support.fakes import QODER_KEY, FakeClock, QoderFake, fixture
 

@@ -11,13 +11,11 @@ import httpx
 import pytest
 
 from aicode_exporter.errors import SchemaError
-from aicode_exporter.fetch.httpclient import (
-    ApiClient,
-    EtagCache,
-    _ResponseReader,
-    basic_auth,
-)
-from aicode_exporter.fetch.ratelimit import TokenBucket
+from aicode_exporter.toolkit.http.auth import basic_auth
+from aicode_exporter.toolkit.http.body import BodyReader
+from aicode_exporter.toolkit.http.client import ApiClient
+from aicode_exporter.toolkit.http.etag import EtagCache
+from aicode_exporter.toolkit.http.ratelimit import TokenBucket
 from tests.support.fakes import FakeClock, Observer
 
 EP = "commits"
@@ -232,8 +230,8 @@ def test_token_bucket_refund_only_for_the_latest_slot() -> None:
 
 def test_stream_reader_hands_over_the_whole_body_at_its_end() -> None:
     kept: list[bytes] = []
-    reader = _ResponseReader(iter([b"a,b\r\n", b"1,2\r\n"]), EP, keep=kept.append,
-                             keep_limit=100)
+    reader = BodyReader(iter([b"a,b\r\n", b"1,2\r\n"]), EP, keep=kept.append,
+                        keep_limit=100)
     text = io.TextIOWrapper(io.BufferedReader(reader), encoding="utf-8", newline="")
     assert text.read() == "a,b\r\n1,2\r\n"
     assert kept == [b"a,b\r\n1,2\r\n"]

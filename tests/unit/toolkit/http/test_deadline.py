@@ -13,8 +13,9 @@ import httpx
 import pytest
 
 from aicode_exporter.errors import Unavailable
-from aicode_exporter.fetch.deadline import DeadlineTransport, within
-from aicode_exporter.fetch.httpclient import ApiClient, basic_auth
+from aicode_exporter.toolkit.http.auth import basic_auth
+from aicode_exporter.toolkit.http.client import ApiClient
+from aicode_exporter.toolkit.http.deadline import DeadlineTransport, within
 from tests.support.fakes import Observer
 
 EP = "commits"

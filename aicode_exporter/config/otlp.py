@@ -1,26 +1,37 @@
 """The `otlp:` block of the configuration, and resolve(): the block plus the standard
-OTEL_* variables -> the pusher's OtlpSettings (aicode_exporter/expose/otlp.py).
+OTEL_* variables -> the pusher's OtlpSettings (toolkit/otlp/pusher.py).
 
 A key of the block wins; where it is absent the OpenTelemetry variable applies (the
 metrics-specific one before the generic one), then the default. Without a block, setting
 an endpoint variable alone turns the push on. Header values are secrets: SecretStr in the
 model, redacted in OtlpSettings' repr, and never quoted in an error.
+
+Who reads the variables: the official exporter does, for every setting it reads with the
+spec's meaning (endpoint, headers, compression, certificate): OtlpSettings.from_env names
+the settings a variable supplied, and the pusher leaves those to the exporter. resolve()
+still reads them, to refuse a bad value at start and under --config.check with the
+variable's name and without quoting a header (the SDK logs a malformed header whole and
+carries on, or fails at the first push), and to show the endpoint in force. Two settings
+stay ours: the timeout (this SDK reads OTEL_EXPORTER_OTLP_(METRICS_)TIMEOUT as seconds,
+the spec says milliseconds, and one export must end within its interval) and gRPC's
+plaintext flag (the SDK lets OTEL_EXPORTER_OTLP_INSECURE override an http:// or https://
+scheme; the spec lets the scheme decide).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from pydantic import BeforeValidator, PrivateAttr, SecretStr, field_validator, model_validator
 
 from aicode_exporter.config.base import Duration, Strict
 from aicode_exporter.errors import ConfigError
-from aicode_exporter.expose.otlp import OtlpSettings, redact_userinfo
 
 DEFAULT_INTERVAL = timedelta(seconds=60)
 DEFAULT_TIMEOUT = timedelta(seconds=10)
@@ -33,6 +44,58 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _HOST_PORT = re.compile(r"[^\s/:@]+:\d{1,5}|\[[0-9A-Fa-f:.]+\]:\d{1,5}")
 
 Env = Mapping[str, str]
+Protocol_ = Literal["http/protobuf", "grpc"]
+
+
+@dataclass(frozen=True)
+class OtlpSettings:
+    """Everything the pusher needs, resolved from the `otlp:` block and the OTEL_*
+    variables. Header values never show in repr() or str(). `from_env`: the settings an
+    OTEL_* variable supplied (endpoint, headers, compression, ca_file), which the official
+    exporter reads itself."""
+
+    endpoint: str  # http/protobuf: the full URL (…/v1/metrics); grpc: as configured
+    protocol: Protocol_ = "http/protobuf"
+    interval: float = 60.0  # seconds
+    timeout: float = 10.0  # seconds, one export with the exporter's retries; <= interval
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    compression: Literal["gzip", "none"] = "gzip"
+    ca_file: str | None = None
+    insecure: bool = False  # grpc only: plaintext (http:// or OTEL_EXPORTER_OTLP_INSECURE)
+    from_env: frozenset[str] = frozenset()
+
+    def __repr__(self) -> str:
+        names = ",".join(k for k, _ in self.headers)
+        return (f"OtlpSettings(endpoint={self.safe_endpoint!r}, protocol={self.protocol!r}, "
+                f"interval={self.interval}, timeout={self.timeout}, "
+                f"headers=[{names}] (values redacted), compression={self.compression!r}, "
+                f"ca_file={self.ca_file!r}, insecure={self.insecure}, "
+                f"from_env={sorted(self.from_env)})")
+
+    __str__ = __repr__
+
+    @property
+    def safe_endpoint(self) -> str:
+        """The endpoint without user:password, for logs and the landing page."""
+        return redact_userinfo(self.endpoint)
+
+    def scrub(self, text: str) -> str:
+        """`text` with every header value (and URL userinfo) replaced."""
+        for _, value in self.headers:
+            if value:
+                text = text.replace(value, "<redacted>")
+        return text.replace(self.endpoint, self.safe_endpoint)
+
+
+def redact_userinfo(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if "@" not in parts.netloc:
+        return url
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"<redacted>@{host}"))
 
 
 def _number_as_text(v: Any) -> Any:
@@ -198,7 +261,7 @@ def resolve(cfg: OtlpConfig | None, env: Env) -> OtlpSettings | None:
         return None
 
     protocol_env = _env(env, *_metrics_and_generic("PROTOCOL"))
-    protocol: Literal["http/protobuf", "grpc"]
+    protocol: Protocol_
     if cfg.protocol is not None:
         protocol = cfg.protocol
     elif protocol_env is not None:
@@ -210,7 +273,10 @@ def resolve(cfg: OtlpConfig | None, env: Env) -> OtlpSettings | None:
     else:
         protocol = "http/protobuf"
 
+    from_env: set[str] = set()
     endpoint = _endpoint(protocol, cfg.endpoint, endpoint_env)
+    if cfg.endpoint is None and endpoint_env is not None:
+        from_env.add("endpoint")
     insecure = False
     if protocol == "grpc":
         scheme = urlsplit(endpoint).scheme if "://" in endpoint else ""
@@ -236,6 +302,8 @@ def resolve(cfg: OtlpConfig | None, env: Env) -> OtlpSettings | None:
     if headers is None:
         found = _env(env, *_metrics_and_generic("HEADERS"))
         headers = tuple(parse_env_headers(*found)) if found else ()
+        if found:
+            from_env.add("headers")
 
     compression = cfg.compression
     if compression is None and (found := _env(env, *_metrics_and_generic("COMPRESSION"))):
@@ -243,16 +311,19 @@ def resolve(cfg: OtlpConfig | None, env: Env) -> OtlpSettings | None:
         if value.lower() not in ("gzip", "none"):
             raise ConfigError(f"{name}: compression {value!r} is not supported (gzip or none)")
         compression = cast(Literal["gzip", "none"], value.lower())
+        from_env.add("compression")
 
     ca_file = str(cfg.ca_file) if cfg.ca_file is not None else None
     if ca_file is None and (found := _env(env, *_metrics_and_generic("CERTIFICATE"))):
         name, ca_file = found
         if not Path(ca_file).is_file():
             raise ConfigError(f"{name}: {ca_file!r} is not a readable file")
+        from_env.add("ca_file")
 
     return OtlpSettings(endpoint=endpoint, protocol=protocol,
                         interval=interval, timeout=timeout, headers=headers,
-                        compression=compression or "gzip", ca_file=ca_file, insecure=insecure)
+                        compression=compression or "gzip", ca_file=ca_file, insecure=insecure,
+                        from_env=frozenset(from_env))
 
 
 def _endpoint(protocol: str, configured: str | None, env: tuple[str, str] | None) -> str:

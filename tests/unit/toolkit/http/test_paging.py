@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from aicode_exporter.errors import SchemaError
-from aicode_exporter.fetch import paging
+from aicode_exporter.toolkit.http import paging
 
 
 def pages_of(n_items: int, size: int, stated: bool = True) -> Any:

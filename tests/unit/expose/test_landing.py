@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aicode_exporter.expose.server import landing_page
+from aicode_exporter.expose.landing import landing_page
 from aicode_exporter.expose.telemetry import Telemetry
 
 KEY = ("qoder", "acme", "changes")

@@ -1,51 +1,43 @@
-"""The one place that talks HTTP: timeouts, User-Agent, auth, pacing, retries, and the
-classification of every failure into the typed errors of errors.py.
+"""ApiClient: the request loop over httpx for one API instance: timeouts, User-Agent,
+auth, pacing, retries, and the classification of every failure into the typed errors of
+errors.py.
 
-Retry policy (the scheduler is the outer loop): 401/403 and other 4xx are final; 429 and
-503 wait for Retry-After; other 5xx, timeouts and connection errors back off with full
-jitter; all of it within the deadline the caller gives (an aggregate run passes its own;
-stream reads have none and are paced by the bucket).
+Retry policy (the caller's scheduler is the outer loop): 401/403 and other 4xx are final;
+429 and 503 wait for Retry-After; other 5xx, timeouts and connection errors back off with
+full jitter; all of it within the deadline the caller gives (a stream read may have none,
+and is paced by its bucket).
 
 Every request has a total time budget covering connect, headers and the whole body: the
-client's `timeout` (the provider's request_timeout), never beyond the caller's deadline.
-Each socket read is cut to what is left of it (fetch/deadline.py), and bodies are read as
-they stream, the clock checked between chunks, so a vendor sending its headers or its
-body one byte a second fails with Unavailable instead of hanging; and a body over
-`max_body_bytes` is a SchemaError before more than that is buffered.
+client's `timeout`, never beyond the caller's deadline. Each socket operation is cut to
+what is left of it (deadline.py) and the body is read by body.py within the same budget.
 
-Waits the vendor asks for (Retry-After, X-RateLimit-Reset with X-RateLimit-Remaining: 0)
-are read as seconds-until, epoch seconds, epoch milliseconds or an HTTP date; anything else
-(inf, nan, negative, beyond a day) is clamped to `max_wait` and logged once. A wait that
-does not fit the caller's deadline (or, without one, `max_wait`) is not slept: the request
-raises RateLimited carrying the wall time it ends, which the poller remembers.
+Pacing: one TokenBucket per bucket name (`rate_per_minute`); an endpoint uses the bucket
+`bucket_of` names for it, else the bucket of its own name, so several endpoints can share
+one limit. Waits the server asks for (Retry-After, X-RateLimit-Reset with
+X-RateLimit-Remaining: 0) are read by waits.py; an unusable one is clamped to `max_wait`
+and logged once. A wait that does not fit the caller's deadline (or, without one,
+`max_wait`) is not slept: the request raises RateLimited carrying the wall time it ends.
 
-Vendor text (error messages, details, codes, request ids, snippets of bodies) has the
-provider's key and its Authorization header forms replaced by <redacted> before it is
-logged or put into an exception.
+Text from the server (error messages, details, codes, request ids, body snippets) has
+the secrets replaced by <redacted> (redact.py) before it is logged or put into an error.
 
-Conditional GETs: the last 2xx body of each GET URL that came with an ETag is kept (a
-bounded LRU of raw bytes) and revalidated with If-None-Match; a 304 replays it as if it
-were a fresh 200 and gives the request's token back, since vendors do not count a 304
-against their rate limits.
+Conditional GETs: the last 2xx body of each GET URL that came with an ETag is kept
+(etag.py) and revalidated with If-None-Match; a 304 replays it as if it were a fresh 200
+and gives the request's token back, since APIs do not count a 304 against their limits.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import email.utils
 import io
 import json
 import logging
-import math
 import random
-import re
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any, NamedTuple, Protocol
-from urllib.parse import quote
 
 import httpx
 
@@ -57,8 +49,12 @@ from aicode_exporter.errors import (
     Unavailable,
     VendorError,
 )
-from aicode_exporter.fetch.deadline import DeadlineTransport, within
-from aicode_exporter.fetch.ratelimit import TokenBucket
+from aicode_exporter.toolkit.http.body import BodyReader, overrun, read_body
+from aicode_exporter.toolkit.http.deadline import DeadlineTransport, within
+from aicode_exporter.toolkit.http.etag import EtagCache
+from aicode_exporter.toolkit.http.ratelimit import TokenBucket
+from aicode_exporter.toolkit.http.redact import Redactor
+from aicode_exporter.toolkit.http.waits import parse_wait
 from aicode_exporter.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -70,12 +66,8 @@ BACKOFF_CAP = 30.0
 CONNECT_TIMEOUT = 10.0  # at most, within the request's budget
 MAX_BODY_BYTES = 64 << 20  # per response, after content decoding
 ERROR_BODY_BYTES = 64 << 10  # of an error response, read for its message; the rest dropped
-MAX_WAIT = 300.0  # default cap on an unusable vendor wait (one default poll interval)
-BELIEVABLE_WAIT = 86_400.0  # a vendor wait of more than a day is not believed
-CACHE_ENTRIES = 256  # conditional-GET cache: URLs kept per client (LRU)
-CACHE_BODY_LIMIT = 8 << 20  # bodies larger than this are not kept
-CACHE_TOTAL_LIMIT = 16 << 20  # all kept bodies of one client together (pods get 256Mi)
-REDACTED = "<redacted>"
+MAX_WAIT = 300.0  # default cap on an unusable server wait (one default poll interval)
+_OWN_BUCKETS: Mapping[str, str] = MappingProxyType({})  # every endpoint paced on its own
 _UNASKED_304 = "304 Not Modified to a request without If-None-Match"
 
 
@@ -89,84 +81,6 @@ class RequestObserver(Protocol):
     def request(self, key: EndpointKey, code: str) -> None: ...
 
     def rate_limited(self, key: EndpointKey) -> None: ...
-
-
-class BearerAuth(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self._header = f"Bearer {token}"
-
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        request.headers["Authorization"] = self._header
-        yield request
-
-    def __repr__(self) -> str:
-        return "BearerAuth(<redacted>)"
-
-
-def basic_auth(user: str) -> httpx.Auth:
-    return httpx.BasicAuth(user, "")
-
-
-# -- vendor waits ---------------------------------------------------------------------------
-
-def parse_wait(value: str | None, now: float) -> float | None:
-    """A vendor's wait header (Retry-After, X-RateLimit-Reset) as seconds from `now` (wall
-    time): seconds-until, a Unix time in seconds or milliseconds, or an HTTP date. None when
-    absent; ValueError when present but not believable (not a number or date, inf, nan,
-    negative, or ending more than BELIEVABLE_WAIT from now)."""
-    if value is None or not value.strip():
-        return None
-    text = value.strip()
-    try:
-        v = float(text)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-            epoch = when.timestamp()
-        except (TypeError, ValueError, IndexError, OverflowError):
-            raise ValueError(f"not a number or HTTP date: {text[:60]!r}") from None
-        if abs(epoch - now) > BELIEVABLE_WAIT:
-            raise ValueError(f"date too far from now: {text[:60]!r}") from None
-        return max(0.0, epoch - now)
-    if not math.isfinite(v) or v < 0:
-        raise ValueError(f"not a finite, non-negative number: {text[:60]!r}")
-    if v <= BELIEVABLE_WAIT:
-        return v  # seconds from now
-    for epoch in (v, v / 1000.0):  # a Unix time, in seconds or milliseconds
-        if now - BELIEVABLE_WAIT <= epoch <= now + BELIEVABLE_WAIT:
-            return max(0.0, epoch - now)
-    raise ValueError(f"neither seconds-until nor a time within a day: {text[:60]!r}")
-
-
-
-# -- redaction ------------------------------------------------------------------------------
-
-def secret_forms(secret: str) -> set[str]:
-    """A key as it may be echoed back: raw, URL-quoted, and the Basic-auth base64 of
-    `<key>:` (and `:<key>`, `<key>`), with and without padding. `Bearer <key>` contains
-    the raw key."""
-    if not secret:
-        return set()
-    forms = {secret, quote(secret, safe="")}
-    for raw in (f"{secret}:", f":{secret}", secret):
-        b64 = base64.b64encode(raw.encode()).decode()
-        forms |= {b64, b64.rstrip("=")}
-    return {f for f in forms if f}
-
-
-class Redactor:
-    """Replaces every form of the given secrets with <redacted>."""
-
-    def __init__(self, secrets: Iterable[str] = ()) -> None:
-        forms = set().union(*(secret_forms(s) for s in secrets)) if secrets else set()
-        self._pattern = (re.compile("|".join(re.escape(f) for f in
-                                             sorted(forms, key=len, reverse=True)))
-                         if forms else None)
-
-    def __call__(self, text: str) -> str:
-        if self._pattern is None or not text:
-            return text
-        return self._pattern.sub(REDACTED, text)
 
 
 def _same(text: str) -> str:
@@ -203,65 +117,6 @@ def _snippet(body: bytes, content_type: str = "",
     return f"non-JSON body ({content_type or 'no content-type'}): {text!r}"
 
 
-def _megabytes(n: int) -> str:
-    return f"{n >> 20} MiB" if n and n % (1 << 20) == 0 else f"{n} bytes"
-
-
-class CachedBody(NamedTuple):
-    etag: str
-    body: bytes  # as received, after content decoding
-    content_type: str
-
-
-class EtagCache:
-    """The last validated body per GET URL: LRU, bounded in entries and bytes."""
-
-    def __init__(self, entries: int = CACHE_ENTRIES, body_limit: int = CACHE_BODY_LIMIT,
-                 total_limit: int = CACHE_TOTAL_LIMIT) -> None:
-        self.entries = entries
-        self.body_limit = body_limit
-        self.total_limit = total_limit
-        self._items: OrderedDict[str, CachedBody] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    @property
-    def size(self) -> int:
-        return self._bytes
-
-    def get(self, url: str) -> CachedBody | None:
-        with self._lock:
-            found = self._items.get(url)
-            if found is not None:
-                self._items.move_to_end(url)
-            return found
-
-    def put(self, url: str, etag: str, body: bytes, content_type: str) -> bool:
-        """Keep body for url (replacing what was there); False, and forget url, when the
-        body is over the limit."""
-        with self._lock:
-            self._drop(url)
-            if len(body) > self.body_limit or len(body) > self.total_limit or self.entries < 1:
-                return False
-            self._items[url] = CachedBody(etag, body, content_type)
-            self._bytes += len(body)
-            while len(self._items) > self.entries or self._bytes > self.total_limit:
-                self._drop(next(iter(self._items)))
-            return True
-
-    def discard(self, url: str) -> None:
-        with self._lock:
-            self._drop(url)
-
-    def _drop(self, url: str) -> None:
-        old = self._items.pop(url, None)
-        if old is not None:
-            self._bytes -= len(old.body)
-
-
 class _Reply(NamedTuple):
     """A response whose status and headers are in; `body` holds the whole body unless it
     is streamed to the caller (stream_text), where `started` and `end` bound its reading."""
@@ -273,12 +128,14 @@ class _Reply(NamedTuple):
 
 
 class ApiClient:
-    """HTTP for one provider instance: one httpx.Client, one bucket per endpoint, one
-    conditional-GET cache.
+    """HTTP for one API instance: one httpx.Client, one conditional-GET cache, one
+    TokenBucket per name in `rate_per_minute`.
 
+    An endpoint is paced by the bucket `bucket_of[endpoint]` names, else by the bucket of
+    its own name (`bucket()`), so endpoints that share one server limit share one bucket.
     `timeout` is the total budget of one request (connect, headers and body); `max_wait`
-    caps a vendor wait that cannot be believed and is the longest a request without a
-    deadline (a stream read) sleeps for one; `secrets` are redacted from vendor text."""
+    caps a server wait that cannot be believed and is the longest a request without a
+    deadline (a stream read) sleeps for one; `secrets` are redacted from server text."""
 
     def __init__(
         self,
@@ -289,8 +146,8 @@ class ApiClient:
         auth: httpx.Auth,
         timeout: float,
         rate_per_minute: Mapping[str, float],
-        bucket_of: Mapping[str, str] | None = None,
         observer: RequestObserver,
+        bucket_of: Mapping[str, str] = _OWN_BUCKETS,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
@@ -312,11 +169,12 @@ class ApiClient:
             transport=transport if transport is not None else DeadlineTransport(),
             follow_redirects=False,
         )
-        # Rate buckets by name; an endpoint uses the bucket `bucket_of` names, else the
-        # one of its own name (several endpoints may share one limit).
         self._buckets = {name: TokenBucket(r, clock=clock, sleep=sleep)
                          for name, r in rate_per_minute.items()}
-        self._bucket_of = dict(bucket_of or {})
+        unknown = sorted(set(bucket_of.values()) - set(self._buckets))
+        if unknown:
+            raise ValueError(f"bucket_of names bucket(s) without a rate: {', '.join(unknown)}")
+        self._bucket_of = dict(bucket_of)
         self._observer = observer
         self._clock = clock
         self._wall = wall
@@ -332,6 +190,7 @@ class ApiClient:
         self._client.close()
 
     def bucket(self, endpoint: str) -> TokenBucket:
+        """The bucket that paces `endpoint`: the one bucket_of names, else its own."""
         return self._buckets[self._bucket_of.get(endpoint, endpoint)]
 
     # -- public calls --------------------------------------------------------------------
@@ -380,11 +239,12 @@ class ApiClient:
                 def keep(body: bytes) -> None:
                     self._remember(req, resp, body)
         try:
-            raw = _ResponseReader(resp.iter_bytes(), endpoint, keep=keep,
-                                  keep_limit=self.cache.body_limit, clock=self._clock,
-                                  budget=(reply.started, reply.end, deadline),
-                                  max_bytes=self.max_body_bytes,
-                                  on_error=lambda: count("error"))
+            raw = BodyReader(resp.iter_bytes(), endpoint, clock=self._clock,
+                             budget=(reply.started, reply.end, deadline),
+                             limit=self.max_body_bytes,
+                             declared=resp.headers.get("content-length", ""),
+                             keep=keep, keep_limit=self.cache.body_limit,
+                             on_error=lambda: count("error"))
             yield io.TextIOWrapper(io.BufferedReader(raw, 65536), encoding="utf-8",
                                    errors="replace", newline="")
         finally:
@@ -469,7 +329,7 @@ class ApiClient:
                                    endpoint=endpoint)
             except httpx.TimeoutException:
                 self._observer.request(key, "error")
-                last = _overrun(endpoint, budget)
+                last = overrun(endpoint, budget)
             except httpx.HTTPError as e:
                 self._observer.request(key, "error")
                 last = Unavailable(
@@ -484,13 +344,14 @@ class ApiClient:
                 status = resp.status_code
                 try:
                     if self._clock() > end:  # the headers alone took the whole budget
-                        raise _overrun(endpoint, budget)
+                        raise overrun(endpoint, budget)
                     if resp.is_success and stream:
                         return _Reply(resp, b"", started, end)  # counted by the reader
                     limit_bytes = (self.max_body_bytes if resp.is_success
                                    else ERROR_BODY_BYTES)
-                    body = self._read_body(endpoint, resp, end, budget, limit_bytes,
-                                           truncate=not resp.is_success)
+                    body = read_body(resp, endpoint, clock=self._clock, started=started,
+                                     end=end, limit=limit_bytes,
+                                     truncate=not resp.is_success)
                 except VendorError as e:
                     resp.close()
                     self._observer.request(key, "error")
@@ -538,41 +399,6 @@ class ApiClient:
                                until=self._wall() + wait, header=header)
         return RateLimited(f"next request slot is past {within} "
                            f"(limit {bucket.per_minute:g}/min)", endpoint=endpoint)
-
-    def _read_body(self, endpoint: str, resp: httpx.Response, end: float, budget: float,
-                   limit: int, *, truncate: bool) -> bytes:
-        """The body as it streams in, the clock checked between chunks; past `limit`
-        bytes a SchemaError (or, with `truncate`, the first `limit` bytes)."""
-        declared = resp.headers.get("content-length", "").strip()
-        if not truncate and declared.isdigit() and int(declared) > limit:
-            raise self._too_large(endpoint, limit)
-        chunks: list[bytes] = []
-        size = 0
-        try:
-            with within(end - self._clock()):
-                for chunk in resp.iter_bytes():
-                    if size + len(chunk) > limit:
-                        if not truncate:
-                            raise self._too_large(endpoint, limit)
-                        chunks.append(chunk[:limit - size])
-                        break
-                    size += len(chunk)
-                    chunks.append(chunk)
-                    if self._clock() > end:
-                        raise _overrun(endpoint, budget)
-        except httpx.TimeoutException:
-            raise _overrun(endpoint, budget) from None
-        except httpx.HTTPError as e:
-            raise Unavailable(f"response body cut off: {type(e).__name__}",
-                              endpoint=endpoint) from None
-        finally:
-            resp.close()
-        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
-
-    def _too_large(self, endpoint: str, limit: int) -> SchemaError:
-        return SchemaError(f"response from endpoint {endpoint} is larger than the "
-                           f"{_megabytes(limit)} allowed per request (max_body_bytes)",
-                           endpoint=endpoint)
 
     def _wait_header(self, endpoint: str, header: str, raw: str | None) -> float | None:
         """A vendor wait header in seconds: None when absent, max_wait when unusable (said
@@ -627,107 +453,6 @@ class ApiClient:
         if status >= 500:
             return Unavailable(f"server error: {msg}", **common), 0.0
         return BadRequest(f"request rejected: {msg}", **common), None
-
-
-class _ResponseReader(io.RawIOBase):
-    """A streamed httpx body as a raw file, so TextIOWrapper and csv can read it lazily.
-
-    With `clock` and `budget` (started, end, deadline): the time spent waiting for chunks
-    (plus what the headers took) may not pass end - started, nor the clock the deadline;
-    with `max_bytes`, the body may not be longer. `on_error` is called before either, or a
-    cut-off body, raises."""
-
-    def __init__(self, chunks: Iterator[bytes], endpoint: str, *,
-                 keep: Callable[[bytes], None] | None = None, keep_limit: int = 0,
-                 clock: Callable[[], float] | None = None,
-                 budget: tuple[float, float, float | None] | None = None,
-                 max_bytes: int | None = None,
-                 on_error: Callable[[], None] | None = None) -> None:
-        self._chunks = chunks
-        self._buf = b""
-        self._endpoint = endpoint
-        # keep(body) gets the whole body once it has been read to the end, unless it
-        # grew past keep_limit.
-        self._keep = keep
-        self._keep_limit = keep_limit
-        self._kept: list[bytes] = []
-        self._kept_size = 0
-        self._clock = clock
-        self._budget = budget
-        self._spent = (clock() - budget[0]) if clock is not None and budget else 0.0
-        self._max_bytes = max_bytes
-        self._size = 0
-        self._on_error = on_error
-
-    def readable(self) -> bool:
-        return True
-
-    def _fail(self, error: VendorError) -> VendorError:
-        self._keep, self._kept = None, []
-        if self._on_error is not None:
-            self._on_error()
-        return error
-
-    def _next_chunk(self) -> bytes:
-        if self._clock is None or self._budget is None:
-            return next(self._chunks)
-        started, end, until = self._budget
-        t0 = self._clock()
-        left = end - started - self._spent
-        if until is not None:
-            left = min(left, until - t0)
-        with within(left):
-            chunk = next(self._chunks)  # StopIteration at the end: the body is all in
-        now = self._clock()
-        self._spent += now - t0
-        if self._spent > end - started or (until is not None and now > until):
-            raise self._fail(self._too_slow())
-        return chunk
-
-    def _too_slow(self) -> Unavailable:
-        budget = self._budget[1] - self._budget[0] if self._budget else 0.0
-        return _overrun(self._endpoint, budget)
-
-    def readinto(self, b: Any) -> int:
-        while not self._buf:
-            try:
-                self._buf = self._next_chunk()
-            except StopIteration:
-                self._finish()
-                return 0
-            except httpx.TimeoutException:
-                raise self._fail(self._too_slow()) from None
-            except httpx.HTTPError as e:
-                raise self._fail(Unavailable(f"response body cut off: {type(e).__name__}",
-                                             endpoint=self._endpoint)) from None
-            self._size += len(self._buf)
-            if self._max_bytes is not None and self._size > self._max_bytes:
-                self._buf = b""
-                raise self._fail(SchemaError(
-                    f"response from endpoint {self._endpoint} is larger than the "
-                    f"{_megabytes(self._max_bytes)} allowed per request (max_body_bytes)",
-                    endpoint=self._endpoint))
-            if self._keep is not None:
-                self._kept_size += len(self._buf)
-                if self._kept_size > self._keep_limit:
-                    self._keep, self._kept = None, []
-                else:
-                    self._kept.append(self._buf)
-        n = min(len(b), len(self._buf))
-        b[:n] = self._buf[:n]
-        self._buf = self._buf[n:]
-        return n
-
-    def _finish(self) -> None:
-        keep, self._keep = self._keep, None
-        if keep is not None:
-            keep(b"".join(self._kept))
-        self._kept = []
-
-
-def _overrun(endpoint: str, budget: float) -> Unavailable:
-    """Any timeout of a request: its whole budget is what ran out."""
-    return Unavailable(f"response took longer than {round(budget, 1):g}s", endpoint=endpoint)
 
 
 def _clean(params: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
-"""Streaming CSV reading for the vendors' exports: rows parsed as they arrive, never the
-whole body in memory. Structural damage (a short row, an unclosed quote, a header that is
-not the vendor's) fails the read so the poll commits nothing; a single bad record is
-skipped and counted."""
+"""Streaming CSV reading for API exports: rows parsed as they arrive, never the whole
+body in memory. Structural damage (a short row, an unclosed quote, a header that lacks a
+required column) fails the read so the caller commits nothing; a single bad record is
+skipped and counted. What a column means is the caller's: `row_hook` may reshape a row
+(parse a JSON column, say) or refuse it."""
 
 from __future__ import annotations
 
@@ -19,9 +20,13 @@ from aicode_exporter.errors import SchemaError
 
 M = TypeVar("M", bound=BaseModel)
 
-# Commit messages can be long; the csv module's default 128 KiB field cap is not ours to
-# impose on a vendor's data.
-csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
+# Text fields can be long; the csv module's default 128 KiB field cap is not ours to
+# impose on an API's data. Set when a read starts (the limit is the csv module's, global).
+FIELD_SIZE_LIMIT = min(sys.maxsize, 2**31 - 1)
+
+# A row's fields (renamed, "" as None) -> the fields to validate; ValueError(reason) skips
+# the row with that reason.
+RowHook = Callable[[dict[str, Any]], dict[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +49,8 @@ def snake_to_camel(name: str) -> str:
     return head + "".join(p[:1].upper() + p[1:] for p in rest)
 
 
+def _same_row(row: dict[str, Any]) -> dict[str, Any]:
+    return row
 
 
 def validate_items(model: type[M], items: Iterable[Any]) -> Iterator[M | Skipped]:
@@ -57,7 +64,12 @@ def validate_items(model: type[M], items: Iterable[Any]) -> Iterator[M | Skipped
 
 
 def read_csv(text: Iterable[str], model: type[M], *, required: Iterable[str], endpoint: str,
-             rename: Callable[[str], str] = lambda c: c) -> Iterator[M | Skipped]:
+             rename: Callable[[str], str] = lambda c: c,
+             row_hook: RowHook = _same_row) -> Iterator[M | Skipped]:
+    """Records of `model`, one per row, columns renamed by `rename` (an empty field is
+    None, fields past the header are ignored); a row that `row_hook` or the model refuses
+    is Skipped."""
+    csv.field_size_limit(FIELD_SIZE_LIMIT)
     reader = csv.reader(text)
     try:
         header = next(reader, None)
@@ -81,14 +93,11 @@ def read_csv(text: Iterable[str], model: type[M], *, required: Iterable[str], en
             # Fields past the header (a newer export's extra column) are ignored.
             data: dict[str, Any] = {c: (v if v != "" else None)
                                     for c, v in zip(columns, row, strict=False)}
-            raw_meta = data.pop("metadataJson", None)
-            if raw_meta is not None:
-                try:
-                    data["metadata"] = json.loads(raw_meta)
-                except ValueError:
-                    yield _skipped(f"CSV row {reader.line_num}: metadata_json is not JSON",
-                                   "\x1f".join(row))
-                    continue
+            try:
+                data = row_hook(data)
+            except ValueError as e:
+                yield _skipped(f"CSV row {reader.line_num}: {e}", "\x1f".join(row))
+                continue
             try:
                 yield model.model_validate(data)
             except ValidationError as e:

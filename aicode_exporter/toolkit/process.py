@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from prometheus_client import GCCollector, PlatformCollector, ProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
 
-from aicode_exporter.expose.families import Family, Spec
+from aicode_exporter.toolkit.families import Family, Spec
 
 
 def standard_collectors() -> tuple[Collector, ...]:

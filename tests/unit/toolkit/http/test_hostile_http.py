@@ -18,16 +18,13 @@ import pytest
 from aicode_exporter.errors import AuthError, RateLimited, SchemaError, Unavailable, VendorError
 from aicode_exporter.expose.snapshot import Publisher
 from aicode_exporter.expose.telemetry import Telemetry
-from aicode_exporter.fetch import paging
-from aicode_exporter.fetch.httpclient import (
-    ApiClient,
-    BearerAuth,
-    basic_auth,
-    parse_wait,
-)
-from aicode_exporter.logsetup import JsonFormatter, LogfmtFormatter
 from aicode_exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext, ProviderRuntime
 from aicode_exporter.pipeline.poller import Poller
+from aicode_exporter.toolkit.http import paging
+from aicode_exporter.toolkit.http.auth import BearerAuth, basic_auth
+from aicode_exporter.toolkit.http.client import ApiClient
+from aicode_exporter.toolkit.http.waits import parse_wait
+from aicode_exporter.toolkit.logfmt import JsonFormatter, LogfmtFormatter
 from aicode_exporter.vendors.qoder.client import QoderMetricsClient
 from tests.support.fakes import FakeClock, Observer
 

@@ -4,6 +4,7 @@ counting, skipping and logging of the pusher; secrets."""
 
 from __future__ import annotations
 
+import gzip
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from opentelemetry.exporter.otlp.proto.common.metrics_encoder import encode_metrics
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
@@ -19,23 +21,23 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
 from pydantic import ValidationError
 
+from aicode_exporter.config.otlp import OtlpConfig, OtlpSettings, resolve
 from aicode_exporter.errors import ConfigError
-from aicode_exporter.expose.families import Family, Spec
-from aicode_exporter.expose.otlp import (
+from aicode_exporter.expose.push import (
     OTLP_EXPORT_DURATION,
     OTLP_EXPORTS,
-    FixedStartTimes,
-    InMemoryStartTimes,
     OtlpPusher,
-    OtlpSettings,
-    SplitStartTimes,
-    build_exporter,
     build_resource,
-    otlp_name,
-    otlp_unit,
 )
 from aicode_exporter.expose.snapshot import Publisher, build_snapshot
-from aicode_exporter.otlpconfig import OtlpConfig, resolve
+from aicode_exporter.toolkit.families import Family, Spec
+from aicode_exporter.toolkit.otlp.data import otlp_name, otlp_unit
+from aicode_exporter.toolkit.otlp.pusher import build_exporter
+from aicode_exporter.toolkit.otlp.starts import (
+    FixedStartTimes,
+    InMemoryStartTimes,
+    SplitStartTimes,
+)
 from aicode_exporter.version import __version__
 from tests.support.fakes import FakeClock
 from tests.support.otlp_receivers import (
@@ -147,11 +149,33 @@ def test_samples_of_one_name_from_many_parts_are_merged_as_render_does() -> None
     assert points[(("endpoint", "overview"), ("org", "a"), ("provider", "qoder"))].value == 0.0
 
 
+class PostedSession(requests.Session):
+    """The official HTTP exporter's session, answering 200 to every export and keeping
+    what was posted, decoded."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[ExportMetricsServiceRequest] = []
+
+    def request(self, method: str | bytes, url: str | bytes, *args: Any,
+                **kwargs: Any) -> requests.Response:
+        body = kwargs["data"]
+        if kwargs.get("headers", {}).get("Content-Encoding") == "gzip":
+            body = gzip.decompress(body)
+        self.requests.append(ExportMetricsServiceRequest.FromString(body))
+        response = requests.Response()
+        response.status_code = 200
+        return response
+
+
 def test_5000_series_of_one_metric_all_arrive_without_an_overflow_point() -> None:
     fam = COMMITS.family((("qoder", "acme", f"repo-{i}", "true"), float(i)) for i in range(5000))
-    exp = RecordingExporter()
-    assert pusher(lambda: [fam], exp, max_points_per_request=1000).export_once()
+    exp = PostedSession()  # the official exporter splits the export into requests
+    p = OtlpPusher(settings(), lambda: [fam], InMemoryStartTimes(), max_points_per_request=1000,
+                   exporter_factory=lambda s: build_exporter(s, exp, batch_size=1000))
+    assert p.export_once()
     assert len(exp.requests) == 5  # split into requests, every one with the resource
+    assert all(r.resource_metrics[0].resource.attributes for r in exp.requests)
     m = pushed(exp).metrics["aicode_commits"]
     assert len(m.points) == 5000
     assert {p.attributes["repo"] for p in m.points} == {f"repo-{i}" for i in range(5000)}

@@ -17,9 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
-from aicode_exporter.expose.server import MetricsServer, _accepts_gzip, _accepts_openmetrics
+from aicode_exporter.expose.server import MetricsServer
 from aicode_exporter.expose.snapshot import Publisher, Snapshot
 from aicode_exporter.expose.telemetry import Telemetry
+from aicode_exporter.toolkit.web.negotiate import accepts_gzip, accepts_openmetrics
 
 # --- content negotiation --------------------------------------------------------------
 
@@ -30,7 +31,7 @@ from aicode_exporter.expose.telemetry import Telemetry
     "gzip;q=garbage", "gzip;q=-1", "x-gzip;q=0",
 ])
 def test_gzip_not_acceptable(header: str) -> None:
-    assert not _accepts_gzip(header), header
+    assert not accepts_gzip(header), header
 
 
 @pytest.mark.parametrize("header", [
@@ -38,7 +39,7 @@ def test_gzip_not_acceptable(header: str) -> None:
     "br, *;q=0.2", "identity;q=0.5, gzip", "x-gzip", "deflate, gzip;q=0.8",
 ])
 def test_gzip_acceptable(header: str) -> None:
-    assert _accepts_gzip(header), header
+    assert accepts_gzip(header), header
 
 
 @pytest.mark.parametrize(("accept", "om"), [
@@ -53,7 +54,7 @@ def test_gzip_acceptable(header: str) -> None:
     ("*/*", False),
 ])
 def test_openmetrics_only_when_acceptable(accept: str, om: bool) -> None:
-    assert _accepts_openmetrics(accept) is om
+    assert accepts_openmetrics(accept) is om
 
 
 # --- a server with small limits -------------------------------------------------------
@@ -237,7 +238,7 @@ def test_503_when_every_connection_is_busy(make_server: Callable[..., MetricsSer
             busy.append(s)  # never read: the handler blocks in its write
         _wait_for(lambda: server.stats().open_connections == 2)
         time.sleep(0.2)
-        with caplog.at_level(logging.WARNING, logger="aicode_exporter.expose.server"):
+        with caplog.at_level(logging.WARNING, logger="aicode_exporter.toolkit.web.server"):
             start = time.monotonic()
             r = _get(server.port, "/-/healthy")
             took = time.monotonic() - start
@@ -294,7 +295,7 @@ def test_emfile_on_accept_backs_off_and_recovers(
         calls += 1
         raise OSError(errno.EMFILE, "Too many open files")
 
-    with caplog.at_level(logging.INFO, logger="aicode_exporter.expose.server"):
+    with caplog.at_level(logging.INFO, logger="aicode_exporter.toolkit.web.server"):
         monkeypatch.setattr(socket.socket, "accept", emfile)
         pending = _connect(server.port)
         time.sleep(0.6)

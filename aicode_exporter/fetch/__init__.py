@@ -1,2 +1,0 @@
-"""HTTP to any vendor: client, pacing, paging, streamed CSV. Names no vendor and imports
-nothing above it."""

@@ -1,0 +1,1 @@
+"""OTLP push of an exporter's families on the official OpenTelemetry exporter."""
