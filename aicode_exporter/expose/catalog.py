@@ -81,10 +81,13 @@ class Shared:
         """The spec mappings build families with (HELP completed by the catalogue)."""
         return self.with_sources(())
 
-    def with_sources(self, sources: Sequence[str]) -> Spec:
-        where = "; ".join(sources)
-        text = f"{self.what} {where}. {CACHED}" if where else f"{self.what} {CACHED}"
-        return Spec(self.name, self.kind, text, BASE + self.labelnames, source=where)
+    def with_sources(self, sources: Sequence[str | tuple[str, str]]) -> Spec:
+        """HELP naming each source; a source is its text, or (text for HELP, the full
+        endpoint and field for the docs) where the full path is too long for HELP."""
+        short = "; ".join(s if isinstance(s, str) else s[0] for s in sources)
+        full = "; ".join(s if isinstance(s, str) else s[1] for s in sources)
+        text = f"{self.what} {short}. {CACHED}" if short else f"{self.what} {CACHED}"
+        return Spec(self.name, self.kind, text, BASE + self.labelnames, source=full)
 
 
 COMMITS = StreamCounter("aicode_commits_total", "commits", "Commit records.",

@@ -108,7 +108,9 @@ class Vendor:
     config_model: type[ProviderBase]  # with `type: Literal[name]`
     auth: Callable[[str], httpx.Auth]  # API key -> how requests carry it
     specs: Sequence[Spec] = ()  # metrics only this vendor feeds
-    sources: Mapping[str, str] = field(default_factory=dict)  # shared metric -> source
+    # shared metric -> where this vendor's values come from: "Vendor GET /path field", or
+    # (that for HELP, the full path for the docs) when the full path is long
+    sources: Mapping[str, str | tuple[str, str]] = field(default_factory=dict)
     jobs: Callable[[Any, ApiClient, Wiring], list[Endpoint]] | None = None
     streams: Sequence[RecordStream] = ()
     daily: Sequence[DailyReport] = ()

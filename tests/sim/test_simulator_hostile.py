@@ -159,6 +159,7 @@ def test_drip_pure_handler_yields_one_byte_at_a_time_with_a_pause() -> None:
     assert b"".join(first) == b'{"suc'
 
 
+@pytest.mark.slow  # real sockets, real time
 def test_drip_over_http_never_finishes_quickly() -> None:
     sim = make("drip:rate=20")
     sim.start()
@@ -186,6 +187,7 @@ def test_drip_over_http_never_finishes_quickly() -> None:
         assert time.monotonic() - started < 5
 
 
+@pytest.mark.slow  # real sockets, real time
 def test_drip_head_sends_the_status_line_and_headers_at_the_same_pace() -> None:
     sim = make("drip:rate=20,head=1")
     sim.start()

@@ -9,10 +9,14 @@ from aicode_exporter.toolkit.families import Spec
 PREFIX = "/v1/organizations/{organization_id}"  # every route; left out of HELP for length
 
 
+def _source(source: str) -> tuple[str, str]:
+    """(for HELP, in full) as _qoder words them."""
+    return f"Qoder {source}", "Qoder " + source.replace("GET /", f"GET {PREFIX}/", 1)
+
+
 def _qoder(name: str, what: str, source: str, *extra: str) -> Spec:
-    full = source.replace("GET /", f"GET {PREFIX}/", 1)
-    return Spec(name, "gauge", f"{what} Qoder {source}. {CACHED}", BASE + extra,
-                source=f"Qoder {full}")
+    short, full = _source(source)
+    return Spec(name, "gauge", f"{what} {short}. {CACHED}", BASE + extra, source=full)
 
 
 OV = "GET /ai-code/stats/overview"
@@ -81,10 +85,10 @@ DAILY_EXT_AI_LINES = _qoder("aicode_daily_extension_ai_lines_added",
                             f"{TREND} extItems[].aiLinesAdded", "extension")
 # Shared figures Qoder feeds (catalogue templates): where its values come from.
 SOURCES = {
-    catalog.DAILY_TAB_SUGGESTIONS.name: f"Qoder {TREND} nextItems[].nextSuggestedCount",
-    catalog.DAILY_TAB_ACCEPTS.name: f"Qoder {TREND} nextItems[].nextAcceptedCount",
-    catalog.DAILY_TAB_ACCEPT_RATIO.name: f"Qoder {TREND} nextItems[].nextAcceptRate/100",
-    catalog.DAILY_DATE.name: f"Qoder {TREND} items[].date",
+    catalog.DAILY_TAB_SUGGESTIONS.name: _source(f"{TREND} nextItems[].nextSuggestedCount"),
+    catalog.DAILY_TAB_ACCEPTS.name: _source(f"{TREND} nextItems[].nextAcceptedCount"),
+    catalog.DAILY_TAB_ACCEPT_RATIO.name: _source(f"{TREND} nextItems[].nextAcceptRate/100"),
+    catalog.DAILY_DATE.name: _source(f"{TREND} items[].date"),
 }
 
 SPECS = (
