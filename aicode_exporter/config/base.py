@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
+import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -20,8 +21,11 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from yaml.composer import ComposerError
+from yaml.nodes import Node
 
 from aicode_exporter.durations import parse_duration
+from aicode_exporter.errors import ConfigError
 
 MAX_WINDOW = timedelta(days=90)
 MAX_KEY_FILE_BYTES = 64 * 1024  # a key file is a line; /dev/zero is not a key file
@@ -67,6 +71,72 @@ def read_capped(path: Path, limit: int) -> bytes | None:
     with path.open("rb") as f:
         data = f.read(limit + 1)
     return None if len(data) > limit else data
+
+
+MAX_YAML_DEPTH = 32  # nesting of mappings and lists; the schemas need 4
+
+
+class _Loader(yaml.SafeLoader):
+    """safe_load with a nesting limit: PyYAML composes nodes recursively, so a deeply
+    nested document would otherwise end in RecursionError (and pydantic after it)."""
+
+    depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        if self.depth >= MAX_YAML_DEPTH:
+            event = self.peek_event()  # type: ignore[no-untyped-call]
+            raise ComposerError(None, None, f"nested deeper than {MAX_YAML_DEPTH} levels",
+                                event.start_mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
+
+
+def read_yaml_mapping(path: Path, limit: int, what: str) -> dict[str, Any]:
+    """A YAML file whose top level is a mapping (empty: {}), at most `limit` bytes; every
+    problem a ConfigError naming the file and, for YAML errors, the line and column."""
+    try:
+        raw = read_capped(path, limit)
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read {what}: {e.strerror}") from None
+    if raw is None:
+        raise ConfigError(f"{path}: {what} is larger than {limit // 1024} KiB")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line}: not UTF-8 text") from None
+    try:
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader with a depth limit
+    except RecursionError:
+        raise ConfigError(f"{path}: invalid YAML: nested too deeply") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e)
+        ctx, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
+        if ctx and cmark:
+            problem += f" ({ctx} started at line {cmark.line + 1})"
+        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    return data
+
+
+def describe_error(err: Any, where: str) -> str:
+    """One pydantic validation error in the words of every config error: `where: what`."""
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        return f"{where}: unknown key"
+    if kind == "missing":
+        return f"{where}: required key is missing"
+    if kind == "literal_error":
+        return f"{where}: must be one of {err['ctx']['expected']}"
+    return f"{where}: {str(err['msg']).removeprefix('Value error, ')}"
 
 
 def _read_key_file(setting: str, path: Path) -> bytes:

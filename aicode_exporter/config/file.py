@@ -13,13 +13,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Union
 
-import yaml
 from pydantic import Field, ValidationError, create_model, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
-from yaml.composer import ComposerError
-from yaml.nodes import Node
 
-from aicode_exporter.config.base import ProviderBase, UsersConfig, read_capped
+from aicode_exporter.config.base import (
+    ProviderBase,
+    UsersConfig,
+    describe_error,
+    read_yaml_mapping,
+)
 from aicode_exporter.config.otlp import OtlpConfig
 from aicode_exporter.config.otlp import resolve as resolve_otlp
 from aicode_exporter.config.teams import TeamsConfig
@@ -105,52 +107,14 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 def _describe(err: Any) -> str:
     where = _loc(tuple(err["loc"])) or "(top level)"
     kind = err["type"]
-    if kind == "extra_forbidden":
-        return f"{where}: unknown key"
-    if kind == "missing":
-        return f"{where}: required key is missing"
     if kind == "union_tag_invalid":
         return f"{where}.type: must be one of {', '.join(vendors())}"
     if kind == "union_tag_not_found":
         return f"{where}.type: required key is missing ({' or '.join(vendors())})"
-    msg = str(err["msg"]).removeprefix("Value error, ")
-    return f"{where}: {msg}"
+    return describe_error(err, where)
 
 
 MAX_CONFIG_BYTES = 1024 * 1024
-MAX_DEPTH = 32  # nesting of mappings and lists; the schema needs 4
-
-
-class _Loader(yaml.SafeLoader):
-    """safe_load with a nesting limit: PyYAML composes nodes recursively, so a deeply
-    nested document would otherwise end in RecursionError (and pydantic after it)."""
-
-    depth = 0
-
-    def compose_node(self, parent: Node | None, index: int) -> Node | None:
-        if self.depth >= MAX_DEPTH:
-            event = self.peek_event()  # type: ignore[no-untyped-call]
-            raise ComposerError(None, None, f"nested deeper than {MAX_DEPTH} levels",
-                                event.start_mark)
-        self.depth += 1
-        try:
-            return super().compose_node(parent, index)
-        finally:
-            self.depth -= 1
-
-
-def _read(p: Path) -> str:
-    try:
-        raw = read_capped(p, MAX_CONFIG_BYTES)
-    except OSError as e:
-        raise ConfigError(f"{p}: cannot read config file: {e.strerror}") from None
-    if raw is None:
-        raise ConfigError(f"{p}: config file is larger than {MAX_CONFIG_BYTES // 1024} KiB")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        line = raw[:e.start].count(b"\n") + 1
-        raise ConfigError(f"{p}: line {line}: not UTF-8 text") from None
 
 
 def _unknown_env(env: Mapping[str, str], data: dict[str, Any]) -> str | None:
@@ -202,23 +166,7 @@ def load_config(path: str | Path) -> Config:
     The environment (AICODE_*) is read by pydantic-settings, and checked here."""
     env = os.environ
     p = Path(path)
-    text = _read(p)
-    try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader with a depth limit
-    except RecursionError:
-        raise ConfigError(f"{p}: invalid YAML: nested too deeply") from None
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" line {mark.line + 1} column {mark.column + 1}" if mark else ""
-        problem = getattr(e, "problem", None) or str(e)
-        ctx, cmark = getattr(e, "context", None), getattr(e, "context_mark", None)
-        if ctx and cmark:
-            problem += f" ({ctx} started at line {cmark.line + 1})"
-        raise ConfigError(f"{p}:{where}: invalid YAML: {problem}") from None
-    if data is None:
-        data = {}
-    if not isinstance(data, dict):
-        raise ConfigError(f"{p}: the top level must be a mapping of keys")
+    data = read_yaml_mapping(p, MAX_CONFIG_BYTES, "config file")
     bad = _unknown_env(env, data)
     if bad:
         known = ", ".join(ENV_PREFIX + n.upper() for n in Config.model_fields)

@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import bcrypt
-import yaml
 from pydantic import (
     AfterValidator,
     BeforeValidator,
@@ -31,7 +30,7 @@ from pydantic import (
     field_validator,
 )
 
-from aicode_exporter.config.base import Strict, read_capped
+from aicode_exporter.config.base import Strict, describe_error, read_yaml_mapping
 from aicode_exporter.errors import ConfigError
 
 MAX_WEB_CONFIG_BYTES = 1024 * 1024
@@ -114,31 +113,12 @@ class WebConfig(Strict):
 
 def _describe(err: Any) -> str:
     where = ".".join(str(p) for p in err["loc"] if p != "[key]") or "(top level)"
-    kind = err["type"]
-    if kind == "extra_forbidden":
-        return f"{where}: unknown key"
-    if kind == "missing":
-        return f"{where}: required key is missing"
-    if kind == "literal_error":
-        return f"{where}: must be one of {err['ctx']['expected']}"
-    return f"{where}: {str(err['msg']).removeprefix('Value error, ')}"
+    return describe_error(err, where)
 
 
 def load_web_config(path: Path) -> WebConfig:
     """Read and validate; every problem is a ConfigError naming the file and the key."""
-    try:
-        raw = read_capped(path, MAX_WEB_CONFIG_BYTES)
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read web config file: {e.strerror}") from None
-    if raw is None:
-        raise ConfigError(f"{path}: larger than {MAX_WEB_CONFIG_BYTES} bytes")
-    try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError, RecursionError) as e:
-        raise ConfigError(f"{path}: invalid YAML: {type(e).__name__}") from None
-    data = {} if data is None else data
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of keys")
+    data = read_yaml_mapping(path, MAX_WEB_CONFIG_BYTES, "web config file")
     try:
         return WebConfig.model_validate(data, context={"base": path.parent})
     except ValidationError as e:
