@@ -16,8 +16,6 @@ import csv
 import hashlib
 import io
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from pathlib import Path
 from aicode_exporter.config.teams import DEFAULT_UNASSIGNED, control_char
 from aicode_exporter.errors import ConfigError
 from aicode_exporter.toolkit.families import Family, Spec
+from aicode_exporter.toolkit.reload import Reloading
 
 logger = logging.getLogger(__name__)
 
@@ -265,89 +264,40 @@ def load_team_map(path: Path | str, unassigned: str = DEFAULT_UNASSIGNED) -> Tea
     return parse_team_map(_read(p), p, unassigned)
 
 
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return st.st_mtime_ns, st.st_size, st.st_ino
-
-
 class TeamMapSource:
     """The teams map in force for `path`. Built with a broken file it raises ConfigError
     (fatal at start); later, `refresh()` swaps in a changed file and keeps the previous
-    map when the new one is broken. Refresh from one thread, look up from any."""
+    map when the new one is broken (toolkit/reload.py). Refresh from one thread, look up
+    from any."""
 
     def __init__(self, path: Path | str, unassigned: str = DEFAULT_UNASSIGNED, *,
                  clock: Callable[[], float] = time.time) -> None:
         self.path = Path(path)
         self.unassigned = unassigned
-        self._clock = clock
-        self._lock = threading.Lock()
-        self._map = load_team_map(self.path, unassigned)
-        self._loaded_at = clock()
-        self._broken = False
-        self._last_error = ""
-        self._log_loaded()
-
-    def _log_loaded(self) -> None:
-        logger.info("teams map loaded", extra={"path": str(self.path), "rows": self._map.rows,
-                                               "teams": len(self._map.teams)})
+        self._source = Reloading(
+            "teams map", lambda: load_team_map(self.path, unassigned),
+            lambda _m: (self.path,), errors=(ConfigError,), wall=clock,
+            describe=lambda m: {"path": str(self.path), "rows": m.rows,
+                                "teams": len(m.teams)})
 
     @property
     def map(self) -> TeamMap:
-        with self._lock:
-            return self._map
+        return self._source.value
 
     @property
     def broken(self) -> bool:
-        with self._lock:
-            return self._broken
+        return not self._source.status().ok
 
     def teams_for(self, user_id: str, email: str) -> tuple[str, ...]:
         return self.map.teams_for(user_id, email)
 
     def refresh(self) -> bool:
-        """Re-read the file; True when a new map was swapped in. The content hash decides
-        whether it changed (an edit that keeps size and mtime is still seen); a file that
-        changes while being read is left for the next refresh."""
-        before = _stamp(self.path)
-        try:
-            data = _read(self.path)
-            if _stamp(self.path) != before:
-                return False  # being written: read it when it has settled
-            if hashlib.sha256(data).hexdigest() == self._map.digest:
-                self._ok_again()
-                return False
-            new = parse_team_map(data, self.path, self.unassigned)
-        except ConfigError as e:
-            self._failed(str(e))
-            return False
-        with self._lock:
-            self._map, self._loaded_at = new, self._clock()
-            self._broken, self._last_error = False, ""
-        self._log_loaded()
-        return True
-
-    def _ok_again(self) -> None:
-        with self._lock:
-            was_broken, self._broken, self._last_error = self._broken, False, ""
-        if was_broken:
-            logger.info("teams map file is back to the map in use", extra={
-                "path": str(self.path), "rows": self._map.rows,
-                "teams": len(self._map.teams)})
-
-    def _failed(self, error: str) -> None:
-        with self._lock:
-            self._broken = True
-            new_error, self._last_error = error != self._last_error, error
-        if new_error:
-            logger.error("teams map not reloaded, the previous one stays in use", extra={
-                "path": str(self.path), "rows": self._map.rows, "error": error})
+        """Re-read the file if it changed; True when a new map was swapped in."""
+        return self._source.refresh()
 
     def families(self) -> Iterable[Family]:
-        with self._lock:
-            m, loaded_at, ok = self._map, self._loaded_at, not self._broken
+        m, status = self._source.value, self._source.status()
+        loaded_at, ok = status.loaded_at, status.ok
         return (MAP_ROWS.family([((), float(m.rows))]),
                 MAP_LAST_LOAD.family([((), loaded_at)]),
                 MAP_LOAD_OK.family([((), 1.0 if ok else 0.0)]))

@@ -200,7 +200,7 @@ def test_a_broken_file_keeps_the_previous_map_until_fixed(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = write(tmp_path / "t.csv", "email,team\na@x.io,Web\n")
     src = TeamMapSource(path, clock=lambda: 42.0)
-    caplog.set_level(logging.INFO, logger="aicode_exporter.pipeline.teams")
+    caplog.set_level(logging.INFO, logger="aicode_exporter.toolkit.reload")
 
     write(path, "email,team\na@x.io,Web\nb@x.io,\n")
     assert not src.refresh()
@@ -222,7 +222,8 @@ def test_a_broken_file_keeps_the_previous_map_until_fixed(
     assert src.refresh()
     assert not src.broken and src.teams_for("", "b@x.io") == ("API",)
     assert gauges(src)[MAP_LOAD_OK.name] == 1.0 and gauges(src)[MAP_ROWS.name] == 2.0
-    loaded = [vars(r) for r in caplog.records if r.getMessage() == "teams map loaded"]
+    loaded = [vars(r) for r in caplog.records
+              if r.getMessage() == "file loaded" and r.what == "teams map"]
     assert loaded and (loaded[-1]["rows"], loaded[-1]["teams"]) == (2, 2)
 
 

@@ -61,3 +61,38 @@ def test_a_broken_file_at_start_raises(tmp_path: Path) -> None:
     f.write_text("x")
     with pytest.raises(ConfigError):
         Reloading("number", parser(f, []), lambda v: (f,))
+
+
+def test_content_decides_and_putting_the_version_in_force_back_makes_it_good(
+        tmp_path: Path) -> None:
+    f = tmp_path / "n.txt"
+    f.write_text("1")
+    calls: list[str] = []
+    r = Reloading("number", parser(f, calls), lambda v: (f,))
+    st = f.stat()
+    f.write_text("2")  # same size, same mtime: only the content tells
+    os.utime(f, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert r.refresh() is True and r.value == 2
+    touch(f, "y", 1)
+    assert r.refresh() is False and not r.status().ok
+    touch(f, "2", 2)  # the version in force, put back: good again without a re-parse
+    assert r.refresh() is False and r.status().ok and r.value == 2
+    assert calls == ["1", "2", "y"]
+
+
+def test_a_file_changing_while_parsed_is_read_again_once_settled(tmp_path: Path) -> None:
+    f = tmp_path / "n.txt"
+    f.write_text("1")
+    calls: list[str] = []
+    inner = parser(f, calls)
+
+    def parse() -> int:
+        value = inner()
+        if value == 2:
+            touch(f, "3", 5)  # a writer still at work while we read
+        return value
+
+    r = Reloading("number", parse, lambda v: (f,))
+    touch(f, "2", 1)
+    assert r.refresh() is False and r.value == 1  # what it read is already stale
+    assert r.refresh() is True and r.value == 3
