@@ -21,6 +21,9 @@ from aicode_exporter.pipeline.streams import StreamJob, StreamTiming
 from aicode_exporter.toolkit.families import Spec
 from aicode_exporter.toolkit.http.client import ApiClient
 from aicode_exporter.vendors.base import Vendor, Wiring
+from aicode_exporter.version import __version__
+
+USER_AGENT = f"aicode-exporter/{__version__}"  # on every request to a vendor
 
 
 def discover() -> dict[str, Vendor]:
@@ -92,7 +95,7 @@ def make_api(cfg: ProviderBase, w: Wiring) -> ApiClient:
                      timeout=cfg.request_timeout.total_seconds(), rate_per_minute=rates,
                      bucket_of={ep: bucket for ep, (bucket, _) in buckets.items()},
                      observer=w.telemetry, transport=w.transport, clock=w.clock,
-                     wall=w.wall, sleep=w.sleep)
+                     wall=w.wall, sleep=w.sleep, user_agent=USER_AGENT)
 
 
 def build_provider(cfg: ProviderBase, w: Wiring) -> ProviderRuntime:

@@ -55,11 +55,9 @@ from aicode_exporter.toolkit.http.etag import EtagCache
 from aicode_exporter.toolkit.http.ratelimit import TokenBucket
 from aicode_exporter.toolkit.http.redact import Redactor
 from aicode_exporter.toolkit.http.waits import parse_wait
-from aicode_exporter.version import __version__
 
 logger = logging.getLogger(__name__)
 
-USER_AGENT = f"aicode-exporter/{__version__}"
 MAX_ATTEMPTS = 5
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
@@ -157,6 +155,7 @@ class ApiClient:
         secrets: Sequence[str] = (),
         max_wait: float = MAX_WAIT,
         max_body_bytes: int = MAX_BODY_BYTES,
+        user_agent: str = f"python-httpx/{httpx.__version__}",
     ) -> None:
         self.vendor = vendor
         self.org = org
@@ -165,7 +164,7 @@ class ApiClient:
             base_url=base_url.rstrip("/"),
             auth=auth,
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            headers={"User-Agent": user_agent, "Accept": "application/json"},
             transport=transport if transport is not None else DeadlineTransport(),
             follow_redirects=False,
         )

@@ -20,6 +20,7 @@ from aicode_exporter.vendors.cursor import VENDOR
 from aicode_exporter.vendors.cursor.client import PAGE_SIZE, CursorTrackingClient
 from aicode_exporter.vendors.cursor.mapping import cursor_commit
 from aicode_exporter.vendors.cursor.models import CursorCommit
+from aicode_exporter.vendors.registry import USER_AGENT
 from tests.support.fakes import CURSOR_KEY, CursorFake, FakeClock, fixture
 
 START = datetime(2025, 7, 24, tzinfo=UTC)
@@ -36,7 +37,7 @@ def make(fake: CursorFake, clock: FakeClock | None = None,
                     auth=VENDOR.auth(fake.key), timeout=5, observer=telemetry,
                     rate_per_minute=dict.fromkeys(ENDPOINTS, 5),
                     transport=fake.transport(), clock=clock.monotonic, wall=clock.wall,
-                    sleep=clock.sleep)
+                    sleep=clock.sleep, user_agent=USER_AGENT)
     return CursorTrackingClient(api), clock, telemetry
 
 

@@ -15,6 +15,7 @@ from aicode_exporter.expose.telemetry import Telemetry
 from aicode_exporter.toolkit.http.auth import BearerAuth
 from aicode_exporter.toolkit.http.client import ApiClient
 from aicode_exporter.vendors.qoder.client import QoderMetricsClient
+from aicode_exporter.vendors.registry import USER_AGENT
 from tests.support.fakes import QODER_KEY, FakeClock, QoderFake, fixture
 
 START = datetime(2025, 6, 1, tzinfo=UTC)
@@ -31,7 +32,7 @@ def make(fake: QoderFake, clock: FakeClock | None = None,
                                                         "member_ranking", "repos",
                                                         "file_extensions")},
                     transport=fake.transport(), clock=clock.monotonic, wall=clock.wall,
-                    sleep=clock.sleep)
+                    sleep=clock.sleep, user_agent=USER_AGENT)
     return QoderMetricsClient(api, fake.org), clock, telemetry
 
 
