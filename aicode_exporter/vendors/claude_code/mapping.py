@@ -79,6 +79,7 @@ class _Day:
     tokens: dict[tuple[str, str], float] = field(default_factory=dict)
     cents: dict[str, float] = field(default_factory=dict)
     per_person: dict[str, _Person] = field(default_factory=dict)
+    not_usd: dict[str, float] = field(default_factory=dict)  # currency -> amount left out
 
 
 def _person(r: UsageRecord) -> str:
@@ -117,9 +118,8 @@ def _add_row(day: _Day, r: UsageRecord) -> None:
         if currency in ("", "USD"):
             day.cents[model] = day.cents.get(model, 0.0) + m.estimated_cost.amount
             cents += m.estimated_cost.amount
-        elif m.estimated_cost.amount:
-            logger.warning("cost not in USD left out", extra={
-                "model": model, "currency": currency, "amount": m.estimated_cost.amount})
+        else:
+            day.not_usd[currency] = day.not_usd.get(currency, 0.0) + m.estimated_cost.amount
     if kind == USER_ACTOR:
         p = day.per_person.setdefault(_person(r), _Person())
         p.sessions += core.num_sessions
@@ -149,6 +149,10 @@ def day_families(records: Iterable[UsageRecord], view: DayView) -> list[Family]:
     day = _Day()
     for r in records:
         _add_row(day, r)
+    for currency, amount in day.not_usd.items():
+        logger.warning("cost not in USD left out", extra={
+            "provider": view.base[0], "org": view.base[1], "currency": currency,
+            "amount": amount})
     base = view.base
     lines = (*base, FEATURE, VENDOR_FEATURE)
     tool = _capped(day.tools)

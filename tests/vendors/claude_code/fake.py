@@ -57,7 +57,9 @@ class ClaudeFake:
         cursor = request.url.params.get("page")
         if cursor is not None:
             index = 1 + next(i for i, p in enumerate(pages) if p.get("next_page") == cursor)
-        return httpx.Response(200, json=pages[index])
+        # json.dumps escapes what UTF-8 cannot carry (a lone surrogate), as JSON may.
+        return httpx.Response(200, content=json.dumps(pages[index]).encode(),
+                              headers={"content-type": "application/json"})
 
     def asked(self) -> list[tuple[str, str | None]]:
         return [(r.url.params["starting_at"], r.url.params.get("page"))

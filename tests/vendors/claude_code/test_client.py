@@ -259,3 +259,36 @@ def test_nulls_absent_fields_unknown_actors_and_other_currencies(tmp_path: Path)
     assert s[f'aicode_daily_agent_sessions{{{B}}}'] == 3  # both rows count in totals
     assert s[f'aicode_daily_tokens{{model="m",{B},type="input"}}'] == 5
     assert not any(k.startswith("aicode_daily_cost_usd") for k in s)  # EUR left out
+
+
+def test_per_user_series_fold_past_max_users_and_need_a_label(tmp_path: Path) -> None:
+    fake = ClaudeFake(days={DAY: ["usage-report-split-rows.json"]})
+    app = make_app(claude_config(tmp_path, users={"per_user_counters": True, "max_users": 1}),
+                   fake, clock_at(NOON_AFTER))
+    s, _ = poll(app)
+    app.close()
+    users = {k: v for k, v in s.items() if k.startswith("aicode_daily_user_lines_accepted")}
+    assert users == {  # Alice has the most lines; Bob folds; API keys are no users
+        f'aicode_daily_user_lines_accepted{{{B},user="alice@example.com"}}': 160,
+        f'aicode_daily_user_lines_accepted{{{B},user="__other__"}}': 0}
+    assert s[f'aicode_daily_user_agent_sessions{{{B},user="__other__"}}'] == 1
+    for users_cfg in ({"per_user_counters": True, "label": "none"}, {"label": "email"}):
+        app = make_app(claude_config(tmp_path / users_cfg.get("label", "x"), users=users_cfg),
+                       ClaudeFake(days={DAY: ["usage-report-split-rows.json"]}),
+                       clock_at(NOON_AFTER))
+        s, st = poll(app)
+        app.close()
+        assert st.up and not any(k.startswith("aicode_daily_user_") for k in s)
+
+
+def test_invalid_characters_become_replacement_characters(tmp_path: Path) -> None:
+    r = record("bad\udc80@x.io", tool_actions={"edit\udc80tool": {"accepted": 1,
+                                                                  "rejected": 0}})
+    fake = ClaudeFake(days={DAY: [body(r)]})
+    app = make_app(claude_config(tmp_path, users={"per_user_counters": True}), fake,
+                   clock_at(NOON_AFTER))
+    app.poller.poll_all_once()
+    text = app.publisher.render().text.decode()
+    app.close()
+    assert 'vendor_feature="edit\ufffdtool"' in text
+    assert 'user="bad\ufffd@x.io"' in text
