@@ -32,7 +32,8 @@ the catalogue or the prose in the script, then run {HOW}. -->
 
 Every metric aicode-exporter can serve on `/metrics` (and push over OTLP, see
 [OpenTelemetry](otlp.md)), with its type, labels, the vendor endpoint and field it comes from
-and its HELP text. Every vendor-data metric carries `provider` (`qoder` | `cursor`) and `org`
+and its HELP text. Every vendor-data metric carries `provider` (`qoder` | `cursor` |
+`claude_code`) and `org`
 (the provider's `name`). Ratios are 0-1. No sample timestamps. Aggregates are cached and
 refreshed every poll interval; HELP strings name the endpoint and field.
 
@@ -62,8 +63,21 @@ always has one leading dot (Cursor's `ts` and Qoder's `.ts` are one series; none
 `unknown`. `aicode_daily_*` belong to the newest date strictly before today (UTC) in the
 daily-trend response, which `aicode_daily_date_timestamp_seconds` gives.
 
+Claude Code (`provider="claude_code"`, endpoint `usage_report`): `aicode_daily_*` belong
+to the newest UTC day that is complete and past the API's hour of data lag (from 01:00
+UTC the next day). `aicode_daily_active_users` counts people (`user_actor`, by e-mail);
+API keys (`api_actor`) are counted in `aicode_daily_active_api_keys`, never as users.
+`surface` is `cli` (local usage: the CLI in a terminal or an IDE, `is_remote` false or
+absent), `cloud_agent` (remote usage, `is_remote` true) or `all`. Tool decisions are
+`aicode_daily_suggestions{feature="agent"}` with the API's tool key (`edit_tool`,
+`multi_edit_tool`, `write_tool`, `notebook_edit_tool`, or any newer one) in
+`vendor_feature`; lines carry `feature="agent",vendor_feature="claude_code"`. Token
+`type` `cache_write` is the API's `cache_creation`. More than 200 distinct tools or models
+in one day fold into `__other__`. Per-user series (`aicode_daily_user_*`) appear with
+`users.per_user_counters` and keep the `users.max_users` people with the most lines.
+
 `endpoint` values: `overview`, `daily_trend`, `member_ranking`, `repos`,
-`file_extensions`, `commits`, `changes`. `aicode_records_invalid_total` and
+`file_extensions`, `commits`, `changes`, `usage_report`. `aicode_records_invalid_total` and
 `aicode_user_records_folded_total` make skipped and folded records visible, not silent.
 
 The `team` label of the `aicode_team_*_total` counters comes from the user-to-team map
