@@ -600,6 +600,16 @@ def daily(metric: str, *matchers: str) -> str:
     return f"({s} or on (provider, org) last_over_time({s}[1d]))"
 
 
+def dsum(labels: str, metric: str, *matchers: str) -> str:
+    """`sum by (labels)` of a daily gauge (see daily())."""
+    return by("sum", labels, daily(metric, *matchers))
+
+
+def daily_totals(*pairs: tuple[str, str]) -> list[Json]:
+    """One target per (daily gauge, legend): its sum over every selected organisation."""
+    return [t(f"sum({daily(metric)})", legend) for metric, legend in pairs]
+
+
 def rate(metric: str, *matchers: str) -> str:
     return f"rate({sel(metric, *matchers)}[$__rate_interval])"
 
@@ -623,7 +633,7 @@ ORG = "{{provider}}/{{org}}"
 
 def _ratio(labels: str, part: str, whole: str, *matchers: str) -> str:
     """sum by (labels) of daily `part` / the same of daily `whole` (NaN for 0/0: no value)."""
-    return " / ".join(by("sum", labels, daily(m, *matchers)) for m in (part, whole))
+    return f"{dsum(labels, part, *matchers)} / {dsum(labels, whole, *matchers)}"
 
 
 ALL_SURFACES = 'surface="all"'
@@ -696,7 +706,7 @@ def adoption(lim: Limits) -> Json:
             "Daily active users, newest day",
             "People who used any AI feature on the newest complete day, per organisation."
             + _DAILY_NOTE,
-            [t(by("sum", PO, daily(DAU, ALL_SURFACES)), ORG)],
+            [t(dsum(PO, DAU, ALL_SURFACES), ORG)],
             w=6,
             h=8,
             defaults={"decimals": 0},
@@ -719,7 +729,7 @@ def adoption(lim: Limits) -> Json:
             "Daily active users by provider",
             "People who used any AI feature that day (`surface=\"all\"`), every vendor side "
             "by side." + _DAILY_NOTE,
-            [t(by("sum", "provider", daily(DAU, ALL_SURFACES)), "{{provider}}")],
+            [t(dsum("provider", DAU, ALL_SURFACES), "{{provider}}")],
             defaults={"decimals": 0},
         ),
         timeseries(
@@ -729,7 +739,7 @@ def adoption(lim: Limits) -> Json:
             "active on several surfaces." + _DAILY_NOTE,
             [
                 t(
-                    by("sum", "provider, surface", daily(DAU, 'surface!="all"')),
+                    dsum("provider, surface", DAU, 'surface!="all"'),
                     "{{provider}} {{surface}}",
                 )
             ],
@@ -741,7 +751,7 @@ def adoption(lim: Limits) -> Json:
             + _DAILY_NOTE,
             [
                 t(
-                    by("sum", "provider, team", daily("aicode_daily_team_active_users")),
+                    dsum("provider, team", "aicode_daily_team_active_users"),
                     "{{team}} ({{provider}})",
                 )
             ],
@@ -752,12 +762,12 @@ def adoption(lim: Limits) -> Json:
             "Suggestions shown per day by feature",
             "Suggestions the tools showed (completions, proposed edits or diffs, tool-use "
             "proposals), every vendor on the same features." + _FEATURE_NOTE + _DAILY_NOTE,
-            [t(by("sum", "provider, feature", daily(SUGGESTED)), PF)],
+            [t(dsum("provider, feature", SUGGESTED), PF)],
         ),
         timeseries(
             "Suggestions accepted per day by feature",
             "Of those, the suggestions people accepted." + _FEATURE_NOTE + _DAILY_NOTE,
-            [t(by("sum", "provider, feature", daily(ACCEPTED)), PF)],
+            [t(dsum("provider, feature", ACCEPTED), PF)],
         ),
         timeseries(
             "Acceptance ratio by feature",
@@ -785,11 +795,11 @@ def adoption(lim: Limits) -> Json:
             + _FEATURE_NOTE + _DAILY_NOTE,
             [
                 t(
-                    by("sum", "provider, feature", daily("aicode_daily_lines_suggested")),
+                    dsum("provider, feature", "aicode_daily_lines_suggested"),
                     f"{PF} suggested",
                 ),
                 t(
-                    by("sum", "provider, feature", daily("aicode_daily_lines_accepted")),
+                    dsum("provider, feature", "aicode_daily_lines_accepted"),
                     f"{PF} accepted",
                 ),
             ],
@@ -799,8 +809,8 @@ def adoption(lim: Limits) -> Json:
             "Lines the agents removed from files (Copilot agent edits, Claude Code's edit "
             "tools)." + _FEATURE_NOTE + _DAILY_NOTE,
             [
-                t(by("sum", "provider, feature", daily("aicode_daily_lines_deleted")), PF),
-                t(by("sum", "provider, feature", daily("aicode_daily_lines_removed")), PF),
+                t(dsum("provider, feature", "aicode_daily_lines_deleted"), PF),
+                t(dsum("provider, feature", "aicode_daily_lines_removed"), PF),
             ],
         ),
         timeseries(
@@ -809,8 +819,7 @@ def adoption(lim: Limits) -> Json:
             + _FEATURE_NOTE + _DAILY_NOTE,
             [
                 t(
-                    by("sum", "provider, team, feature",
-                       daily("aicode_daily_team_lines_accepted")),
+                    dsum("provider, team, feature", "aicode_daily_team_lines_accepted"),
                     "{{team}} {{feature}} ({{provider}})",
                 )
             ],
@@ -845,10 +854,10 @@ def adoption(lim: Limits) -> Json:
             "AI vs other lines added per day (vendor)",
             "Lines added that day, split into AI-written and other lines as the vendor "
             "attributes them." + _DAILY_NOTE,
-            [
-                t(f"sum({daily('aicode_daily_ai_lines_added')})", "AI"),
-                t(f"sum({daily('aicode_daily_other_lines_added')})", "other"),
-            ],
+            daily_totals(
+                ("aicode_daily_ai_lines_added", "AI"),
+                ("aicode_daily_other_lines_added", "other"),
+            ),
             stack=True,
         ),
         timeseries(
@@ -880,11 +889,11 @@ def adoption(lim: Limits) -> Json:
             "accepted, per provider." + _DAILY_NOTE,
             [
                 t(
-                    by("sum", "provider", daily("aicode_daily_tab_suggestions")),
+                    dsum("provider", "aicode_daily_tab_suggestions"),
                     "{{provider}} suggested",
                 ),
                 t(
-                    by("sum", "provider", daily("aicode_daily_tab_accepts")),
+                    dsum("provider", "aicode_daily_tab_accepts"),
                     "{{provider}} accepted",
                 ),
             ],
@@ -900,7 +909,7 @@ def adoption(lim: Limits) -> Json:
         timeseries(
             "Copilot: lines accepted per day by IDE",
             "Lines Copilot wrote into files that day, per IDE." + _DAILY_NOTE,
-            [t(by("sum", "ide", daily("aicode_daily_ide_lines_accepted")), "{{ide}}")],
+            [t(dsum("ide", "aicode_daily_ide_lines_accepted"), "{{ide}}")],
             stack=True,
         ),
         bargauge(
@@ -921,7 +930,7 @@ def adoption(lim: Limits) -> Json:
             [
                 t(
                     "topk(10, "
-                    + by("sum", "language", daily("aicode_daily_language_lines_accepted"))
+                    + dsum("language", "aicode_daily_language_lines_accepted")
                     + ")",
                     "{{language}}",
                 )
@@ -933,8 +942,7 @@ def adoption(lim: Limits) -> Json:
             + _DAILY_NOTE,
             [
                 t(
-                    by("sum", "model, feature",
-                       daily("aicode_daily_model_suggestions_accepted")),
+                    dsum("model, feature", "aicode_daily_model_suggestions_accepted"),
                     "{{model}} {{feature}}",
                 )
             ],
@@ -944,16 +952,19 @@ def adoption(lim: Limits) -> Json:
             "Copilot: pull requests per day",
             "Pull requests created, merged and reviewed that day, and how many of them "
             "Copilot's cloud agent created or its code review reviewed." + _DAILY_NOTE,
-            [
-                t(f"sum({daily(f'aicode_daily_pull_requests_{what}')})", what.replace("_", " "))
-                for what in (
-                    "created",
-                    "created_by_copilot",
-                    "merged",
-                    "merged_created_by_copilot",
-                    "reviewed_by_copilot",
+            daily_totals(
+                *(
+                    (f"aicode_daily_pull_requests_{what}", what.replace("_", " "))
+                    for what in (
+                        "created",
+                        "created_by_copilot",
+                        "merged",
+                        "merged_created_by_copilot",
+                        "reviewed",
+                        "reviewed_by_copilot",
+                    )
                 )
-            ],
+            ),
         ),
         timeseries(
             "Copilot: median time to merge",
@@ -973,25 +984,22 @@ def adoption(lim: Limits) -> Json:
             "Review suggestions on pull requests (any reviewer) and those by Copilot code "
             "review, and how many of each were applied. People using code review count under "
             "the `code_review` surface of the active-user panels." + _DAILY_NOTE,
-            [
-                t(f"sum({daily('aicode_daily_review_suggestions')})", "all suggestions"),
-                t(f"sum({daily('aicode_daily_review_suggestions_applied')})", "all applied"),
-                t(f"sum({daily('aicode_daily_copilot_review_suggestions')})", "Copilot's"),
-                t(
-                    f"sum({daily('aicode_daily_copilot_review_suggestions_applied')})",
-                    "Copilot's applied",
-                ),
-            ],
+            daily_totals(
+                ("aicode_daily_review_suggestions", "all suggestions"),
+                ("aicode_daily_review_suggestions_applied", "all applied"),
+                ("aicode_daily_copilot_review_suggestions", "Copilot's"),
+                ("aicode_daily_copilot_review_suggestions_applied", "Copilot's applied"),
+            ),
         ),
         timeseries(
             "Copilot CLI per day",
             "Copilot CLI sessions started, prompts people sent and requests made (agentic "
             "follow-ups included)." + _DAILY_NOTE,
-            [
-                t(f"sum({daily('aicode_daily_cli_sessions')})", "sessions"),
-                t(f"sum({daily('aicode_daily_cli_prompts')})", "prompts"),
-                t(f"sum({daily('aicode_daily_cli_requests')})", "requests"),
-            ],
+            daily_totals(
+                ("aicode_daily_cli_sessions", "sessions"),
+                ("aicode_daily_cli_prompts", "prompts"),
+                ("aicode_daily_cli_requests", "requests"),
+            ),
         ),
         row("Claude Code"),
         timeseries(
@@ -999,11 +1007,11 @@ def adoption(lim: Limits) -> Json:
             "Sessions the coding agent started, and the git commits and pull requests it "
             "created." + _DAILY_NOTE,
             [
-                t(by("sum", "provider", daily("aicode_daily_agent_sessions")),
+                t(dsum("provider", "aicode_daily_agent_sessions"),
                   "{{provider}} sessions"),
-                t(by("sum", "provider", daily("aicode_daily_agent_commits")),
+                t(dsum("provider", "aicode_daily_agent_commits"),
                   "{{provider}} commits"),
-                t(by("sum", "provider", daily("aicode_daily_agent_pull_requests")),
+                t(dsum("provider", "aicode_daily_agent_pull_requests"),
                   "{{provider}} pull requests"),
             ],
         ),
@@ -1013,7 +1021,7 @@ def adoption(lim: Limits) -> Json:
             "not people and do not count as active users." + _DAILY_NOTE,
             [
                 t(
-                    by("sum", "provider, surface", daily("aicode_daily_active_api_keys")),
+                    dsum("provider, surface", "aicode_daily_active_api_keys"),
                     "{{provider}} {{surface}}",
                 )
             ],
@@ -1024,13 +1032,13 @@ def adoption(lim: Limits) -> Json:
             "Cursor: requests per day by mode",
             "AI requests by Cursor mode (chat, composer, agent, cmdk, bugbot), summed over "
             "members." + _DAILY_NOTE,
-            [t(by("sum", "mode", daily("aicode_daily_requests")), "{{mode}}")],
+            [t(dsum("mode", "aicode_daily_requests"), "{{mode}}")],
             stack=True,
         ),
         timeseries(
             "Cursor: messages per day by model",
             "Messages sent to each model." + _DAILY_NOTE,
-            [t(by("sum", "model", daily("aicode_daily_model_messages")), "{{model}}")],
+            [t(dsum("model", "aicode_daily_model_messages"), "{{model}}")],
             stack=True,
         ),
         bargauge(
@@ -1039,7 +1047,7 @@ def adoption(lim: Limits) -> Json:
             [
                 t(
                     "sort_desc("
-                    + by("sum", "client_version", daily("aicode_daily_client_version_users"))
+                    + dsum("client_version", "aicode_daily_client_version_users")
                     + ")",
                     "{{client_version}}",
                 )
@@ -1482,7 +1490,7 @@ def cost(lim: Limits) -> Json:
             "Cost of the newest day",
             "Cost each vendor reports for the newest complete day, in USD (Claude Code: an "
             "estimate)." + _DAILY_NOTE,
-            [t(by("sum", PO, daily("aicode_daily_cost_usd")), ORG)],
+            [t(dsum(PO, "aicode_daily_cost_usd"), ORG)],
             unit="currencyUSD",
             defaults=_usd(),
         ),
@@ -1509,7 +1517,7 @@ def cost(lim: Limits) -> Json:
         timeseries(
             "Cost per day by model",
             "Cost the vendors report per day and model, in USD." + _DAILY_NOTE,
-            [t(by("sum", "provider, model", daily("aicode_daily_cost_usd")),
+            [t(dsum("provider, model", "aicode_daily_cost_usd"),
                "{{provider}} {{model}}")],
             stack=True,
             unit="currencyUSD",
@@ -1519,7 +1527,7 @@ def cost(lim: Limits) -> Json:
             "Tokens per day by model and type",
             "Tokens per day, model and type (input, output, cache_read, cache_write)."
             + _DAILY_NOTE,
-            [t(by("sum", "provider, model, type", daily("aicode_daily_tokens")),
+            [t(dsum("provider, model, type", "aicode_daily_tokens"),
                "{{provider}} {{model}} {{type}}")],
             stack=True,
         ),
@@ -1618,7 +1626,7 @@ def cost(lim: Limits) -> Json:
             "Copilot AI credits used per day",
             "AI credits Copilot users used that day: a usage signal, not a billed amount."
             + _DAILY_NOTE,
-            [t(by("sum", PO, daily("aicode_daily_ai_credits_used")), ORG)],
+            [t(dsum(PO, "aicode_daily_ai_credits_used"), ORG)],
         ),
     ]
     return dashboard(
@@ -1915,7 +1923,7 @@ def teams(lim: Limits) -> Json:
             "reports." + _DAILY_TEAMS_NOTE + _DAILY_NOTE,
             [
                 t(
-                    by("sum", "provider, team", daily("aicode_daily_team_active_users", TEAM)),
+                    dsum("provider, team", "aicode_daily_team_active_users", TEAM),
                     "{{team}} ({{provider}})",
                 )
             ],
@@ -1927,8 +1935,7 @@ def teams(lim: Limits) -> Json:
             + _DAILY_TEAMS_NOTE + _FEATURE_NOTE + _DAILY_NOTE,
             [
                 t(
-                    by("sum", "provider, team, feature",
-                       daily("aicode_daily_team_lines_accepted", TEAM)),
+                    dsum("provider, team, feature", "aicode_daily_team_lines_accepted", TEAM),
                     "{{team}} {{feature}} ({{provider}})",
                 )
             ],

@@ -288,16 +288,22 @@ def test_thresholds_match_the_alerts() -> None:
     _check_thresholds({d["uid"]: d for d in DASHBOARDS.values()}, render_rules.load_config())
 
 
-def test_thresholds_follow_an_alerts_override(tmp_path: Path) -> None:
+def _build_with(tmp_path: Path, overrides: str) -> tuple[dict[str, Any], Path]:
+    """The dashboards built with an alerts override file holding `overrides` (by uid), and
+    that file."""
     config = tmp_path / "my-alerts.yaml"
-    config.write_text(
-        "alerts:\n  AicodeAIShareLow: {threshold: 0.35}\n  AicodeDataStale: {max_age: 2h}\n"
-        "  AicodeRecordStreamStale: {max_age: 5d}\n",
-        encoding="utf-8",
-    )
+    config.write_text(overrides, encoding="utf-8")
     out = tmp_path / "dashboards"
     assert build_dashboards.main(["--alerts-config", str(config), "--out-dir", str(out)]) == 0
-    dashes = {d["uid"]: d for d in (json.loads(p.read_text()) for p in out.glob("*.json"))}
+    return {d["uid"]: d for d in (json.loads(p.read_text()) for p in out.glob("*.json"))}, config
+
+
+def test_thresholds_follow_an_alerts_override(tmp_path: Path) -> None:
+    dashes, config = _build_with(
+        tmp_path,
+        "alerts:\n  AicodeAIShareLow: {threshold: 0.35}\n  AicodeDataStale: {max_age: 2h}\n"
+        "  AicodeRecordStreamStale: {max_age: 5d}\n",
+    )
     assert len(dashes) == len(DASHBOARDS)
     _check_thresholds(dashes, render_rules.load_config(config))
     assert _red_from(_panel("aicode-exporter-health", "Newest record age", dashes)) == 5 * 86400
@@ -453,15 +459,11 @@ def test_seat_and_daily_age_thresholds_match_the_alerts(tmp_path: Path) -> None:
     _check_cost_and_daily_thresholds(
         {d["uid"]: d for d in DASHBOARDS.values()}, render_rules.load_config()
     )
-    config = tmp_path / "my-alerts.yaml"
-    config.write_text(
+    dashes, config = _build_with(
+        tmp_path,
         "alerts:\n  AicodeSeatUtilisationLow: {threshold: 0.7, window: 14d}\n"
         "  AicodeDailyFiguresStale: {max_age: 2d, max_age_by_provider: {claude_code: 36h}}\n",
-        encoding="utf-8",
     )
-    out = tmp_path / "dashboards"
-    assert build_dashboards.main(["--alerts-config", str(config), "--out-dir", str(out)]) == 0
-    dashes = {d["uid"]: d for d in (json.loads(p.read_text()) for p in out.glob("*.json"))}
     _check_cost_and_daily_thresholds(dashes, render_rules.load_config(config))
 
 

@@ -209,6 +209,15 @@ def _render(tmp_path: Path, config: Path) -> tuple[dict[str, Any], list[dict[str
     return rules, read_yaml(recording)["groups"][0]["rules"]
 
 
+def _render_override(
+    tmp_path: Path, text: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """_render of an override file holding `text`."""
+    config = tmp_path / "my-alerts.yaml"
+    config.write_text(text, encoding="utf-8")
+    return _render(tmp_path, config)
+
+
 def test_a_partial_override_merges_over_the_defaults(tmp_path: Path) -> None:
     config = tmp_path / "my-alerts.yaml"
     config.write_text("alerts:\n  AicodeAIShareLow:\n    threshold: 0.35\n", encoding="utf-8")
@@ -252,9 +261,7 @@ def test_the_documented_budget_example_adds_to_the_shipped_limits(tmp_path: Path
     section = markdown_section(RUNBOOKS, "## Changing thresholds and selectors")
     blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
     block = next(b for b in blocks if "budgets_usd" in b)
-    config = tmp_path / "my-alerts.yaml"
-    config.write_text(block, encoding="utf-8")
-    rules, recording = _render(tmp_path, config)
+    rules, recording = _render_override(tmp_path, block)
     budgets = {
         (r["labels"]["provider"], r["labels"]["org"]): r["expr"]
         for r in recording
@@ -373,13 +380,11 @@ def test_a_bad_partial_override_names_the_key(tmp_path: Path, override: str, mes
 def test_budgets_render_as_recorded_constants_the_alert_divides_by(tmp_path: Path) -> None:
     """Each budgets_usd entry becomes one constant series labelled with its provider and org;
     with them, AicodeSpendOverBudget fires for the organisation over its own budget only."""
-    config = tmp_path / "my-alerts.yaml"
-    config.write_text(
+    rules, recording = _render_override(
+        tmp_path,
         "alerts:\n  AicodeSpendOverBudget:\n    budgets_usd:\n"
         "      cursor/acme: 1000\n      cursor/big team: 2500.5\n",
-        encoding="utf-8",
     )
-    rules, recording = _render(tmp_path, config)
     budgets = [r for r in recording if r["record"] == render_rules.BUDGET]
     assert budgets == [
         {"record": render_rules.BUDGET, "expr": "vector(1000)",
@@ -427,9 +432,9 @@ def test_no_budget_no_budget_rule(tmp_path: Path) -> None:
     empty is the same."""
     assert CONFIG["alerts"]["AicodeSpendOverBudget"]["budgets_usd"] == {}
     assert render_rules.BUDGET not in recording_rule_names()
-    config = tmp_path / "my-alerts.yaml"
-    config.write_text("alerts:\n  AicodeSpendOverBudget:\n    budgets_usd:\n", encoding="utf-8")
-    rules, recording = _render(tmp_path, config)
+    rules, recording = _render_override(
+        tmp_path, "alerts:\n  AicodeSpendOverBudget:\n    budgets_usd:\n"
+    )
     assert {r["record"] for r in recording} == recording_rule_names()
     assert "AicodeSpendOverBudget" in rules
 
@@ -439,13 +444,11 @@ def test_daily_figures_limit_per_provider(tmp_path: Path) -> None:
     An override adds to the shipped copilot entry."""
     shipped = CONFIG["alerts"]["AicodeDailyFiguresStale"]
     assert shipped["max_age_by_provider"] == {"copilot": "5d"}
-    config = tmp_path / "my-alerts.yaml"
-    config.write_text(
+    rules, _ = _render_override(
+        tmp_path,
         "alerts:\n  AicodeDailyFiguresStale:\n    max_age: 2d\n"
         "    max_age_by_provider: {claude_code: 36h}\n",
-        encoding="utf-8",
     )
-    rules, _ = _render(tmp_path, config)
     rule = rules["AicodeDailyFiguresStale"]
     parts = rule["expr"].split("\nor\n")
     assert len(parts) == 3, rule["expr"]
