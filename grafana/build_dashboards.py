@@ -1465,6 +1465,7 @@ def cost(lim: Limits) -> Json:
                     "{{group}} ({{org}})",
                 )
             ],
+            w=8,
             unit="currencyUSD",
             defaults=_usd(),
         ),
@@ -1482,6 +1483,7 @@ def cost(lim: Limits) -> Json:
                     "{{user}} ({{org}})",
                 )
             ],
+            w=24,
             unit="currencyUSD",
             defaults=_usd(),
         ),
@@ -1584,7 +1586,7 @@ def cost(lim: Limits) -> Json:
             ],
         ),
         table(
-            "Tokens per day by model, newest day",
+            "Tokens by model and type, newest day",
             "Tokens of the newest complete day per model and type, as the vendors report "
             "them." + _DAILY_NOTE,
             {"tokens": by("sum", pomt, daily("aicode_daily_tokens"))},
