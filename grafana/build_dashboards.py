@@ -29,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from aicode_exporter.expose import catalog
 from aicode_exporter.vendors.registry import all_specs
 from scripts.generated import write_or_check
 
@@ -44,13 +45,22 @@ RATIO_1D = "provider_org:aicode_commit_ai_lines_added_per_lines_added:ratio_rate
 REPO_RATIO_1D = "provider_org_repo:aicode_commit_ai_lines_added_per_lines_added:ratio_rate1d"
 TEAM_RATIO_1D = "provider_org_team:aicode_team_commit_ai_lines_added_per_lines_added:ratio_rate1d"
 ERROR_RATIO_1H = "provider_org_endpoint:aicode_api_request_errors_per_requests:ratio_rate1h"
+SEAT_RATIO = "provider_org:aicode_daily_active_users_per_seats:ratio"
+BUDGET = "provider_org:aicode_billing_cycle_budget_usd:configured"
 
 # --- where every number comes from (used in panel descriptions) -------------------------
 # Metrics: the catalogue's `source` (or HELP, for the exporter's own); recording rules: here.
+# A shared metric no registered vendor feeds yet (its name is fixed in the catalogue, the
+# vendors that will feed it are being added) is described by what it counts. A panel query
+# reading a metric that is in neither is left out until a vendor declares the metric (the
+# panel too, when none of its queries is left); `--markdown` lists what is waiting.
 
 _RECORDING = "recording rule in prometheus/rules/aicode-recording.rules.yml"
+_UNFED = "(shared metric; no vendor of this build reports it yet)"
 
 SOURCES: dict[str, str] = {
+    **{t.name: f"{t.what} {_UNFED}" for t in catalog.SHARED},
+    **{c.name: f"{c.what} {_UNFED}" for c in catalog.USAGE_COUNTERS},
     **{s.name: s.source or f"the exporter: {s.help}" for s in all_specs()},
     RATIO_1H: f"{_RECORDING}: AI / all commit lines added over 1h, from "
     "aicode_commit_lines_added_total",
@@ -62,6 +72,10 @@ SOURCES: dict[str, str] = {
     "aicode_team_commit_lines_added_total",
     ERROR_RATIO_1H: f"{_RECORDING}: non-2xx / all vendor requests over 1h, from "
     "aicode_api_requests_total",
+    SEAT_RATIO: f"{_RECORDING}: daily active users (surface all) of the newest complete day "
+    "per assigned seat, from aicode_daily_active_users and aicode_seats",
+    BUDGET: f"{_RECORDING}: the budget per billing cycle set in "
+    "prometheus/alerts.config.yaml (AicodeSpendOverBudget.budgets_usd), in USD",
 }
 
 _NAME = re.compile(r"\b[a-z_]+:aicode_[a-z0-9_]+:[a-z0-9_]+\b|\baicode_[a-z0-9_]+\b")
@@ -102,12 +116,17 @@ class Limits:
     ai_share: float  # AicodeAIShareLow.threshold
     endpoint_down_for: str  # AicodeEndpointDown.for
     teams_map_broken_for: str  # AicodeTeamsMapBroken.for
+    daily_stale: str  # AicodeDailyFiguresStale.max_age
+    daily_stale_by_provider: dict[str, str]  # AicodeDailyFiguresStale.max_age_by_provider
+    seats: float  # AicodeSeatUtilisationLow.threshold
+    seats_window: str  # AicodeSeatUtilisationLow.window
 
     @classmethod
     def load(cls, alerts_config: Path | None = None) -> Limits:
         rules = _render_rules()
         alerts = rules.load_config(alerts_config or rules.DEFAULT_CONFIG)["alerts"]
         data, record = alerts["AicodeDataStale"], alerts["AicodeRecordStreamStale"]
+        daily, seats = alerts["AicodeDailyFiguresStale"], alerts["AicodeSeatUtilisationLow"]
         return cls(
             data_stale=data["max_age"],
             data_stale_s=rules.seconds(data["max_age"]),
@@ -116,7 +135,32 @@ class Limits:
             ai_share=alerts["AicodeAIShareLow"]["threshold"],
             endpoint_down_for=alerts["AicodeEndpointDown"]["for"],
             teams_map_broken_for=alerts["AicodeTeamsMapBroken"]["for"],
+            daily_stale=daily["max_age"],
+            daily_stale_by_provider=dict(daily["max_age_by_provider"]),
+            seats=seats["threshold"],
+            seats_window=seats["window"],
         )
+
+    def daily_age_overrides(self) -> list[Json]:
+        """Field overrides: each provider with its own AicodeDailyFiguresStale limit turns
+        red beyond that limit (series named `<provider>/<org>`)."""
+        seconds = _render_rules().seconds
+        return [
+            {
+                "matcher": {"id": "byRegexp", "options": f"^{provider}/.*"},
+                "properties": [{"id": "thresholds", "value": _age(seconds(max_age))}],
+            }
+            for provider, max_age in sorted(self.daily_stale_by_provider.items())
+        ]
+
+    def daily_stale_text(self) -> str:
+        """The limits in words, for descriptions."""
+        own = ", ".join(f"{p} {a}" for p, a in sorted(self.daily_stale_by_provider.items()))
+        return self.daily_stale + (f" ({own})" if own else "")
+
+    def utilisation(self) -> Json:
+        """Seat utilisation: red below AicodeSeatUtilisationLow.threshold."""
+        return _thresholds(("red", None), ("green", self.seats))
 
     def share(self) -> Json:
         """AI share: red below AicodeAIShareLow.threshold, green from it on."""
@@ -152,6 +196,12 @@ Json = dict[str, Any]
 
 def t(expr: str, legend: str = "__auto") -> Json:
     return {"expr": expr, "legendFormat": legend}
+
+
+def unknown_metrics(expr: str) -> list[str]:
+    """The metrics of `expr` no registered vendor declares yet (and that are no shared
+    template or recording rule)."""
+    return [n for n in metrics_in(expr) if n not in SOURCES]
 
 
 def _describe(meaning: str, targets: list[Json]) -> str:
@@ -215,19 +265,26 @@ def panel(
     if unit == "percentunit":
         field_defaults.update({"min": 0, "max": 1})
     field_defaults.update(defaults or {})
+    kept = [x for x in targets if not unknown_metrics(x["expr"])]
     out: Json = {
         "type": kind,
         "title": title,
-        "description": _describe(meaning, targets),
+        "description": _describe(meaning, kept),
         "datasource": DS,
         "gridPos": {"w": w, "h": h},
-        "targets": _targets(targets, instant, table),
+        "targets": _targets(kept, instant, table),
         "fieldConfig": {"defaults": field_defaults, "overrides": overrides or []},
         "options": options or {},
     }
     if transformations:
         out["transformations"] = transformations
+    waiting = sorted({n for x in targets for n in unknown_metrics(x["expr"])})
+    if waiting:  # dashboard() takes it out again
+        out[WAITING] = waiting
     return out
+
+
+WAITING = "_waiting"  # a panel's metrics no vendor declares yet (not in the JSON)
 
 
 _REDUCE = {"calcs": ["lastNotNull"], "fields": "", "values": False}
@@ -290,7 +347,10 @@ def bargauge(title: str, meaning: str, targets: list[Json], **kw: Any) -> Json:
 
 
 def table(title: str, meaning: str, columns: dict[str, str], keys: list[str], **kw: Any) -> Json:
-    """One instant query per column, merged into rows keyed by `keys` labels."""
+    """One instant query per column, merged into rows keyed by `keys` labels (a column whose
+    metric no vendor declares yet is left out)."""
+    waiting = {name: expr for name, expr in columns.items() if unknown_metrics(expr)}
+    columns = {name: expr for name, expr in columns.items() if name not in waiting}
     targets = [t(expr, name) for name, expr in columns.items()]
     rename = {f"Value #{chr(ord('A') + i)}": name for i, name in enumerate(columns)}
     exclude = {"Time": True}
@@ -301,10 +361,10 @@ def table(title: str, meaning: str, columns: dict[str, str], keys: list[str], **
             "id": "organize",
             "options": {"excludeByName": exclude, "renameByName": rename, "indexByName": order},
         },
-        {"id": "sortBy", "options": {"sort": [{"field": next(iter(columns)), "desc": True}]}},
+        {"id": "sortBy", "options": {"sort": [{"field": next(iter(columns), ""), "desc": True}]}},
     ]
     options = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}}
-    return panel(
+    out = panel(
         "table",
         title,
         meaning,
@@ -315,6 +375,10 @@ def table(title: str, meaning: str, columns: dict[str, str], keys: list[str], **
         transformations=transformations,
         **kw,
     )
+    names = sorted({n for expr in waiting.values() for n in unknown_metrics(expr)})
+    if names:
+        out[WAITING] = names
+    return out
 
 
 def row(title: str) -> Json:
@@ -354,7 +418,8 @@ def _query_var(name: str, label: str, query: str, *, multi: bool = True) -> Json
         "regex": "",
         "multi": multi,
         "includeAll": multi,
-        "current": {},
+        # multi-value variables start on All: every provider and organisation side by side
+        "current": {"selected": True, "text": ["All"], "value": ["$__all"]} if multi else {},
         "options": [],
         "hide": 0,
     }
@@ -365,10 +430,11 @@ def _query_var(name: str, label: str, query: str, *, multi: bool = True) -> Json
 
 # The metrics whose `repo` / `user` values fill the variables: the vendor's ranking
 # (Qoder aggregates) and the tracking counters (every provider); `team`: the per-team
-# counters (exporter config `teams:`).
+# counters (exporter config `teams:`) and the vendors' daily team figures (their own teams,
+# such as GitHub teams, or the same map).
 REPO_METRICS = ("aicode_commits_total", "aicode_repo_commits")
 USER_METRICS = ("aicode_user_ai_lines_added", "aicode_user_commit_lines_added_total")
-TEAM_METRICS = ("aicode_team_commits_total",)
+TEAM_METRICS = ("aicode_team_commits_total", "aicode_daily_team_active_users")
 REPO = 'repo=~"$repo"'
 USER = 'user=~"$user"'
 TEAM = 'team=~"$team"'
@@ -440,9 +506,27 @@ def variables(
     return out
 
 
+def _present(panels: list[Json]) -> tuple[list[Json], list[Json]]:
+    """(the panels with at least one query, rows with at least one panel; what waits for
+    metrics: {title, metrics, whole panel or not})."""
+    waiting = [
+        {"panel": p["title"], "metrics": p.pop(WAITING), "whole": not p["targets"]}
+        for p in panels
+        if WAITING in p
+    ]
+    shown = [p for p in panels if p["type"] == "row" or p["targets"]]
+    kept = [
+        p
+        for i, p in enumerate(shown)
+        if p["type"] != "row" or (i + 1 < len(shown) and shown[i + 1]["type"] != "row")
+    ]
+    return kept, waiting
+
+
 def dashboard(
     uid: str, title: str, description: str, panels: list[Json], templating: list[Json], **kw: Any
 ) -> Json:
+    panels, waiting = _present(panels)
     return {
         "uid": uid,
         "title": title,
@@ -472,6 +556,7 @@ def dashboard(
         ],
         "templating": {"list": templating},
         "panels": layout(panels),
+        WAITING: waiting,
     }
 
 
@@ -480,7 +565,12 @@ _WINDOW_NOTE = (
     "setting); the exporter refreshes it every poll_interval, so it moves in steps."
 )
 _DAILY_NOTE = (
-    " Daily figures are for the latest complete UTC day the vendor reports; they change once a day."
+    " Daily figures are for the newest complete UTC day the vendor reports (not today's); the "
+    "exporter publishes a day during the days after it, so a graph shows each day's value "
+    "from the next day on (from up to three days later for a vendor that publishes late, "
+    "like Copilot). Where the live value is missing (days "
+    "written by `aicode-exporter backfill`, one sample per day) the newest sample of the "
+    "preceding 24h stands in."
 )
 _COUNTER_NOTE = (
     " Tracking records are counted when the exporter ingests them (each record once), "
@@ -495,6 +585,29 @@ def _per_hour(expr: str) -> str:
 def sel(metric: str, *matchers: str, window: bool = False) -> str:
     """`metric{provider=~"$provider", org=~"$org"[, window="$window"][, matchers]}`."""
     return f"{metric}{{{', '.join([FW if window else F, *matchers])}}}"
+
+
+def daily(metric: str, *matchers: str) -> str:
+    """An aicode_daily_* gauge: its live value (republished every poll while that day is the
+    newest), or, for an organisation with no live sample (history from the backfill, one
+    sample per day), the newest sample of the last day.
+
+    last_over_time, not max_over_time: the newest day replaces the one before, whichever is
+    larger. The live value wins for the whole organisation, so a label value absent from
+    the newest day (a model nobody used) and the series of a replaced pod (another
+    `instance`) disappear at once instead of lingering for a day."""
+    s = sel(metric, *matchers)
+    return f"({s} or on (provider, org) last_over_time({s}[1d]))"
+
+
+def dsum(labels: str, metric: str, *matchers: str) -> str:
+    """`sum by (labels)` of a daily gauge (see daily())."""
+    return by("sum", labels, daily(metric, *matchers))
+
+
+def daily_totals(*pairs: tuple[str, str]) -> list[Json]:
+    """One target per (daily gauge, legend): its sum over every selected organisation."""
+    return [t(f"sum({daily(metric)})", legend) for metric, legend in pairs]
 
 
 def rate(metric: str, *matchers: str) -> str:
@@ -518,8 +631,29 @@ ORG = "{{provider}}/{{org}}"
 # --- the dashboards ---------------------------------------------------------------------
 
 
+def _ratio(labels: str, part: str, whole: str, *matchers: str) -> str:
+    """sum by (labels) of daily `part` / the same of daily `whole` (NaN for 0/0: no value)."""
+    return f"{dsum(labels, part, *matchers)} / {dsum(labels, whole, *matchers)}"
+
+
+ALL_SURFACES = 'surface="all"'
+DAU = "aicode_daily_active_users"
+SUGGESTED, ACCEPTED = "aicode_daily_suggestions", "aicode_daily_suggestions_accepted"
+_FEATURE_NOTE = (
+    " `feature` is the same for every vendor (tab: inline completions; agent: edits an agent "
+    "wrote; chat: chat answers applied; cli; other); each vendor's own name for it is in "
+    "`vendor_feature`."
+)
+_DAILY_TEAMS_NOTE = (
+    " Teams are the vendor's own (Copilot: GitHub teams) or the exporter's user-to-team map "
+    "(`teams.file`): a user in several teams counts in each."
+)
+PF = "{{provider}} {{feature}}"
+
+
 def adoption(lim: Limits) -> Json:
     share = sel("aicode_ai_share_ratio", window=True)
+    tab_ratio = daily("aicode_daily_tab_accept_ratio")
     panels = [
         row("AI share of committed code"),
         stat(
@@ -533,7 +667,7 @@ def adoption(lim: Limits) -> Json:
         stat(
             "AI share of commit lines, last 24h (tracking)",
             "AI lines / all lines added in the commit records ingested over the last day, "
-            "for every provider (Cursor has no vendor aggregate)." + _COUNTER_NOTE,
+            "for every provider with tracking records." + _COUNTER_NOTE,
             [t(sel(RATIO_1D), ORG)],
             unit="percentunit",
             defaults={"thresholds": lim.share()},
@@ -558,7 +692,7 @@ def adoption(lim: Limits) -> Json:
             "counters over the trailing day and hour (all providers). The dashed red line is "
             f"AicodeAIShareLow's threshold ({lim.ai_share:.0%})." + _DAILY_NOTE,
             [
-                t(by("max", PO, sel("aicode_daily_ai_share_ratio")), "{{org}} daily (vendor)"),
+                t(by("max", PO, daily("aicode_daily_ai_share_ratio")), "{{org}} daily (vendor)"),
                 t(sel(RATIO_1D), f"{ORG} trailing 1d (tracking)"),
                 t(sel(RATIO_1H), f"{ORG} trailing 1h (tracking)"),
             ],
@@ -566,6 +700,130 @@ def adoption(lim: Limits) -> Json:
             unit="percentunit",
             defaults={"thresholds": _over(lim.ai_share)},
             thresholds_style="dashed",
+        ),
+        row("Active users"),
+        stat(
+            "Daily active users, newest day",
+            "People who used any AI feature on the newest complete day, per organisation."
+            + _DAILY_NOTE,
+            [t(dsum(PO, DAU, ALL_SURFACES), ORG)],
+            w=6,
+            h=8,
+            defaults={"decimals": 0},
+        ),
+        stat(
+            "Newest complete day",
+            "The UTC day the daily figures of each organisation belong to (vendors publish "
+            "with different delays)." + _DAILY_NOTE,
+            [
+                t(
+                    f"{by('max', PO, daily('aicode_daily_date_timestamp_seconds'))} * 1000",
+                    ORG,
+                )
+            ],
+            w=6,
+            h=8,
+            unit="dateTimeAsIsoNoDateIfToday",
+        ),
+        timeseries(
+            "Daily active users by provider",
+            "People who used any AI feature that day (`surface=\"all\"`), every vendor side "
+            "by side." + _DAILY_NOTE,
+            [t(dsum("provider", DAU, ALL_SURFACES), "{{provider}}")],
+            defaults={"decimals": 0},
+        ),
+        timeseries(
+            "Daily active users by surface",
+            "People active on each surface: chat, agent, cli, cloud_agent (agents working "
+            "in the cloud), code_review, and the vendor's own extras. One person can be "
+            "active on several surfaces." + _DAILY_NOTE,
+            [
+                t(
+                    dsum("provider, surface", DAU, 'surface!="all"'),
+                    "{{provider}} {{surface}}",
+                )
+            ],
+            defaults={"decimals": 0},
+        ),
+        timeseries(
+            "Daily active users per team",
+            "People of each team who used any AI feature that day." + _DAILY_TEAMS_NOTE
+            + _DAILY_NOTE,
+            [
+                t(
+                    dsum("provider, team", "aicode_daily_team_active_users"),
+                    "{{team}} ({{provider}})",
+                )
+            ],
+            defaults={"decimals": 0},
+        ),
+        row("Suggestions and acceptance by feature"),
+        timeseries(
+            "Suggestions shown per day by feature",
+            "Suggestions the tools showed (completions, proposed edits or diffs, tool-use "
+            "proposals), every vendor on the same features." + _FEATURE_NOTE + _DAILY_NOTE,
+            [t(dsum("provider, feature", SUGGESTED), PF)],
+        ),
+        timeseries(
+            "Suggestions accepted per day by feature",
+            "Of those, the suggestions people accepted." + _FEATURE_NOTE + _DAILY_NOTE,
+            [t(dsum("provider, feature", ACCEPTED), PF)],
+        ),
+        timeseries(
+            "Acceptance ratio by feature",
+            "Suggestions accepted / suggestions shown that day, per provider and feature "
+            "(no value on a day without suggestions)." + _FEATURE_NOTE + _DAILY_NOTE,
+            [t(_ratio("provider, feature", ACCEPTED, SUGGESTED), PF)],
+            unit="percentunit",
+        ),
+        bargauge(
+            "Acceptance by the vendor's own feature name, newest day",
+            "The acceptance ratio by each vendor's own name for the feature (Copilot's "
+            "code_completion, agent_edit, chat_panel_agent_mode...; Claude Code's edit "
+            "tools; Qoder's next) and the shared feature it counts as." + _DAILY_NOTE,
+            [
+                t(
+                    _ratio("provider, feature, vendor_feature", ACCEPTED, SUGGESTED),
+                    "{{provider}} {{vendor_feature}} ({{feature}})",
+                )
+            ],
+            unit="percentunit",
+        ),
+        timeseries(
+            "Lines suggested and accepted per day by feature",
+            "Lines the tools suggested, and lines accepted (written into files)."
+            + _FEATURE_NOTE + _DAILY_NOTE,
+            [
+                t(
+                    dsum("provider, feature", "aicode_daily_lines_suggested"),
+                    f"{PF} suggested",
+                ),
+                t(
+                    dsum("provider, feature", "aicode_daily_lines_accepted"),
+                    f"{PF} accepted",
+                ),
+            ],
+        ),
+        timeseries(
+            "Lines removed per day by feature",
+            "Lines the agents removed from files (Copilot agent edits, Claude Code's edit "
+            "tools)." + _FEATURE_NOTE + _DAILY_NOTE,
+            [
+                t(dsum("provider, feature", "aicode_daily_lines_deleted"), PF),
+                t(dsum("provider, feature", "aicode_daily_lines_removed"), PF),
+            ],
+        ),
+        timeseries(
+            "Lines accepted per day by team and feature",
+            "Lines the team's people accepted (written into files)." + _DAILY_TEAMS_NOTE
+            + _FEATURE_NOTE + _DAILY_NOTE,
+            [
+                t(
+                    dsum("provider, team, feature", "aicode_daily_team_lines_accepted"),
+                    "{{team}} {{feature}} ({{provider}})",
+                )
+            ],
+            stack=True,
         ),
         row("Lines and commits"),
         stat(
@@ -578,36 +836,28 @@ def adoption(lim: Limits) -> Json:
                 t(f"sum({sel('aicode_committed_ai_lines_edited', window=True)})", "AI"),
                 t(f"sum({sel('aicode_accepted_ai_lines_edited', window=True)})", "accepted AI"),
             ],
-            w=8,
+            w=12,
         ),
         stat(
             "Commits",
-            "Commits on the latest complete day (vendor) and commit records ingested in the "
+            "Commits on the newest complete day (vendor) and commit records ingested in the "
             "dashboard's time range (tracking, all branches and primary branch only).",
             [
-                t(f"sum({sel('aicode_daily_commits')})", "latest day (vendor)"),
+                t(f"sum({daily('aicode_daily_commits')})", "newest day (vendor)"),
                 t(f"sum({inc('aicode_commits_total')})", "in range"),
                 t(f"sum({inc('aicode_commits_total', PRIMARY)})", "in range, primary branch"),
             ],
-            w=10,
+            w=12,
             defaults={"decimals": 0},
-        ),
-        stat(
-            "Latest complete day",
-            "The UTC day the daily (vendor) figures on this dashboard belong to." + _DAILY_NOTE,
-            [t(f"max({sel('aicode_daily_date_timestamp_seconds')}) * 1000", "day")],
-            w=6,
-            unit="dateTimeAsIsoNoDateIfToday",
-            text_mode="value",
         ),
         timeseries(
             "AI vs other lines added per day (vendor)",
-            "Lines added on the latest complete day, split into AI-written and other lines "
-            "as the vendor attributes them." + _DAILY_NOTE,
-            [
-                t(f"sum({sel('aicode_daily_ai_lines_added')})", "AI"),
-                t(f"sum({sel('aicode_daily_other_lines_added')})", "other"),
-            ],
+            "Lines added that day, split into AI-written and other lines as the vendor "
+            "attributes them." + _DAILY_NOTE,
+            daily_totals(
+                ("aicode_daily_ai_lines_added", "AI"),
+                ("aicode_daily_other_lines_added", "other"),
+            ),
             stack=True,
         ),
         timeseries(
@@ -634,29 +884,186 @@ def adoption(lim: Limits) -> Json:
             h=4,
         ),
         timeseries(
-            "Tab suggestions and accepts per day (vendor)",
-            "Tab (next-edit) completions the IDE suggested and those developers accepted."
-            + _DAILY_NOTE,
+            "Tab suggestions and accepts per day",
+            "Tab (inline, next-edit) completions the IDE suggested and those developers "
+            "accepted, per provider." + _DAILY_NOTE,
             [
-                t(f"sum({sel('aicode_daily_tab_suggestions')})", "suggested"),
-                t(f"sum({sel('aicode_daily_tab_accepts')})", "accepted"),
+                t(
+                    dsum("provider", "aicode_daily_tab_suggestions"),
+                    "{{provider}} suggested",
+                ),
+                t(
+                    dsum("provider", "aicode_daily_tab_accepts"),
+                    "{{provider}} accepted",
+                ),
             ],
         ),
         timeseries(
-            "Tab acceptance ratio per day (vendor)",
-            "Accepted / suggested tab completions. A sharp week-over-week drop raises "
-            "AicodeTabAcceptanceDrop." + _DAILY_NOTE,
-            [t(by("max", PO, sel("aicode_daily_tab_accept_ratio")), ORG)],
+            "Tab acceptance ratio per day",
+            "Accepted / suggested tab completions per organisation. A sharp week-over-week "
+            "drop raises AicodeTabAcceptanceDrop." + _DAILY_NOTE,
+            [t(by("max", PO, tab_ratio), ORG)],
             unit="percentunit",
+        ),
+        row("GitHub Copilot"),
+        timeseries(
+            "Copilot: lines accepted per day by IDE",
+            "Lines Copilot wrote into files that day, per IDE." + _DAILY_NOTE,
+            [t(dsum("ide", "aicode_daily_ide_lines_accepted"), "{{ide}}")],
+            stack=True,
+        ),
+        bargauge(
+            "Copilot: acceptance by IDE, newest day",
+            "Suggestions accepted / suggestions shown per IDE." + _DAILY_NOTE,
+            [
+                t(
+                    _ratio("ide", "aicode_daily_ide_suggestions_accepted",
+                           "aicode_daily_ide_suggestions"),
+                    "{{ide}}",
+                )
+            ],
+            unit="percentunit",
+        ),
+        bargauge(
+            "Copilot: top 10 languages by lines accepted, newest day",
+            "Lines Copilot wrote into files per language (all features)." + _DAILY_NOTE,
+            [
+                t(
+                    "topk(10, "
+                    + dsum("language", "aicode_daily_language_lines_accepted")
+                    + ")",
+                    "{{language}}",
+                )
+            ],
+        ),
+        timeseries(
+            "Copilot: suggestions accepted per day by model",
+            "Suggestions accepted per model (the model picked, or `auto`) and feature."
+            + _DAILY_NOTE,
+            [
+                t(
+                    dsum("model, feature", "aicode_daily_model_suggestions_accepted"),
+                    "{{model}} {{feature}}",
+                )
+            ],
+            stack=True,
+        ),
+        timeseries(
+            "Copilot: pull requests per day",
+            "Pull requests created, merged and reviewed that day, and how many of them "
+            "Copilot's cloud agent created or its code review reviewed." + _DAILY_NOTE,
+            daily_totals(
+                *(
+                    (f"aicode_daily_pull_requests_{what}", what.replace("_", " "))
+                    for what in (
+                        "created",
+                        "created_by_copilot",
+                        "merged",
+                        "merged_created_by_copilot",
+                        "reviewed",
+                        "reviewed_by_copilot",
+                    )
+                )
+            ),
+        ),
+        timeseries(
+            "Copilot: median time to merge",
+            "Median time from creation to merge of the pull requests merged that day: all, "
+            "those Copilot created, those Copilot reviewed." + _DAILY_NOTE,
+            [
+                t(
+                    by("max", "provider, org, subset",
+                       daily("aicode_daily_pull_request_merge_median_seconds")),
+                    "{{org}} {{subset}}",
+                )
+            ],
+            unit="s",
+        ),
+        timeseries(
+            "Copilot code review: suggestions per day",
+            "Review suggestions on pull requests (any reviewer) and those by Copilot code "
+            "review, and how many of each were applied. People using code review count under "
+            "the `code_review` surface of the active-user panels." + _DAILY_NOTE,
+            daily_totals(
+                ("aicode_daily_review_suggestions", "all suggestions"),
+                ("aicode_daily_review_suggestions_applied", "all applied"),
+                ("aicode_daily_copilot_review_suggestions", "Copilot's"),
+                ("aicode_daily_copilot_review_suggestions_applied", "Copilot's applied"),
+            ),
+        ),
+        timeseries(
+            "Copilot CLI per day",
+            "Copilot CLI sessions started, prompts people sent and requests made (agentic "
+            "follow-ups included)." + _DAILY_NOTE,
+            daily_totals(
+                ("aicode_daily_cli_sessions", "sessions"),
+                ("aicode_daily_cli_prompts", "prompts"),
+                ("aicode_daily_cli_requests", "requests"),
+            ),
+        ),
+        row("Claude Code"),
+        timeseries(
+            "Claude Code: sessions, commits and pull requests per day",
+            "Sessions the coding agent started, and the git commits and pull requests it "
+            "created." + _DAILY_NOTE,
+            [
+                t(dsum("provider", "aicode_daily_agent_sessions"),
+                  "{{provider}} sessions"),
+                t(dsum("provider", "aicode_daily_agent_commits"),
+                  "{{provider}} commits"),
+                t(dsum("provider", "aicode_daily_agent_pull_requests"),
+                  "{{provider}} pull requests"),
+            ],
+        ),
+        timeseries(
+            "Claude Code: active API keys by surface",
+            "Distinct API keys with usage that day: automation and shared keys, which are "
+            "not people and do not count as active users." + _DAILY_NOTE,
+            [
+                t(
+                    dsum("provider, surface", "aicode_daily_active_api_keys"),
+                    "{{provider}} {{surface}}",
+                )
+            ],
+            defaults={"decimals": 0},
+        ),
+        row("Cursor"),
+        timeseries(
+            "Cursor: requests per day by mode",
+            "AI requests by Cursor mode (chat, composer, agent, cmdk, bugbot), summed over "
+            "members." + _DAILY_NOTE,
+            [t(dsum("mode", "aicode_daily_requests"), "{{mode}}")],
+            stack=True,
+        ),
+        timeseries(
+            "Cursor: messages per day by model",
+            "Messages sent to each model." + _DAILY_NOTE,
+            [t(dsum("model", "aicode_daily_model_messages"), "{{model}}")],
+            stack=True,
+        ),
+        bargauge(
+            "Cursor: users per client version, newest day",
+            "Users whose newest Cursor version that day was this one." + _DAILY_NOTE,
+            [
+                t(
+                    "sort_desc("
+                    + dsum("client_version", "aicode_daily_client_version_users")
+                    + ")",
+                    "{{client_version}}",
+                )
+            ],
+            defaults={"decimals": 0},
         ),
     ]
     return dashboard(
         "aicode-adoption",
         "AI code adoption",
-        "How much of the committed code AI writes, and how the AI features are used.",
+        "How much of the committed code AI writes, and how every vendor's AI features are "
+        "used: active users, suggestions and acceptance by feature, teams, and each "
+        "vendor's own figures. Opens on the last 90 days (a backfill fills them).",
         panels,
         variables(window=True),
-        time_from="now-30d",
+        time_from="now-90d",
     )
 
 
@@ -758,12 +1165,12 @@ def repositories(lim: Limits) -> Json:
             overrides=[lim.share_column("AI share")],
         ),
         table(
-            "Agent code by language, latest complete day (vendor)",
-            "Lines added per file extension on the latest complete day, and how many of them "
+            "Agent code by language, newest complete day (vendor)",
+            "Lines added per file extension on the newest complete day, and how many of them "
             "AI wrote." + _DAILY_NOTE,
             {
-                "lines added": by("sum", poe, sel("aicode_daily_extension_lines_added")),
-                "AI lines added": by("sum", poe, sel("aicode_daily_extension_ai_lines_added")),
+                "lines added": by("sum", poe, daily("aicode_daily_extension_lines_added")),
+                "AI lines added": by("sum", poe, daily("aicode_daily_extension_ai_lines_added")),
             },
             ["provider", "org", "extension"],
         ),
@@ -894,6 +1301,348 @@ def people(lim: Limits) -> Json:
     )
 
 
+_SEATS_NOTE = (
+    " Seats: members or seats currently assigned (not removed). Providers that report no "
+    "seats show no utilisation."
+)
+_USAGE_NOTE = (
+    " Usage events (each billed request, counted once when the exporter reads it, so a "
+    "rate follows the exporter's reads, not the requests' own times)."
+)
+_SPEND_NOTE = (
+    " The vendor's spend in its current billing cycle: it starts again from 0 when a new "
+    "cycle begins."
+)
+
+
+def _usd(**kw: Any) -> Json:
+    return {"decimals": 2, **kw}
+
+
+def cost(lim: Limits) -> Json:
+    seats = sel("aicode_seats")
+    users = daily(DAU, ALL_SURFACES)
+    spend = sel("aicode_billing_cycle_spend_usd")
+    pom, pomt = "provider, org, model", "provider, org, model, type"
+    credits = "aicode_credits_used_total"
+    busiest = (
+        f"{by('max', PO, f'max_over_time({sel(DAU, ALL_SURFACES)}[{lim.seats_window}])')}"
+        f" / {by('max', PO, f'{seats} > 0')}"
+    )
+    budget_used = (
+        f"{by('max', PO, spend)} / on (provider, org) group_left {by('max', PO, sel(BUDGET))}"
+    )
+    tokens = "aicode_usage_tokens_total"
+    panels = [
+        row("Seats and utilisation"),
+        stat(
+            "Seats",
+            "Seats or members assigned per organisation." + _SEATS_NOTE,
+            [t(by("max", PO, seats), ORG)],
+            defaults={"decimals": 0},
+        ),
+        stat(
+            "Daily active users, newest day",
+            "People who used any AI feature on the newest complete day." + _DAILY_NOTE,
+            [t(by("sum", PO, users), ORG)],
+            defaults={"decimals": 0},
+        ),
+        bargauge(
+            "Seat utilisation, newest day",
+            "Daily active users / seats on the newest complete day. Red below "
+            f"{lim.seats:.0%} (AicodeSeatUtilisationLow.threshold in "
+            "prometheus/alerts.config.yaml); weekends are low by nature, the alert looks "
+            "at the week's busiest day." + _SEATS_NOTE,
+            [t(by("max", PO, sel(SEAT_RATIO)), ORG)],
+            w=6,
+            h=5,
+            unit="percentunit",
+            defaults={"thresholds": lim.utilisation()},
+        ),
+        bargauge(
+            f"Seat utilisation, busiest day of the last {lim.seats_window}",
+            "Daily active users / seats on the busiest day of the trailing "
+            f"{lim.seats_window}: what AicodeSeatUtilisationLow compares with "
+            f"{lim.seats:.0%}; red below it." + _SEATS_NOTE + _DAILY_NOTE,
+            [t(busiest, ORG)],
+            w=6,
+            h=5,
+            unit="percentunit",
+            defaults={"thresholds": lim.utilisation()},
+        ),
+        timeseries(
+            "Seats and daily active users",
+            "Assigned seats next to the people active each day, per organisation."
+            + _SEATS_NOTE + _DAILY_NOTE,
+            [
+                t(by("max", PO, seats), f"{ORG} seats"),
+                t(by("sum", PO, users), f"{ORG} active"),
+            ],
+            defaults={"decimals": 0},
+        ),
+        timeseries(
+            "Seat utilisation trend",
+            "Daily active users / seats of the newest complete day, as it was published. "
+            f"The dashed red line is AicodeSeatUtilisationLow's threshold ({lim.seats:.0%})."
+            + _SEATS_NOTE,
+            [t(by("max", PO, sel(SEAT_RATIO)), ORG)],
+            unit="percentunit",
+            defaults={"thresholds": _over(lim.seats)},
+            thresholds_style="dashed",
+        ),
+        bargauge(
+            "Members by role and status (Qoder)",
+            "Organisation members by role (org_admin, org_member) and status (ENABLED, "
+            "DELETED); enabled members are the seats.",
+            [t(by("max", "provider, org, role, status", sel("aicode_members")),
+               "{{org}} {{role}} {{status}}")],
+            defaults={"decimals": 0},
+        ),
+        bargauge(
+            "Members per billing group (Cursor)",
+            "Members of each billing group (Unassigned: members in none).",
+            [t(by("max", "provider, org, group", sel("aicode_billing_group_members")),
+               "{{group}} ({{org}})")],
+            defaults={"decimals": 0},
+        ),
+        row("Spend"),
+        stat(
+            "Spend this billing cycle",
+            "Spend of each organisation in its current billing cycle, in USD (Cursor: the "
+            "on-demand part, and the whole including usage the plan includes)." + _SPEND_NOTE,
+            [
+                t(by("max", PO, spend), ORG),
+                t(by("max", PO, sel("aicode_billing_cycle_overall_spend_usd")),
+                  f"{ORG} incl. plan usage"),
+            ],
+            w=8,
+            unit="currencyUSD",
+            defaults=_usd(),
+        ),
+        stat(
+            "Billing cycle started",
+            "When each organisation's current billing cycle began.",
+            [t(f"{by('max', PO, sel('aicode_billing_cycle_start_timestamp_seconds'))} * 1000",
+               ORG)],
+            w=8,
+            unit="dateTimeAsIso",
+        ),
+        bargauge(
+            "Budget used this billing cycle",
+            "Spend this cycle / the budget set for the organisation in "
+            "prometheus/alerts.config.yaml (AicodeSpendOverBudget.budgets_usd); empty for "
+            "organisations without a budget. Orange from 80%; red from 100%, where "
+            "AicodeSpendOverBudget fires." + _SPEND_NOTE,
+            [t(budget_used, ORG)],
+            w=8,
+            h=5,
+            unit="percentunit",
+            defaults={
+                "max": None,
+                "thresholds": _thresholds(("green", None), ("orange", 0.8), ("red", 1)),
+            },
+        ),
+        timeseries(
+            "Billing-cycle spend and budget",
+            "Spend in the current billing cycle as the exporter read it, with the budget "
+            "where one is set. The spend drops to 0 at each new cycle." + _SPEND_NOTE,
+            [
+                t(by("max", PO, spend), f"{ORG} spend"),
+                t(by("max", PO, sel(BUDGET)), f"{ORG} budget"),
+            ],
+            w=16,
+            unit="currencyUSD",
+            defaults=_usd(),
+        ),
+        bargauge(
+            "Spend by billing group this cycle",
+            "Spend of each billing group in the current cycle, in USD." + _SPEND_NOTE,
+            [
+                t(
+                    "sort_desc("
+                    + by("max", "provider, org, group", sel("aicode_billing_group_spend_usd"))
+                    + ")",
+                    "{{group}} ({{org}})",
+                )
+            ],
+            w=8,
+            unit="currencyUSD",
+            defaults=_usd(),
+        ),
+        bargauge(
+            "Top 10 members by on-demand spend this cycle (Cursor)",
+            "On-demand spend of each member in the current billing cycle; needs "
+            "`users.per_user_counters` (beyond `users.max_users` people fold into "
+            "`__other__`)." + _SPEND_NOTE,
+            [
+                t(
+                    "topk(10, "
+                    + by("max", "provider, org, user",
+                         sel("aicode_user_billing_cycle_spend_usd"))
+                    + ")",
+                    "{{user}} ({{org}})",
+                )
+            ],
+            w=24,
+            unit="currencyUSD",
+            defaults=_usd(),
+        ),
+        row("Cost and tokens by model"),
+        stat(
+            "Cost of the newest day",
+            "Cost each vendor reports for the newest complete day, in USD (Claude Code: an "
+            "estimate)." + _DAILY_NOTE,
+            [t(dsum(PO, "aicode_daily_cost_usd"), ORG)],
+            unit="currencyUSD",
+            defaults=_usd(),
+        ),
+        stat(
+            "Usage-event cost in range",
+            "Charged cost of the usage events counted in the dashboard's time range, in USD."
+            + _USAGE_NOTE,
+            [t(by("sum", PO, inc("aicode_usage_cost_usd_total")), ORG)],
+            unit="currencyUSD",
+            defaults=_usd(),
+        ),
+        stat(
+            "Usage events in range",
+            "Billed requests counted in the dashboard's time range." + _USAGE_NOTE,
+            [t(by("sum", PO, inc("aicode_usage_requests_total")), ORG)],
+            defaults={"decimals": 0},
+        ),
+        stat(
+            "Usage-event tokens in range",
+            "Tokens of those requests (input, output, cache reads and writes)." + _USAGE_NOTE,
+            [t(by("sum", PO, inc(tokens)), ORG)],
+            defaults={"decimals": 0},
+        ),
+        timeseries(
+            "Cost per day by model",
+            "Cost the vendors report per day and model, in USD." + _DAILY_NOTE,
+            [t(dsum("provider, model", "aicode_daily_cost_usd"),
+               "{{provider}} {{model}}")],
+            stack=True,
+            unit="currencyUSD",
+            defaults=_usd(),
+        ),
+        timeseries(
+            "Tokens per day by model and type",
+            "Tokens per day, model and type (input, output, cache_read, cache_write)."
+            + _DAILY_NOTE,
+            [t(dsum("provider, model, type", "aicode_daily_tokens"),
+               "{{provider}} {{model}} {{type}}")],
+            stack=True,
+        ),
+        timeseries(
+            "Usage-event cost per hour by model",
+            "Charged cost of usage events per hour and model, in USD." + _USAGE_NOTE,
+            [t(_per_hour(by("sum", "provider, model", rate("aicode_usage_cost_usd_total"))),
+               "{{provider}} {{model}}")],
+            w=8,
+            stack=True,
+            unit="currencyUSD",
+            defaults=_usd(),
+        ),
+        timeseries(
+            "Usage events per hour by model and kind",
+            "Billed requests per hour, by model and kind (the vendor's pricing kind)."
+            + _USAGE_NOTE,
+            [t(_per_hour(by("sum", "provider, model, kind",
+                            rate("aicode_usage_requests_total"))),
+               "{{provider}} {{model}} {{kind}}")],
+            w=8,
+            stack=True,
+        ),
+        timeseries(
+            "Usage-event tokens per hour by type",
+            "Tokens of usage events per hour, by type." + _USAGE_NOTE,
+            [t(_per_hour(by("sum", "provider, type", rate(tokens))), "{{provider}} {{type}}")],
+            w=8,
+            stack=True,
+        ),
+        table(
+            "Usage by model in range",
+            "Per model in the dashboard's time range: charged cost, requests and tokens by "
+            "type. Most expensive first." + _USAGE_NOTE,
+            {
+                "cost (USD)": by("sum", pom, inc("aicode_usage_cost_usd_total")),
+                "requests": by("sum", pom, inc("aicode_usage_requests_total")),
+                **{
+                    f"{kind} tokens": by("sum", pom, inc(tokens, f'type="{kind}"'))
+                    for kind in ("input", "output", "cache_read", "cache_write")
+                },
+            },
+            ["provider", "org", "model"],
+            w=24,
+            defaults={"decimals": 0},
+            overrides=[
+                {
+                    "matcher": {"id": "byName", "options": "cost (USD)"},
+                    "properties": [
+                        {"id": "unit", "value": "currencyUSD"},
+                        {"id": "decimals", "value": 2},
+                    ],
+                }
+            ],
+        ),
+        table(
+            "Tokens by model and type, newest day",
+            "Tokens of the newest complete day per model and type, as the vendors report "
+            "them." + _DAILY_NOTE,
+            {"tokens": by("sum", pomt, daily("aicode_daily_tokens"))},
+            ["provider", "org", "model", "type"],
+            w=24,
+            defaults={"decimals": 0},
+        ),
+        row("Credits"),
+        timeseries(
+            "Qoder credits used per hour by operation",
+            "Credits consumed per hour, by operation (Agent, Ask, Inline Chat, Quest, Code "
+            "Review...), each usage record counted once.",
+            [t(_per_hour(by("sum", "provider, org, operation", rate(credits))),
+               "{{org}} {{operation}}")],
+            stack=True,
+        ),
+        table(
+            "Qoder credits in range by source, operation and model tier",
+            "Credits consumed in the dashboard's time range, by source (IDE, CLI, JetBrains "
+            "plugin...), operation and model tier. Largest first.",
+            {"credits": by("sum", "provider, org, source, operation, model_tier", inc(credits))},
+            ["provider", "org", "source", "operation", "model_tier"],
+        ),
+        bargauge(
+            "Qoder credits per team in range",
+            "Credits consumed in the dashboard's time range by each team's people (teams "
+            "from the exporter's `teams.file`: a user in several teams counts in each).",
+            [t("sort_desc(" + by("sum", "provider, org, team",
+                                 inc("aicode_team_credits_used_total")) + ")",
+               "{{team}} ({{org}})")],
+        ),
+        bargauge(
+            "Qoder resource packages: credits left",
+            "Credits left in the organisation's add-on resource packages, by package.",
+            [t(by("sum", "provider, org, package",
+                  sel("aicode_resource_package_remaining_credits")), "{{package}} ({{org}})")],
+        ),
+        timeseries(
+            "Copilot AI credits used per day",
+            "AI credits Copilot users used that day: a usage signal, not a billed amount."
+            + _DAILY_NOTE,
+            [t(dsum(PO, "aicode_daily_ai_credits_used"), ORG)],
+        ),
+    ]
+    return dashboard(
+        "aicode-cost",
+        "AI code: cost and seats",
+        "What the AI coding tools cost and how well the seats are used: seats against daily "
+        "active users, spend this billing cycle against the budget, cost and tokens by "
+        "model, credits.",
+        panels,
+        variables(),
+        time_from="now-30d",
+    )
+
+
 def health(lim: Limits) -> Json:
     job = 'job=~"$job"'
     poe, pos = "provider, org, endpoint", "provider, org, stream"
@@ -984,6 +1733,26 @@ def health(lim: Limits) -> Json:
             unit="s",
             defaults={"thresholds": _over(lim.record_stale_s)},
             thresholds_style="line+area",
+        ),
+        bargauge(
+            "Daily figures: age of the newest day",
+            "How long ago the newest day of each organisation's daily figures began "
+            "(`aicode_daily_*`: the newest complete UTC day the vendor has; normally "
+            "yesterday, 1 to 2 days). Red beyond AicodeDailyFiguresStale's limit for the "
+            f"provider ({lim.daily_stale_text()}, in prometheus/alerts.config.yaml), where "
+            "the alert fires: the vendor has published no newer day." + _DAILY_NOTE,
+            [
+                t(
+                    "time() - "
+                    + by("max", "provider, org", daily("aicode_daily_date_timestamp_seconds")),
+                    ORG,
+                )
+            ],
+            w=24,
+            h=6,
+            unit="s",
+            defaults={"thresholds": _age(_render_rules().seconds(lim.daily_stale))},
+            overrides=lim.daily_age_overrides(),
         ),
         timeseries(
             "Poll duration",
@@ -1149,6 +1918,31 @@ def teams(lim: Limits) -> Json:
             w=24,
             defaults={"decimals": 0},
         ),
+        row("Daily figures per team (vendor)"),
+        timeseries(
+            "Daily active users per team (vendor)",
+            "People of each team who used any AI feature that day, from the vendors' daily "
+            "reports." + _DAILY_TEAMS_NOTE + _DAILY_NOTE,
+            [
+                t(
+                    dsum("provider, team", "aicode_daily_team_active_users", TEAM),
+                    "{{team}} ({{provider}})",
+                )
+            ],
+            defaults={"decimals": 0},
+        ),
+        timeseries(
+            "Lines accepted per day per team and feature (vendor)",
+            "Lines the team's people accepted (written into files), by feature."
+            + _DAILY_TEAMS_NOTE + _FEATURE_NOTE + _DAILY_NOTE,
+            [
+                t(
+                    dsum("provider, team, feature", "aicode_daily_team_lines_accepted", TEAM),
+                    "{{team}} {{feature}} ({{provider}})",
+                )
+            ],
+            stack=True,
+        ),
         row("Teams map"),
         stat(
             "Teams map rows",
@@ -1201,6 +1995,7 @@ DASHBOARDS = {
     "aicode-repositories.json": repositories,
     "aicode-people.json": people,
     "aicode-teams.json": teams,
+    "aicode-cost.json": cost,
     "aicode-exporter-health.json": health,
 }
 
@@ -1208,10 +2003,12 @@ DASHBOARDS = {
 def render(alerts_config: Path | None = None) -> dict[str, str]:
     """File name -> JSON text, exactly as committed (with the repo's alerts config)."""
     lim = Limits.load(alerts_config)
-    return {
-        name: json.dumps(build(lim), indent=2, ensure_ascii=False) + "\n"
-        for name, build in DASHBOARDS.items()
-    }
+    out = {}
+    for name, build in DASHBOARDS.items():
+        dash = build(lim)
+        del dash[WAITING]
+        out[name] = json.dumps(dash, indent=2, ensure_ascii=False) + "\n"
+    return out
 
 
 def markdown(alerts_config: Path | None = None) -> str:
@@ -1229,6 +2026,13 @@ def markdown(alerts_config: Path | None = None) -> str:
             exprs = "<br>".join("`" + t["expr"].replace("|", "\\|") + "`" for t in p["targets"])
             out.append(f"| {p['title']} | {exprs} |")
         out.append("")
+        if dash[WAITING]:
+            out += ["Waiting for a vendor to declare their metrics:", ""]
+            for w in dash[WAITING]:
+                what = "the panel" if w["whole"] else "some of its queries"
+                names = ", ".join(f"`{n}`" for n in w["metrics"])
+                out.append(f"- {w['panel']} ({what}): {names}")
+            out.append("")
     return "\n".join(out)
 
 

@@ -40,6 +40,8 @@ ALERTS_OUT = ROOT / "prometheus" / "rules" / "aicode-alerts.rules.yml"
 PROMETHEUSRULE_OUT = ROOT / "deploy" / "kubernetes" / "prometheusrule.yaml"
 
 AI_SHARE_1D = "provider_org:aicode_commit_ai_lines_added_per_lines_added:ratio_rate1d"
+SEAT_UTILISATION = "provider_org:aicode_daily_active_users_per_seats:ratio"
+BUDGET = "provider_org:aicode_billing_cycle_budget_usd:configured"
 
 _DURATION = re.compile(r"^[1-9][0-9]*(s|m|h|d|w)$|^0m$|^0s$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -163,10 +165,38 @@ RECORDING: list[Ratio] = [
 assert AI_SHARE_1D in {r.record for r in RECORDING}
 
 
+def seat_utilisation(c: Ctx) -> str:
+    """Daily active users (any AI feature) of the newest complete day per assigned seat.
+    A provider without seats (no aicode_seats, or 0) gives no value: no division by 0."""
+    by = c.by("provider", "org")
+    users = f'max by ({by}) (aicode_daily_active_users{{surface="all"}})'
+    return f"{users}\n/\nmax by ({by}) (aicode_seats > 0)"
+
+
+def budget_rules(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """One constant series per configured budget (`budgets_usd` of AicodeSpendOverBudget),
+    labelled with its provider and org: the alert divides the spend by it and the cost
+    dashboard draws it."""
+    budgets = config["alerts"]["AicodeSpendOverBudget"]["budgets_usd"]
+    rules = []
+    for key, usd in budgets.items():
+        provider, org = key.split("/", 1)
+        labels = {"provider": provider, "org": org}
+        rules.append({"record": BUDGET, "expr": f"vector({num(usd)})", "labels": labels})
+    return rules
+
+
 def recording_groups(config: dict[str, Any]) -> list[dict[str, Any]]:
     ctx = _ctx(config)
     rules = [{"record": r.record, "expr": r.expr(ctx)} for r in RECORDING]
+    rules.append({"record": SEAT_UTILISATION, "expr": seat_utilisation(ctx)})
+    rules += budget_rules(config)
     return [{"name": "aicode-recording", "rules": rules}]
+
+
+def record_names() -> set[str]:
+    """Every recording rule name a config can render (a budget only with budgets_usd)."""
+    return {r.record for r in RECORDING} | {SEAT_UTILISATION, BUDGET}
 
 
 # --- the alerts -------------------------------------------------------------------------
@@ -277,7 +307,7 @@ def tab_acceptance_drop(p: Params, c: Ctx) -> Built:
         "(\n"
         f"    max by ({by}) ({ratio})\n"
         "  <\n"
-        f"    {factor} * max by ({by}) ({ratio} offset 7d)\n"
+        f"    {factor} * max by ({by}) (last_over_time({ratio}[1d] offset 7d))\n"
         ")\n"
         f"and\n  max by ({by}) ({suggestions}) >= {num(p['min_suggestions'])}"
     )
@@ -286,6 +316,74 @@ def tab_acceptance_drop(p: Params, c: Ctx) -> Built:
         f"The share of tab suggestions accepted on the latest complete day is more than "
         f"{num(p['drop'] * 100)}% below its value 7 days earlier, on a day with at least "
         f"{num(p['min_suggestions'])} suggestions."
+    )
+    return expr, summary, desc
+
+
+def spend_over_budget(p: Params, c: Ctx) -> Built:
+    by = c.by("provider", "org")
+    spend = c.sel("aicode_billing_cycle_spend_usd")
+    start = c.sel("aicode_billing_cycle_start_timestamp_seconds")
+    expr = (
+        "(\n"
+        f"    max by ({by}) ({spend})\n"
+        "  / on (provider, org) group_left\n"
+        f"    {BUDGET}\n"
+        ") > 1\n"
+        f"unless on ({by})\n"
+        f"  time() - max by ({by}) ({start}) > {seconds(p['max_cycle_age'])}"
+    )
+    summary = f"{PO} has spent {{{{ $value | humanizePercentage }}}} of its billing-cycle budget"
+    desc = (
+        f"Spend in the current billing cycle of {PO} is above the budget set for it in "
+        "budgets_usd; it falls back to 0 when the next cycle starts."
+    )
+    return expr, summary, desc
+
+
+def seat_utilisation_low(p: Params, c: Ctx) -> Built:
+    by = c.by("provider", "org")
+    users = c.sel("aicode_daily_active_users", 'surface="all"')
+    seats = c.sel("aicode_seats")
+    expr = (
+        "(\n"
+        f"    max by ({by}) (max_over_time({users}[{p['window']}]))\n"
+        "  /\n"
+        f"    max by ({by}) ({seats} >= {num(p['min_seats'])})\n"
+        f") < {num(p['threshold'])}"
+    )
+    summary = f"{PO}: at most {{{{ $value | humanizePercentage }}}} of the seats used on any day"
+    desc = (
+        f"On its busiest day of the last {p['window']}, {PO} had daily active users on fewer "
+        f"than {num(p['threshold'] * 100)}% of its assigned seats."
+    )
+    return expr, summary, desc
+
+
+def daily_figures_stale(p: Params, c: Ctx) -> Built:
+    by = c.by("provider", "org")
+    own: dict[str, str] = p["max_age_by_provider"]
+    parts = []
+    for provider, max_age in sorted(own.items()):
+        date = c.sel("aicode_daily_date_timestamp_seconds", f'provider="{provider}"')
+        parts.append(f"time() - max by ({by}) ({date}) > {seconds(max_age)}")
+    others = [f'provider!~"{"|".join(sorted(own))}"'] if own else []
+    date = c.sel("aicode_daily_date_timestamp_seconds", *others)
+    parts.append(f"time() - max by ({by}) ({date}) > {seconds(p['max_age'])}")
+    expr = "\nor\n".join(parts)
+    # the limit of the alert's own provider, as a Go template
+    limit = "".join(
+        f'{{{{ if eq $labels.provider "{provider}" }}}}{max_age}{{{{ else }}}}'
+        for provider, max_age in sorted(own.items())
+    )
+    limit += p["max_age"] + "{{ end }}" * len(own)
+    summary = (
+        f"{PO}: the newest daily figures are for a day that began "
+        "{{ $value | humanizeDuration }} ago"
+    )
+    desc = (
+        f"The newest day of the aicode_daily_* figures of {PO} began "
+        f"{{{{ $value | humanizeDuration }}}} ago, more than the {limit} allowed for this provider."
     )
     return expr, summary, desc
 
@@ -315,19 +413,42 @@ ALERTS: dict[str, tuple[Callable[[Params, Ctx], Built], dict[str, str]]] = {
         tab_acceptance_drop,
         {"drop": "ratio", "min_suggestions": "number"},
     ),
+    "AicodeDailyFiguresStale": (
+        daily_figures_stale,
+        {"max_age": "duration", "max_age_by_provider": "durations_by_provider"},
+    ),
+    "AicodeSeatUtilisationLow": (
+        seat_utilisation_low,
+        {"threshold": "ratio", "window": "duration", "min_seats": "number"},
+    ),
+    "AicodeSpendOverBudget": (
+        spend_over_budget,
+        {"budgets_usd": "budgets", "max_cycle_age": "duration"},
+    ),
 }
 
 
 # --- config -----------------------------------------------------------------------------
 
 
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_duration(value: Any) -> bool:
+    return isinstance(value, str) and bool(_DURATION.match(value))
+
+
 def _check(kind: str, value: Any, where: str) -> None:
+    if kind in _MAPPINGS:
+        _check_mapping(kind, value, where)
+        return
     ok = {
         "bool": isinstance(value, bool),
-        "duration": isinstance(value, str) and bool(_DURATION.match(value)),
+        "duration": _is_duration(value),
         "severity": value in _SEVERITIES,
-        "number": isinstance(value, int | float) and not isinstance(value, bool) and value >= 0,
-        "ratio": isinstance(value, int | float) and not isinstance(value, bool) and 0 < value < 1,
+        "number": _number(value) and value >= 0,
+        "ratio": _number(value) and 0 < value < 1,
     }[kind]
     if not ok:
         hint = {
@@ -336,6 +457,32 @@ def _check(kind: str, value: Any, where: str) -> None:
             "ratio": "a number between 0 and 1 (exclusive)",
         }.get(kind, f"a {kind}")
         raise ConfigError(f"{where}: {value!r} is not {hint}")
+
+
+# Parameters that map a provider (or provider/org) to a value, checked entry by entry.
+_PROVIDER = re.compile(r"^[a-z][a-z0-9_]*$")
+_PROVIDER_ORG = re.compile(r"^[a-z][a-z0-9_]*/\S.*$")
+_MAPPINGS = {
+    # provider type -> duration
+    "durations_by_provider": (_PROVIDER, _is_duration, "a provider type like copilot",
+                              "a Prometheus duration like 5d"),
+    # provider/org (org: the provider entry's name) -> USD
+    "budgets": (_PROVIDER_ORG, lambda v: _number(v) and v > 0,
+                "provider/org like cursor/acme", "an amount of USD above 0"),
+}
+
+
+def _check_mapping(kind: str, value: Any, where: str) -> None:
+    key_pattern, value_ok, key_hint, value_hint = _MAPPINGS[kind]
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: {value!r} is not a mapping of {key_hint} to {value_hint}")
+    for key, item in value.items():
+        if not isinstance(key, str) or not key_pattern.match(key):
+            raise ConfigError(f"{where}: key {key!r} is not {key_hint}")
+        if not value_ok(item):
+            raise ConfigError(f"{where}.{key}: {item!r} is not {value_hint}")
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -402,6 +549,7 @@ def load_config(path: Path = DEFAULT_CONFIG) -> dict[str, Any]:
     for name in alerts:
         if name not in ALERTS:
             raise ConfigError(f"{path}: unknown alert {name!r} (known: {', '.join(ALERTS)})")
+    checked: dict[str, dict[str, Any]] = {}
     for name, (_, extra_params) in ALERTS.items():
         params = alerts.get(name)
         if not isinstance(params, dict):
@@ -414,13 +562,16 @@ def load_config(path: Path = DEFAULT_CONFIG) -> dict[str, Any]:
         for key in kinds:
             if key not in params:
                 raise ConfigError(f"{path}: missing key alerts.{name}.{key}")
+        # an empty mapping may be written as nothing (`budgets_usd:`)
+        checked[name] = {k: {} if kinds[k] in _MAPPINGS and v is None else v
+                         for k, v in params.items()}
     return {
         "job_selector": raw["job_selector"].strip(),
         "org_selector": (raw.get("org_selector") or "").strip(),
         "extra_labels": dict(extra),
         "aggregation_labels": list(labels),
         "runbook_base_url": base_url,
-        "alerts": {name: alerts[name] for name in ALERTS},
+        "alerts": checked,
     }
 
 
@@ -513,6 +664,13 @@ def _cell(text: str) -> str:
     return "`" + " ".join(text.split()).replace("|", "\\|") + "`"
 
 
+def _shown(value: Any) -> str:
+    """A parameter's value in the alert table: mappings as `key: value, ...` or none."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {v}" for k, v in value.items()) or "none"
+    return str(value)
+
+
 def markdown(config_path: Path = DEFAULT_CONFIG) -> str:
     """The alert and recording-rule tables of prometheus/README.md."""
     config = load_config(config_path)
@@ -523,7 +681,8 @@ def markdown(config_path: Path = DEFAULT_CONFIG) -> str:
     for rule in alert_groups(config)[0]["rules"]:
         name = rule["alert"]
         params = config["alerts"][name]
-        tunables = [f"`alerts.{name}.{k}`: {v}" for k, v in params.items() if k not in _COMMON]
+        tunables = [f"`alerts.{name}.{k}`: {_shown(v)}" for k, v in params.items()
+                    if k not in _COMMON]
         if name == "AicodeExporterDown":
             tunables.append(f"`job_selector`: {config['job_selector']}")
         tunables = tunables or ["none beyond `for`"]

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
+from aicode_exporter.expose import catalog
 from aicode_exporter.vendors.registry import all_specs
 from tests.support.processes import ROOT
 
@@ -107,17 +108,32 @@ def alert_names() -> set[str]:
     return {r["alert"] for r in all_rules() if "alert" in r}
 
 
+def _catalogue() -> dict[str, frozenset[str]]:
+    """Metric name -> labels: the catalogue of the registered vendors, and the shared
+    templates (names fixed for every vendor) that none of them feeds yet."""
+    labels = {t.name: frozenset(t.spec.labelnames) for t in catalog.SHARED}
+    labels |= {c.name: frozenset(c.spec().labelnames) for c in catalog.USAGE_COUNTERS}
+    labels |= {s.name: frozenset(s.labelnames) for s in all_specs()}
+    return labels
+
+
 def contract_metrics() -> frozenset[str]:
-    """Every metric name of the catalogue: the project's metric contract."""
+    """Every metric name of the catalogue: what the registered vendors serve."""
     return frozenset(s.name for s in all_specs())
+
+
+def readable_metrics() -> frozenset[str]:
+    """What a dashboard may read: the catalogue, and the shared templates whose names are
+    fixed for the vendors that will feed them."""
+    return frozenset(_catalogue())
 
 
 def metric_labels(metric: str) -> frozenset[str]:
     """The labels of a catalogue metric, or those a recording rule's level names
     (provider_org_repo:... -> provider, org, repo)."""
-    for spec in all_specs():
-        if spec.name == metric:
-            return frozenset(spec.labelnames)
+    catalogue = _catalogue()
+    if metric in catalogue:
+        return catalogue[metric]
     return frozenset(metric.split(":")[0].split("_")) if ":" in metric else frozenset()
 
 

@@ -15,7 +15,6 @@ from tests.ops.helpers import (
     PROMETHEUS_DIR,
     REPO,
     contract_aggregates,
-    contract_metrics,
     dashboards,
     load_script,
     metric_labels,
@@ -23,6 +22,7 @@ from tests.ops.helpers import (
     panels,
     queries,
     read_yaml,
+    readable_metrics,
     recording_rule_names,
 )
 
@@ -35,6 +35,7 @@ EXPECTED_UIDS = {
     "aicode-people",
     "aicode-exporter-health",
     "aicode-teams",
+    "aicode-cost",
 }
 DS_VARIABLE = {"${datasource}", "$datasource"}
 BUILTIN_VARIABLES = {"__rate_interval", "__range", "__interval", "__interval_ms", "__range_s"}
@@ -132,7 +133,10 @@ def test_panels_describe_what_they_show_and_where_it_comes_from(name: str) -> No
 
 @pytest.mark.parametrize("name", sorted(DASHBOARDS))
 def test_every_metric_exists_in_contract_or_recording_rules(name: str) -> None:
-    known = set(contract_metrics()) | recording_rule_names()
+    """Catalogue metrics, shared templates and recording rules (those a budget in the alerts
+    config renders included)."""
+    known = set(readable_metrics()) | render_rules.record_names()
+    assert recording_rule_names() <= render_rules.record_names()
     for panel, target in queries(DASHBOARDS[name]):
         unknown = metric_names(target["expr"]) - known
         assert not unknown, f"{name}: {panel['title']} uses {unknown} ({target['expr']})"
@@ -284,16 +288,22 @@ def test_thresholds_match_the_alerts() -> None:
     _check_thresholds({d["uid"]: d for d in DASHBOARDS.values()}, render_rules.load_config())
 
 
-def test_thresholds_follow_an_alerts_override(tmp_path: Path) -> None:
+def _build_with(tmp_path: Path, overrides: str) -> tuple[dict[str, Any], Path]:
+    """The dashboards built with an alerts override file holding `overrides` (by uid), and
+    that file."""
     config = tmp_path / "my-alerts.yaml"
-    config.write_text(
-        "alerts:\n  AicodeAIShareLow: {threshold: 0.35}\n  AicodeDataStale: {max_age: 2h}\n"
-        "  AicodeRecordStreamStale: {max_age: 5d}\n",
-        encoding="utf-8",
-    )
+    config.write_text(overrides, encoding="utf-8")
     out = tmp_path / "dashboards"
     assert build_dashboards.main(["--alerts-config", str(config), "--out-dir", str(out)]) == 0
-    dashes = {d["uid"]: d for d in (json.loads(p.read_text()) for p in out.glob("*.json"))}
+    return {d["uid"]: d for d in (json.loads(p.read_text()) for p in out.glob("*.json"))}, config
+
+
+def test_thresholds_follow_an_alerts_override(tmp_path: Path) -> None:
+    dashes, config = _build_with(
+        tmp_path,
+        "alerts:\n  AicodeAIShareLow: {threshold: 0.35}\n  AicodeDataStale: {max_age: 2h}\n"
+        "  AicodeRecordStreamStale: {max_age: 5d}\n",
+    )
     assert len(dashes) == len(DASHBOARDS)
     _check_thresholds(dashes, render_rules.load_config(config))
     assert _red_from(_panel("aicode-exporter-health", "Newest record age", dashes)) == 5 * 86400
@@ -334,3 +344,174 @@ def test_teams_dashboard() -> None:
     assert "AicodeTeamsMapBroken" in status["description"]
     (mapping,) = status["fieldConfig"]["defaults"]["mappings"]
     assert mapping["options"]["0"] == {"text": "BROKEN", "color": "red", "index": 0}
+
+
+# --- daily figures, the vendors being added, cost and seats -----------------------------
+
+_RECORDED = re.compile(r"\b[a-z_]+:aicode_[a-z0-9_]+:[a-z0-9_]+\b")
+_DAILY_FORM = re.compile(
+    r"\((aicode_daily_[a-z0-9_]+\{[^}]*\}) or on \(provider, org\) last_over_time\(\1\[1d\]\)\)"
+)
+_WEEK_FORM = re.compile(r"max_over_time\(aicode_daily_[a-z0-9_]+\{[^}]*\}\[\d+[dw]\]\)")
+
+
+@pytest.mark.parametrize("name", sorted(DASHBOARDS))
+def test_daily_gauges_render_from_one_sample_per_day(name: str) -> None:
+    """Every aicode_daily_* gauge is read live or, for an organisation without a live sample
+    (backfilled history: one sample per day), as the newest sample of the last day; the
+    seat panel that shows what the alert sees reads the maximum of a week."""
+    for panel, target in queries(DASHBOARDS[name]):
+        rest = _RECORDED.sub("", target["expr"])
+        rest = _WEEK_FORM.sub("", _DAILY_FORM.sub("", rest))
+        assert "aicode_daily_" not in rest, (panel["title"], target["expr"])
+
+
+def _dash(uid: str, dashes: dict[str, Any] | None = None) -> dict[str, Any]:
+    dashes = dashes or {d["uid"]: d for d in DASHBOARDS.values()}
+    return dashes[uid]
+
+
+def test_adoption_shows_every_vendor_side_by_side_over_90_days() -> None:
+    dash = _dash("aicode-adoption")
+    assert dash["time"] == {"from": "now-90d", "to": "now"}
+    provider = next(v for v in dash["templating"]["list"] if v["name"] == "provider")
+    assert provider["multi"] and provider["includeAll"]
+    assert provider["current"]["value"] == ["$__all"]
+    exprs = {p["title"]: [t["expr"] for t in p["targets"]] for p in panels(dash) if "targets" in p}
+    ratio = exprs["Acceptance ratio by feature"][0]
+    part, whole = ratio.split(" / ")
+    assert part.startswith("sum by (provider, feature) ((aicode_daily_suggestions_accepted{")
+    assert whole.startswith("sum by (provider, feature) ((aicode_daily_suggestions{")
+    surfaces = exprs["Daily active users by surface"][0]
+    assert "sum by (provider, surface)" in surfaces and 'surface!="all"' in surfaces
+    for title in ("Tab suggestions and accepts per day", "Tab acceptance ratio per day"):
+        assert all("by (provider" in e for e in exprs[title]), title
+    used = set().union(*(metric_names(t["expr"]) for _, t in queries(dash)))
+    assert {
+        "aicode_daily_active_users",
+        "aicode_daily_suggestions",
+        "aicode_daily_suggestions_accepted",
+        "aicode_daily_lines_suggested",
+        "aicode_daily_lines_accepted",
+        "aicode_daily_team_active_users",
+        "aicode_daily_team_lines_accepted",
+        "aicode_daily_tab_suggestions",
+        "aicode_daily_tab_accepts",
+        "aicode_daily_tab_accept_ratio",
+    } <= used
+
+
+def test_cost_dashboard() -> None:
+    """Seats against daily active users, spend this cycle (by billing group, against the
+    budget), cost and tokens by model from the daily figures and the usage counters."""
+    dash = _dash("aicode-cost")
+    used = set().union(*(metric_names(t["expr"]) for _, t in queries(dash)))
+    assert {
+        "aicode_seats",
+        "aicode_daily_active_users",
+        build_dashboards.SEAT_RATIO,
+        "aicode_billing_cycle_spend_usd",
+        "aicode_billing_cycle_start_timestamp_seconds",
+        "aicode_billing_group_spend_usd",
+        build_dashboards.BUDGET,
+        "aicode_daily_cost_usd",
+        "aicode_daily_tokens",
+        "aicode_usage_cost_usd_total",
+        "aicode_usage_tokens_total",
+        "aicode_usage_requests_total",
+    } <= used
+    # Qoder's credits show once the vendor declares them
+    assert ("aicode_credits_used_total" in used) == (
+        "aicode_credits_used_total" in build_dashboards.SOURCES
+    )
+    spend = _panel("aicode-cost", "Spend this billing cycle")
+    assert spend["fieldConfig"]["defaults"]["unit"] == "currencyUSD"
+
+
+def _utilisation_red_below(panel: dict[str, Any]) -> float:
+    thresholds = panel["fieldConfig"]["defaults"]["thresholds"]
+    steps = [(s["color"], s["value"]) for s in thresholds["steps"]]
+    assert steps[0] == ("red", None), steps
+    return float(steps[1][1])
+
+
+def _check_cost_and_daily_thresholds(dashes: dict[str, Any], config: dict[str, Any]) -> None:
+    alerts = config["alerts"]
+    seats = alerts["AicodeSeatUtilisationLow"]
+    for title in ("Seat utilisation, newest day",
+                  f"Seat utilisation, busiest day of the last {seats['window']}"):
+        assert _utilisation_red_below(_panel("aicode-cost", title, dashes)) == seats["threshold"]
+    trend = _panel("aicode-cost", "Seat utilisation trend", dashes)
+    assert _red_from(trend) == seats["threshold"]
+    stale = alerts["AicodeDailyFiguresStale"]
+    age = _panel("aicode-exporter-health", "Daily figures: age of the newest day", dashes)
+    assert _red_from(age) == render_rules.seconds(stale["max_age"])
+    own = {
+        o["matcher"]["options"]: o["properties"][0]["value"]["steps"][1]["value"]
+        for o in age["fieldConfig"]["overrides"]
+    }
+    assert own == {
+        f"^{p}/.*": render_rules.seconds(a) for p, a in stale["max_age_by_provider"].items()
+    }
+
+
+def test_seat_and_daily_age_thresholds_match_the_alerts(tmp_path: Path) -> None:
+    _check_cost_and_daily_thresholds(
+        {d["uid"]: d for d in DASHBOARDS.values()}, render_rules.load_config()
+    )
+    dashes, config = _build_with(
+        tmp_path,
+        "alerts:\n  AicodeSeatUtilisationLow: {threshold: 0.7, window: 14d}\n"
+        "  AicodeDailyFiguresStale: {max_age: 2d, max_age_by_provider: {claude_code: 36h}}\n",
+    )
+    _check_cost_and_daily_thresholds(dashes, render_rules.load_config(config))
+
+
+def test_a_panel_waits_until_a_vendor_declares_its_metrics() -> None:
+    """A query reading a metric no vendor declares is left out, a panel without queries
+    and a row without panels too; --markdown lists them."""
+    b = build_dashboards
+    known = b.t("sum(aicode_up)", "up")
+    unknown = b.t("sum(aicode_not_declared_yet)", "x")
+    dash = b.dashboard(
+        "x",
+        "X",
+        "test",
+        [
+            b.row("kept"),
+            b.stat("Partly there", "a panel with one query of two left", [known, unknown]),
+            b.row("dropped"),
+            b.stat("Not there", "a panel whose only query waits", [unknown]),
+        ],
+        [],
+    )
+    assert [p["title"] for p in dash["panels"]] == ["kept", "Partly there"]
+    assert [t["expr"] for t in dash["panels"][1]["targets"]] == ["sum(aicode_up)"]
+    assert dash[b.WAITING] == [
+        {"panel": "Partly there", "metrics": ["aicode_not_declared_yet"], "whole": False},
+        {"panel": "Not there", "metrics": ["aicode_not_declared_yet"], "whole": True},
+    ]
+
+
+def test_vendor_panels_appear_once_their_metrics_are_declared(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With every metric the panels wait for declared (as the vendors being added declare
+    them), nothing waits and each dashboard keeps a valid layout."""
+    lim = build_dashboards.Limits.load()
+    waiting = {
+        n for build in build_dashboards.DASHBOARDS.values()
+        for w in build(lim)[build_dashboards.WAITING] for n in w["metrics"]
+    }
+    for name in waiting:
+        monkeypatch.setitem(build_dashboards.SOURCES, name, "a vendor being added")
+    titles = []
+    for build in build_dashboards.DASHBOARDS.values():
+        dash = build(lim)
+        assert dash[build_dashboards.WAITING] == []
+        for p in dash["panels"]:
+            assert p["gridPos"]["x"] + p["gridPos"]["w"] <= 24
+            titles.append(p["title"])
+    for title in ("GitHub Copilot", "Copilot: pull requests per day", "Claude Code",
+                  "Cursor", "Qoder credits used per hour by operation"):
+        assert title in titles

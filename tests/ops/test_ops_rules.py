@@ -209,6 +209,15 @@ def _render(tmp_path: Path, config: Path) -> tuple[dict[str, Any], list[dict[str
     return rules, read_yaml(recording)["groups"][0]["rules"]
 
 
+def _render_override(
+    tmp_path: Path, text: str
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """_render of an override file holding `text`."""
+    config = tmp_path / "my-alerts.yaml"
+    config.write_text(text, encoding="utf-8")
+    return _render(tmp_path, config)
+
+
 def test_a_partial_override_merges_over_the_defaults(tmp_path: Path) -> None:
     config = tmp_path / "my-alerts.yaml"
     config.write_text("alerts:\n  AicodeAIShareLow:\n    threshold: 0.35\n", encoding="utf-8")
@@ -248,6 +257,24 @@ def test_the_documented_override_example_renders_as_written(tmp_path: Path) -> N
     assert render_rules.main(["--check"]) == 0
 
 
+def test_the_documented_budget_example_adds_to_the_shipped_limits(tmp_path: Path) -> None:
+    section = markdown_section(RUNBOOKS, "## Changing thresholds and selectors")
+    blocks = re.findall(r"```yaml\n(.*?)```", section, re.S)
+    block = next(b for b in blocks if "budgets_usd" in b)
+    rules, recording = _render_override(tmp_path, block)
+    budgets = {
+        (r["labels"]["provider"], r["labels"]["org"]): r["expr"]
+        for r in recording
+        if r["record"] == render_rules.BUDGET
+    }
+    assert budgets == {
+        ("cursor", "acme"): "vector(5000)",
+        ("cursor", "acme-contractors"): "vector(800)",
+    }
+    stale = rules["AicodeDailyFiguresStale"]["expr"]
+    assert 'provider="claude_code"' in stale and 'provider="copilot"' in stale
+
+
 @pytest.mark.parametrize(
     ("labels", "by"),
     [
@@ -263,7 +290,7 @@ def test_aggregation_labels_are_configurable(tmp_path: Path, labels: list[str], 
     assert f"sum by ({by}) (" in rules["AicodeAuthFailing"]["expr"]
     level_by = ", ".join([*labels, "provider", "org"])
     for rule in recording:
-        assert f"sum by ({level_by}" in rule["expr"], rule
+        assert re.search(rf"\b(sum|max) by \({re.escape(level_by)}\b", rule["expr"]), rule
 
 
 def test_runbook_base_url_is_configurable(tmp_path: Path) -> None:
@@ -345,3 +372,114 @@ def test_a_bad_partial_override_names_the_key(tmp_path: Path, override: str, mes
         render_rules.render(config)
     assert str(config) in str(err.value)
     assert render_rules.main(["--config", str(config), "--check"]) == 2
+
+
+# --- budgets and per-provider limits ----------------------------------------------------
+
+
+def test_budgets_render_as_recorded_constants_the_alert_divides_by(tmp_path: Path) -> None:
+    """Each budgets_usd entry becomes one constant series labelled with its provider and org;
+    with them, AicodeSpendOverBudget fires for the organisation over its own budget only."""
+    rules, recording = _render_override(
+        tmp_path,
+        "alerts:\n  AicodeSpendOverBudget:\n    budgets_usd:\n"
+        "      cursor/acme: 1000\n      cursor/big team: 2500.5\n",
+    )
+    budgets = [r for r in recording if r["record"] == render_rules.BUDGET]
+    assert budgets == [
+        {"record": render_rules.BUDGET, "expr": "vector(1000)",
+         "labels": {"provider": "cursor", "org": "acme"}},
+        {"record": render_rules.BUDGET, "expr": "vector(2500.5)",
+         "labels": {"provider": "cursor", "org": "big team"}},
+    ]
+    assert render_rules.BUDGET in rules["AicodeSpendOverBudget"]["expr"]
+    out = tmp_path / "out"
+    test = {
+        "rule_files": ["aicode-recording.rules.yml", "aicode-alerts.rules.yml"],
+        "evaluation_interval": "1m",
+        "tests": [
+            {
+                "interval": "1m",
+                "input_series": [
+                    {"series": 'aicode_billing_cycle_spend_usd{provider="cursor", org="acme"}',
+                     "values": "1200x30"},
+                    {"series": 'aicode_billing_cycle_spend_usd{provider="cursor", org="big team"}',
+                     "values": "1200x30"},
+                ],
+                "alert_rule_test": [
+                    {"alertname": "AicodeSpendOverBudget", "eval_time": "20m",
+                     "exp_alerts": [{
+                         "exp_labels": {"severity": "warning", "provider": "cursor",
+                                        "org": "acme"},
+                         "exp_annotations": {
+                             **{k: v.replace("{{ $labels.provider }}/{{ $labels.org }}",
+                                             "cursor/acme")
+                                for k, v in rules["AicodeSpendOverBudget"]["annotations"].items()
+                                if k != "summary"},
+                             "summary": "cursor/acme has spent 120% of its billing-cycle budget",
+                         },
+                     }]},
+                ],
+            }
+        ],
+    }
+    (out / "budget_test.yml").write_text(yaml.safe_dump(test), encoding="utf-8")
+    assert_ok(run([tool("promtool"), "test", "rules", str(out / "budget_test.yml")]))
+
+
+def test_no_budget_no_budget_rule(tmp_path: Path) -> None:
+    """The shipped config has no budgets (the alert cannot fire); `budgets_usd:` written
+    empty is the same."""
+    assert CONFIG["alerts"]["AicodeSpendOverBudget"]["budgets_usd"] == {}
+    assert render_rules.BUDGET not in recording_rule_names()
+    rules, recording = _render_override(
+        tmp_path, "alerts:\n  AicodeSpendOverBudget:\n    budgets_usd:\n"
+    )
+    assert {r["record"] for r in recording} == recording_rule_names()
+    assert "AicodeSpendOverBudget" in rules
+
+
+def test_daily_figures_limit_per_provider(tmp_path: Path) -> None:
+    """A provider in max_age_by_provider gets its own limit; every other provider max_age.
+    An override adds to the shipped copilot entry."""
+    shipped = CONFIG["alerts"]["AicodeDailyFiguresStale"]
+    assert shipped["max_age_by_provider"] == {"copilot": "5d"}
+    rules, _ = _render_override(
+        tmp_path,
+        "alerts:\n  AicodeDailyFiguresStale:\n    max_age: 2d\n"
+        "    max_age_by_provider: {claude_code: 36h}\n",
+    )
+    rule = rules["AicodeDailyFiguresStale"]
+    parts = rule["expr"].split("\nor\n")
+    assert len(parts) == 3, rule["expr"]
+    assert 'provider="claude_code"}) > 129600' in parts[0]
+    assert 'provider="copilot"}) > 432000' in parts[1]
+    assert 'provider!~"claude_code|copilot"}) > 172800' in parts[2]
+    assert (
+        '{{ if eq $labels.provider "claude_code" }}36h{{ else }}'
+        '{{ if eq $labels.provider "copilot" }}5d{{ else }}2d{{ end }}{{ end }}'
+    ) in rule["annotations"]["description"]
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("AicodeSpendOverBudget: {budgets_usd: {cursor: 100}}",
+         "alerts.AicodeSpendOverBudget.budgets_usd: key 'cursor' is not provider/org"),
+        ("AicodeSpendOverBudget: {budgets_usd: {cursor/acme: -5}}",
+         "alerts.AicodeSpendOverBudget.budgets_usd.cursor/acme: -5 is not an amount"),
+        ("AicodeSpendOverBudget: {budgets_usd: [cursor/acme]}",
+         "alerts.AicodeSpendOverBudget.budgets_usd: ['cursor/acme'] is not a mapping"),
+        ("AicodeDailyFiguresStale: {max_age_by_provider: {Copilot: 5d}}",
+         "alerts.AicodeDailyFiguresStale.max_age_by_provider: key 'Copilot' is not a provider"),
+        ("AicodeDailyFiguresStale: {max_age_by_provider: {copilot: 5 days}}",
+         "alerts.AicodeDailyFiguresStale.max_age_by_provider.copilot: '5 days' is not a "
+         "Prometheus duration"),
+        ("AicodeSeatUtilisationLow: {threshold: 50}", "alerts.AicodeSeatUtilisationLow.threshold"),
+    ],
+)
+def test_bad_budgets_and_limits_name_the_key(tmp_path: Path, override: str, message: str) -> None:
+    config = tmp_path / "my-alerts.yaml"
+    config.write_text(f"alerts:\n  {override}\n", encoding="utf-8")
+    with pytest.raises(render_rules.ConfigError, match=re.escape(message)):
+        render_rules.render(config)
