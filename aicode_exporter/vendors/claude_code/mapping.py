@@ -165,7 +165,7 @@ def day_families(records: Iterable[UsageRecord], view: DayView) -> list[Family]:
         metrics.COMMITS.family([(base, day.commits)]),
         metrics.PULL_REQUESTS.family([(base, day.pull_requests)]),
         catalog.DAILY_LINES_ACCEPTED.spec.family([(lines, day.added)]),
-        metrics.LINES_REMOVED.family([(lines, day.removed)]),
+        catalog.DAILY_LINES_REMOVED.spec.family([(lines, day.removed)]),
         catalog.DAILY_SUGGESTIONS.spec.family(_summed(
             ((*base, FEATURE, tool[t]), a + rej) for t, (a, rej) in day.tools.items())),
         catalog.DAILY_SUGGESTIONS_ACCEPTED.spec.family(_summed(
@@ -186,7 +186,7 @@ def day_families(records: Iterable[UsageRecord], view: DayView) -> list[Family]:
 
 def _per_user(people: dict[str, _Person], labeler: UserLabeler,
               view: DayView) -> list[Family]:
-    """aicode_daily_user_lines_accepted{org="acme",provider="claude_code",user="alice@example.com"} 342
+    """aicode_daily_user_lines_accepted{feature="agent",org="acme",provider="claude_code",user="alice@example.com"} 342
 
     The users.max_users most active people (by lines, then sessions) get their own
     series; the others are summed into user="__other__"."""
@@ -204,7 +204,8 @@ def _per_user(people: dict[str, _Person], labeler: UserLabeler,
     base = view.base
     return [
         metrics.USER_SESSIONS.family(((*base, u), p.sessions) for u, p in ordered),
-        metrics.USER_LINES.family(((*base, u), p.lines) for u, p in ordered),
+        catalog.DAILY_USER_LINES_ACCEPTED.spec.family(
+            ((*base, u, FEATURE), p.lines) for u, p in ordered),
         metrics.USER_COMMITS.family(((*base, u), p.commits) for u, p in ordered),
         metrics.USER_COST.family(((*base, u), p.cents / 100.0) for u, p in ordered),
     ]

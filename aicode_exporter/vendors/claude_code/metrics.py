@@ -27,25 +27,20 @@ COMMITS = _claude("aicode_daily_agent_commits", "git commits the coding agent cr
 PULL_REQUESTS = _claude("aicode_daily_agent_pull_requests",
                         "pull requests the coding agent created.",
                         "core_metrics.pull_requests_by_claude_code")
-LINES_REMOVED = _claude("aicode_daily_lines_removed", "lines removed, by feature.",
-                        "core_metrics.lines_of_code.removed", "feature", "vendor_feature")
 
 # Per user (users.per_user_counters, users.label not none; at most users.max_users users,
 # the rest summed into user="__other__"). People only: API keys are not users.
 _PER_USER = "per user (users.per_user_counters)."
 USER_SESSIONS = _claude("aicode_daily_user_agent_sessions", f"sessions started, {_PER_USER}",
                         "core_metrics.num_sessions", "user")
-USER_LINES = _claude("aicode_daily_user_lines_accepted",
-                     f"lines written into files by the agent, {_PER_USER}",
-                     "core_metrics.lines_of_code.added", "user")
 USER_COMMITS = _claude("aicode_daily_user_agent_commits",
                        f"commits the agent created, {_PER_USER}",
                        "core_metrics.commits_by_claude_code", "user")
 USER_COST = _claude("aicode_daily_user_cost_usd", f"estimated cost in USD, {_PER_USER}",
                     "model_breakdown[].estimated_cost.amount/100", "user")
 
-SPECS = (ACTIVE_API_KEYS, SESSIONS, COMMITS, PULL_REQUESTS, LINES_REMOVED, USER_SESSIONS,
-         USER_LINES, USER_COMMITS, USER_COST)
+SPECS = (ACTIVE_API_KEYS, SESSIONS, COMMITS, PULL_REQUESTS, USER_SESSIONS, USER_COMMITS,
+         USER_COST)
 
 SOURCES = {
     catalog.DAILY_DATE.name: f"{API} starting_at",
@@ -53,6 +48,9 @@ SOURCES = {
     catalog.DAILY_SUGGESTIONS.name: f"{API} tool_actions.<tool>.accepted+rejected",
     catalog.DAILY_SUGGESTIONS_ACCEPTED.name: f"{API} tool_actions.<tool>.accepted",
     catalog.DAILY_LINES_ACCEPTED.name: f"{API} core_metrics.lines_of_code.added",
+    catalog.DAILY_LINES_REMOVED.name: f"{API} core_metrics.lines_of_code.removed",
+    catalog.DAILY_USER_LINES_ACCEPTED.name: f"{API} core_metrics.lines_of_code.added per "
+                                            "user_actor",
     catalog.DAILY_COST.name: f"{API} model_breakdown[].estimated_cost.amount/100",
     catalog.DAILY_TOKENS.name: f"{API} model_breakdown[].tokens",
     catalog.DAILY_TEAM_ACTIVE_USERS.name: f"{API} actor.email_address by teams.file",

@@ -269,8 +269,8 @@ def test_per_user_series_fold_past_max_users_and_need_a_label(tmp_path: Path) ->
     app.close()
     users = {k: v for k, v in s.items() if k.startswith("aicode_daily_user_lines_accepted")}
     assert users == {  # Alice has the most lines; Bob folds; API keys are no users
-        f'aicode_daily_user_lines_accepted{{{B},user="alice@example.com"}}': 160,
-        f'aicode_daily_user_lines_accepted{{{B},user="__other__"}}': 0}
+        f'aicode_daily_user_lines_accepted{{feature="agent",{B},user="alice@example.com"}}': 160,
+        f'aicode_daily_user_lines_accepted{{feature="agent",{B},user="__other__"}}': 0}
     assert s[f'aicode_daily_user_agent_sessions{{{B},user="__other__"}}'] == 1
     for users_cfg in ({"per_user_counters": True, "label": "none"}, {"label": "email"}):
         app = make_app(claude_config(tmp_path / users_cfg.get("label", "x"), users=users_cfg),

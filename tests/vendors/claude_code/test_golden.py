@@ -87,5 +87,5 @@ def test_split_rows_optional_fields_new_tool_and_fractional_cents(tmp_path: Path
     alice = f'{B},user="alice@example.com"'
     assert s[f'aicode_daily_user_agent_sessions{{{alice}}}'] == 6
     assert s[f'aicode_daily_user_cost_usd{{{alice}}}'] == 0.1275
-    assert s[f'aicode_daily_user_lines_accepted{{{B},user="bob@example.com"}}'] == 0
+    assert s[f'aicode_daily_user_lines_accepted{{feature="agent",{B},user="bob@example.com"}}'] == 0
     assert not any('user="ci-claude-code"' in k for k in s)

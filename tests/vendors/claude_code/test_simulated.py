@@ -115,7 +115,7 @@ def expected(records: list[dict[str, Any]], teams_text: str) -> dict[str, float]
         out[f'aicode_daily_active_users{{{B},surface="{surface}"}}'] = len(people[surface])
         out[f'aicode_daily_active_api_keys{{{B},surface="{surface}"}}'] = len(keys[surface])
     for who, n in lines_by_person.items():
-        out[f'aicode_daily_user_lines_accepted{{{B},user="{who}"}}'] = n
+        out[f'aicode_daily_user_lines_accepted{{feature="agent",{B},user="{who}"}}'] = n
     # Teams by e-mail as the map has them (rows without an e-mail name other vendors' ids).
     member: dict[str, set[str]] = defaultdict(set)
     for row in csv.DictReader(io.StringIO(teams_text)):
