@@ -5,7 +5,9 @@ the same reads give the backfill every past day.
 A vendor's report is a `DayFetch`: (first day, last day, deadline) -> the families of each
 day it has data for, in ranges of at most `max_days` (the job slices longer ones). The
 live job asks for the last `lookback_days` complete days and publishes the newest one
-present; one report per provider also publishes that day as
+present (a report read one day per request, `max_days` 1, is asked newest day first and
+the live job stops at the first day it has, so a vendor that lags costs a request per
+missing day, not one per day of the look-back); one report per provider also publishes that day as
 aicode_daily_date_timestamp_seconds{provider,org}. A day the vendor does not have (not
 yet, or never) is absent from the answer, so the previous day's values stay published.
 """
@@ -63,6 +65,18 @@ class DailyJob:
                     out[d] = tuple(families)
         return out
 
+    def _newest(self, first: date, last: date,
+                deadline: float | None) -> dict[date, tuple[Family, ...]]:
+        """The newest day in [first, last] the vendor has, asking one day at a time from
+        `last` back."""
+        d = last
+        while d >= first:
+            found = self.days(d, d, deadline)
+            if found:
+                return found
+            d -= timedelta(days=1)
+        return {}
+
     def day_families(self, d: date, families: Sequence[Family]) -> tuple[Family, ...]:
         """A day's families as published, with the day itself when this report dates it."""
         if not self.dated:
@@ -74,7 +88,8 @@ class DailyJob:
         last = today - timedelta(days=1)
         first = last - timedelta(days=self.lookback_days - 1)
         try:
-            found = self.days(first, last, ctx.deadline)
+            found = (self._newest(first, last, ctx.deadline) if self.max_days == 1
+                     else self.days(first, last, ctx.deadline))
         except VendorError as e:
             return Outcome(failures=[Failure("", e)])
         if not found:  # nothing complete yet: what was published stays
