@@ -1,8 +1,8 @@
 """The one place that talks HTTP: timeouts, User-Agent, auth, pacing, retries, and the
 classification of every failure into the typed errors of errors.py.
 
-Retry policy (the scheduler is the outer loop): 401/403 and other 4xx are final; 429 and
-503 wait for Retry-After; other 5xx, timeouts and connection errors back off with full
+Retry policy (the scheduler is the outer loop): 401/403 and other 4xx are final, except a
+403 saying the rate limit is spent; 429 and 503 wait for Retry-After; other 5xx, timeouts and connection errors back off with full
 jitter; all of it within the deadline the caller gives (an aggregate run passes its own;
 stream reads have none and are paced by the bucket).
 
@@ -717,8 +717,8 @@ class ApiClient:
         retry_after = self._wait_header(endpoint, "Retry-After",
                                         resp.headers.get("retry-after"))
         header = "Retry-After"
-        # A 403 that says the limit is spent (GitHub's primary and secondary limits) is a
-        # rate limit, not a refusal: wait for its Retry-After or X-RateLimit-Reset.
+        # A 403 that says the limit is spent (X-RateLimit-Remaining: 0, or a Retry-After)
+        # is a rate limit, not a refusal: wait for its Retry-After or X-RateLimit-Reset.
         spent = _exhausted(resp)
         if status == 403 and retry_after is None and spent:
             header = "X-RateLimit-Reset"
