@@ -2,9 +2,10 @@
 classification of every failure into the typed errors of errors.py.
 
 Retry policy (the scheduler is the outer loop): 401/403 and other 4xx are final, except a
-403 saying the rate limit is spent; 429 and 503 wait for Retry-After; other 5xx, timeouts and connection errors back off with full
-jitter; all of it within the deadline the caller gives (an aggregate run passes its own;
-stream reads have none and are paced by the bucket).
+403 saying the rate limit is spent; 429 and 503 wait for Retry-After; other 5xx, timeouts
+and connection errors back off with full jitter; all of it within the deadline the caller
+gives (an aggregate run passes its own; stream reads have none and are paced by the
+bucket).
 
 Every request has a total time budget covering connect, headers and the whole body: the
 client's `timeout` (the provider's request_timeout), never beyond the caller's deadline.
