@@ -203,13 +203,16 @@ class CopilotClient:
         return meta.model_copy(update={"download_links": links}) if links else None
 
     def read(self, endpoint: str, report: str, day: date | None,
-             consume: Callable[[Iterator[Item]], T], deadline: float | None) -> T | None:
-        """Both steps: `consume` gets the records of every file of the report, in order,
-        as they stream (and is called again from the start when a link has to be asked
-        for again). None when GitHub has no report."""
+             consume: Callable[[Iterator[Item]], T], deadline: float | None,
+             meta: Metadata | None = None) -> T | None:
+        """Both steps (the first done already when `meta` is given): `consume` gets the
+        records of every file of the report, in order, as they stream (and is called
+        again from the start when a link has to be asked for again). None when GitHub
+        has no report."""
         last: _LinkRefused | None = None
-        for _ in range(LINK_ATTEMPTS):
-            meta = self.metadata(endpoint, report, day, deadline)
+        for attempt in range(LINK_ATTEMPTS):
+            if attempt or meta is None:
+                meta = self.metadata(endpoint, report, day, deadline)
             if meta is None:
                 return None
             items = self._items(endpoint, meta.download_links, deadline)

@@ -31,7 +31,7 @@ from aicode_exporter.config.teams import DEFAULT_UNASSIGNED
 from aicode_exporter.errors import SchemaError, Unavailable, VendorError
 from aicode_exporter.expose.families import Family
 from aicode_exporter.fetch.httpclient import ApiClient
-from aicode_exporter.pipeline.daily import DayFamilies, DayFetch
+from aicode_exporter.pipeline.daily import DayFamilies, DayFetch, UserDay, team_families
 from aicode_exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext
 from aicode_exporter.pipeline.records import User
 from aicode_exporter.pipeline.teams import TeamMapSource
@@ -49,6 +49,7 @@ from aicode_exporter.vendors.copilot.config import (
 )
 from aicode_exporter.vendors.copilot.models import (
     DayTotals,
+    Metadata,
     RepoLine,
     UserLine,
     UserTeam,
@@ -278,6 +279,7 @@ def users(cfg: CopilotProvider, api: ApiClient, w: Wiring) -> DayFetch:
         def consume(items: Iterator[Item]) -> tuple[dict[int, tuple[str, ...]], Lines]:
             lines = Lines("user-teams-1-day", USER_TEAMS)
             found: dict[int, set[str]] = {}
+            names: dict[str, str] = {}  # each team name once in memory
             for item in items:
                 try:
                     row = parse(UserTeam, item)
@@ -287,34 +289,48 @@ def users(cfg: CopilotProvider, api: ApiClient, w: Wiring) -> DayFetch:
                 lines.good += 1
                 team = row.slug or (str(row.team_id) if row.team_id is not None else "")
                 if team:
-                    found.setdefault(row.user_id, set()).add(team)
+                    found.setdefault(row.user_id, set()).add(names.setdefault(team, team))
             lines.done(r.base)
-            return {uid: tuple(sorted(ts)) for uid, ts in found.items()}, lines
+            shared: dict[tuple[str, ...], tuple[str, ...]] = {}  # one tuple per team set
+            return {uid: shared.setdefault(key, key)
+                    for uid, key in ((uid, tuple(sorted(ts))) for uid, ts in found.items())
+                    }, lines
         return r.client.read(USER_TEAMS, "user_teams", d, consume, deadline)
 
-    def read_users(d: date, deadline: float | None,
-                   keep: bool) -> tuple[mapping.UsersDay, Lines] | None:
-        def consume(items: Iterator[Item]) -> tuple[mapping.UsersDay, Lines]:
+    def read_users(d: date, deadline: float | None, meta: Metadata,
+                   teams_for: mapping.TeamsFor | None
+                   ) -> tuple[mapping.UsersDay, list[Family], Lines] | None:
+        def consume(items: Iterator[Item]
+                    ) -> tuple[mapping.UsersDay, list[Family], Lines]:
             lines = Lines("users-1-day", USERS)
-            acc = mapping.UsersDay(keep=keep)
-            for item in items:
-                try:
-                    acc.add(parse(UserLine, item))
-                except (ValidationError, ValueError) as e:
-                    lines.skip(e)
-                    continue
-                lines.good += 1
+            acc = mapping.UsersDay(keep=per_user)
+
+            def rows() -> Iterator[UserDay]:
+                for item in items:
+                    try:
+                        line = parse(UserLine, item)
+                    except (ValidationError, ValueError) as e:
+                        lines.skip(e)
+                        continue
+                    lines.good += 1
+                    yield acc.add(line)
+
+            teams: list[Family] = []
+            if teams_for is not None:  # rolled up as the file streams past
+                teams = team_families(r.base, rows(), teams_for)
+            else:
+                for _ in rows():
+                    pass
             lines.done(r.base)
-            return acc, lines
-        return r.client.read(USERS, "users", d, consume, deadline)
+            return acc, teams, lines
+        return r.client.read(USERS, "users", d, consume, deadline, meta=meta)
 
     def one(d: date, deadline: float | None) -> tuple[Family, ...] | None:
-        """The users report of `d` (teams read only once it exists), or None."""
-        found = read_users(d, deadline, per_user or source != "none")
-        if found is None:
+        """The users report of `d` (GitHub's teams read only once it exists), or None."""
+        meta = r.client.metadata(USERS, "users", d, deadline)
+        if meta is None:
             return None
-        acc, lines = found
-        counts = {USERS: lines.bad}
+        counts: dict[str, int] = {}
         teams_for: mapping.TeamsFor | None = None
         if source == "file" and w.teams is not None:
             teams_for = file_teams(w.teams)
@@ -323,10 +339,15 @@ def users(cfg: CopilotProvider, api: ApiClient, w: Wiring) -> DayFetch:
             if github is not None:
                 teams_for = _github_teams(github[0])
                 counts[USER_TEAMS] = github[1].bad
+        found = read_users(d, deadline, meta, teams_for)
+        if found is None:
+            return None
+        acc, teams, lines = found
+        counts[USERS] = lines.bad
         families = mapping.users_families(
-            acc, r.base, labeler=labeler if per_user else None, max_users=w.users.max_users,
-            teams_for=teams_for)
-        return r.remember("users", d, [*families, mapping.invalid_lines(r.base, counts)])
+            acc, r.base, labeler=labeler if per_user else None, max_users=w.users.max_users)
+        return r.remember("users", d, [*families, *teams,
+                                       mapping.invalid_lines(r.base, counts)])
 
     def fetch(first: date, last: date, deadline: float | None) -> DayFamilies:
         out: dict[date, tuple[Family, ...]] = {}

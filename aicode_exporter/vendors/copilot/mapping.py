@@ -10,7 +10,9 @@ included); an empty one is `unknown`. Minutes become seconds. A null or absent c
 Users and repositories are read line by line into the accumulators below (a user or a
 repository may appear in several files of one report: their figures add up, and a person
 is one active user), then published: per user only with per-user data on, capped like
-the record streams, the rest summed under `__other__`.
+the record streams, the rest summed under `__other__`. Team rollups are
+pipeline.daily.team_families over the rows the users accumulator hands back per line,
+fed as the file streams (nothing per person is kept for them beyond team membership).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 
 from aicode_exporter.expose import catalog
 from aicode_exporter.expose.families import Family, Spec
-from aicode_exporter.pipeline.daily import UserDay, day_start, team_families
+from aicode_exporter.pipeline.daily import UserDay, day_start
 from aicode_exporter.pipeline.labels import or_unknown
 from aicode_exporter.pipeline.records import OTHER_USER, User
 from aicode_exporter.pipeline.userlabels import UserLabeler
@@ -244,14 +246,13 @@ class _Person:
     suggestions_accepted: float = 0.0
     prompts: float = 0.0
     credits: float = 0.0
-    by_feature: dict[str, float] = field(default_factory=dict)  # shared feature -> lines
 
 
 @dataclass
 class UsersDay:
-    """What the exporter keeps of one users report while it streams past: distinct users
-    per surface, AI credits, and, when `keep` (per-user series or team rollups need
-    them), each person's figures. Flat in the report's size otherwise."""
+    """What the exporter keeps of one users report while it streams past: distinct chat
+    and agent users, AI credits, and, when `keep` (per-user series are on), each
+    person's four figures (about 200 bytes a person)."""
 
     keep: bool
     lines: int = 0
@@ -261,7 +262,8 @@ class UsersDay:
     agent: set[int] = field(default_factory=set)
     people: dict[int, _Person] = field(default_factory=dict)
 
-    def add(self, u: UserLine) -> None:
+    def add(self, u: UserLine) -> UserDay:
+        """Count one line; what team rollups need of it."""
         self.lines += 1
         if u.used_chat:
             self.chat.add(u.user_id)
@@ -270,19 +272,20 @@ class UsersDay:
         if u.ai_credits_used is not None:
             self.credits += u.ai_credits_used
             self.credits_seen = True
-        if not self.keep:
-            return
-        p = self.people.get(u.user_id)
-        if p is None:
-            p = self.people[u.user_id] = _Person(u.user_login)
-        p.login = p.login or u.user_login
-        p.lines_accepted += _n(u.loc_added_sum)
-        p.suggestions_accepted += _n(u.code_acceptance_activity_count)
-        p.prompts += _n(u.user_initiated_interaction_count)
-        p.credits += _n(u.ai_credits_used)
+        if self.keep:
+            p = self.people.get(u.user_id)
+            if p is None:
+                p = self.people[u.user_id] = _Person(u.user_login)
+            p.login = p.login or u.user_login
+            p.lines_accepted += _n(u.loc_added_sum)
+            p.suggestions_accepted += _n(u.code_acceptance_activity_count)
+            p.prompts += _n(u.user_initiated_interaction_count)
+            p.credits += _n(u.ai_credits_used)
+        lines: dict[str, float] = {}
         for f in u.totals_by_feature:
             feature = feature_of(f.feature)[0]
-            p.by_feature[feature] = p.by_feature.get(feature, 0.0) + _n(f.loc_added_sum)
+            lines[feature] = lines.get(feature, 0.0) + _n(f.loc_added_sum)
+        return UserDay(User(str(u.user_id), "", u.user_login), True, lines)
 
 
 TeamsFor = Callable[[User], Sequence[str]]
@@ -301,13 +304,13 @@ def _top(items: Mapping[str, tuple[float, ...]], limit: int,
 
 
 def users_families(acc: UsersDay, base: Base, *, labeler: UserLabeler | None,
-                   max_users: int, teams_for: TeamsFor | None) -> list[Family]:
+                   max_users: int) -> list[Family]:
     """A users report:
     aicode_daily_active_users{org="acme",provider="copilot",surface="chat"} 30
     aicode_daily_user_lines_accepted{org="acme",provider="copilot",user="octocat"} 252
-    aicode_daily_team_active_users{org="acme",provider="copilot",team="frontend"} 12
 
-    `labeler` None: no per-user series; `teams_for` None: no team rollups."""
+    `labeler` None: no per-user series. (Team rollups: pipeline.daily.team_families of
+    the rows UsersDay.add returns.)"""
     out = [catalog.DAILY_ACTIVE_USERS.spec.family([((*base, "agent"), float(len(acc.agent))),
                                                    ((*base, "chat"), float(len(acc.chat)))])]
     if acc.credits_seen:
@@ -326,10 +329,6 @@ def users_families(acc: UsersDay, base: Base, *, labeler: UserLabeler | None,
                                           metrics.USER_SUGGESTIONS_ACCEPTED,
                                           metrics.USER_PROMPTS, metrics.USER_AI_CREDITS))]
         out.append(metrics.USERS_FOLDED.family([(base, float(folded))]))
-    if teams_for is not None:
-        days = (UserDay(User(str(uid), "", p.login), True, p.by_feature)
-                for uid, p in acc.people.items())
-        out += team_families(base, days, teams_for)
     return out
 
 
