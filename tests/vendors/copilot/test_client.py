@@ -333,3 +333,28 @@ def test_link_expiry_is_read_from_the_usual_signatures() -> None:
     assert link_expiry("https://h/x?se=garbage") is None
     assert link_expiry("https://h/x?sig=a") is None
 
+
+
+def test_teams_file_wins_over_github_teams_and_matches_the_id_or_the_login(
+        tmp_path: Path) -> None:
+    from aicode_exporter.config.file import config_model
+
+    (tmp_path / "teams.csv").write_text("team,user_id\ncore,octocat\nweb,2000001\n")
+    cfg = config_model().model_validate({
+        "state_path": str(tmp_path / "state.db"), "teams": {"file": str(tmp_path / "teams.csv")},
+        "providers": [{"type": "copilot", "name": "acme", "base_url": "https://api.github.test",
+                       "organization": "octo-org", "api_key": TOKEN,
+                       "endpoints": {"repos_1_day": {"enabled": False}}}]})
+    fake = organization_fake()
+    app = make_app(cfg, fake, FakeClock(wall_time=DEC_2))
+    samples = poll(app)
+    active = {k: v for k, v in samples.items()
+              if k.startswith("aicode_daily_team_active_users{")}
+    assert active == {
+        'aicode_daily_team_active_users{org="acme",provider="copilot",team="core"}': 1,
+        'aicode_daily_team_active_users{org="acme",provider="copilot",team="unassigned"}': 1,
+        'aicode_daily_team_active_users{org="acme",provider="copilot",team="web"}': 1}
+    assert not any(r == "user-teams-1-day" for r, _ in fake.asked())
+    # Per-user series are off by default.
+    assert not any(k.startswith("aicode_daily_user_") for k in samples)
+    app.close()
