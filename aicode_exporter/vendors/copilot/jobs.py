@@ -24,14 +24,15 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from typing import TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from aicode_exporter.config.teams import DEFAULT_UNASSIGNED
 from aicode_exporter.errors import SchemaError, Unavailable, VendorError
 from aicode_exporter.expose.families import Family
 from aicode_exporter.fetch.httpclient import ApiClient
-from aicode_exporter.pipeline.daily import DayFamilies, DayFetch, UserDay, team_families
+from aicode_exporter.pipeline.daily import DayFamilies, DayFetch, team_families
 from aicode_exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContext
 from aicode_exporter.pipeline.records import User
 from aicode_exporter.pipeline.teams import TeamMapSource
@@ -65,6 +66,7 @@ WINDOW_FRESH = 600.0  # seconds the 28-day report is shared between endpoints
 HISTORY_DAYS = 365
 FIRST_DAY = {"organization": date(2025, 12, 12), "enterprise": date(2025, 10, 10)}
 CACHED_DAYS = 16
+M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass
@@ -77,9 +79,17 @@ class Lines:
     good: int = 0
     first: str = ""
 
-    def skip(self, error: Exception) -> None:
-        self.bad += 1
-        self.first = self.first or reason(error)
+    def records(self, model: type[M], items: Iterator[Item]) -> Iterator[M]:
+        """Each item read as `model`; one that is not is skipped and counted."""
+        for item in items:
+            try:
+                record = parse(model, item)
+            except (ValidationError, ValueError) as e:
+                self.bad += 1
+                self.first = self.first or reason(e)
+                continue
+            self.good += 1
+            yield record
 
     def done(self, base: tuple[str, str]) -> None:
         """A report none of whose lines could be read is broken, not empty."""
@@ -280,13 +290,7 @@ def users(cfg: CopilotProvider, api: ApiClient, w: Wiring) -> DayFetch:
             lines = Lines("user-teams-1-day", USER_TEAMS)
             found: dict[int, set[str]] = {}
             names: dict[str, str] = {}  # each team name once in memory
-            for item in items:
-                try:
-                    row = parse(UserTeam, item)
-                except (ValidationError, ValueError) as e:
-                    lines.skip(e)
-                    continue
-                lines.good += 1
+            for row in lines.records(UserTeam, items):
                 team = row.slug or (str(row.team_id) if row.team_id is not None else "")
                 if team:
                     found.setdefault(row.user_id, set()).add(names.setdefault(team, team))
@@ -305,21 +309,12 @@ def users(cfg: CopilotProvider, api: ApiClient, w: Wiring) -> DayFetch:
             lines = Lines("users-1-day", USERS)
             acc = mapping.UsersDay(keep=per_user)
 
-            def rows() -> Iterator[UserDay]:
-                for item in items:
-                    try:
-                        line = parse(UserLine, item)
-                    except (ValidationError, ValueError) as e:
-                        lines.skip(e)
-                        continue
-                    lines.good += 1
-                    yield acc.add(line)
-
+            rows = (acc.add(line) for line in lines.records(UserLine, items))
             teams: list[Family] = []
             if teams_for is not None:  # rolled up as the file streams past
-                teams = team_families(r.base, rows(), teams_for)
+                teams = team_families(r.base, rows, teams_for)
             else:
-                for _ in rows():
+                for _ in rows:
                     pass
             lines.done(r.base)
             return acc, teams, lines
@@ -382,13 +377,8 @@ def repos(cfg: CopilotProvider, api: ApiClient, w: Wiring) -> DayFetch:
     def consume(items: Iterator[Item]) -> tuple[mapping.ReposDay, Lines]:
         lines = Lines("repos-1-day", REPOS)
         acc = mapping.ReposDay()
-        for item in items:
-            try:
-                acc.add(parse(RepoLine, item))
-            except (ValidationError, ValueError) as e:
-                lines.skip(e)
-                continue
-            lines.good += 1
+        for line in lines.records(RepoLine, items):
+            acc.add(line)
         lines.done(r.base)
         return acc, lines
 
