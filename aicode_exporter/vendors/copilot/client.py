@@ -35,7 +35,7 @@ from aicode_exporter.vendors.tolerant import parse_as
 logger = logging.getLogger(__name__)
 
 API_VERSION = "2026-03-10"
-MAX_LINE_BYTES = 16 << 20  # one user's line is a few KB; production readers allow 10 MB
+MAX_LINE_BYTES = 32 << 20  # a user's line is a few KB, a one-line 28-day report a few MB
 MAX_DOCUMENT_BYTES = 64 << 20  # a file that is one JSON document is parsed whole, up to this
 LINK_ATTEMPTS = 3
 REFUSED_LINK = frozenset({400, 401, 403, 404, 410})

@@ -5,7 +5,7 @@ GitHub makes a day available within two full UTC days after it closes, so each d
 report looks back LOOKBACK_DAYS and the pipeline publishes the newest day present (the
 one-day-per-request reports are asked newest first and stop at the first day found).
 A day already read is not downloaded again for REREAD_AFTER (a users file of a large
-enterprise is hundreds of MB), and every endpoint is polled at most hourly.
+enterprise is hundreds of MB), and every endpoint is polled at most every 30 minutes.
 
 Requests per day are kept few: every daily report asks one day per request (the live
 poll newest first, stopping at the first day found; the backfill every day it wants),
@@ -60,7 +60,7 @@ from aicode_exporter.vendors.copilot.models import (
 logger = logging.getLogger(__name__)
 
 LOOKBACK_DAYS = 5  # two full UTC days of lag, and a margin for a late report
-MIN_INTERVAL = timedelta(hours=1)
+MIN_INTERVAL = timedelta(minutes=30)
 REREAD_AFTER = 6 * 3600.0  # seconds before a day already read is downloaded again
 WINDOW_FRESH = 600.0  # seconds the 28-day report is shared between endpoints
 HISTORY_DAYS = 365
