@@ -42,7 +42,15 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlsplit
 
-from aicode_sim.copilot.data import FIGURES, IDES, REPOS_FROM, CopilotData, UserDay
+from aicode_sim.copilot.data import (
+    AGENT_APPS,
+    FIGURES,
+    IDES,
+    PHASES,
+    REPOS_FROM,
+    CopilotData,
+    UserDay,
+)
 from aicode_sim.responses import Request, Response, json_bytes, json_response
 from aicode_sim.timeutil import DAY_MS, HOUR_MS, iso_date
 
@@ -360,6 +368,10 @@ class CopilotApi:
         cli = _cli(people, per_user=False)
         if cli is not None:
             record["totals_by_cli"] = cli
+        apps = _agent_apps(people, per_user=False)
+        if apps:
+            record["totals_by_3rd_party_agent"] = apps
+        record["totals_by_ai_adoption_phase"] = _phases(people)
         record["pull_requests"] = self._pull_requests(day)
         if self.legacy_fields:
             features = record["totals_by_feature"]
@@ -433,6 +445,11 @@ class CopilotApi:
         cli = _cli([u], per_user=True)
         if cli is not None:
             record["totals_by_cli"] = cli
+        record["ai_adoption_phase"] = {"phase": PHASES[u.phase], "phase_number": u.phase,
+                                       "version": "v1"}
+        apps = _agent_apps([u], per_user=True)
+        if apps:
+            record["totals_by_3rd_party_agent"] = apps
         record.update({"etl_id": "green", "day_partition": iso_date(day),
                        "entity_id_partition": int(ids.get("organization_id", ENTERPRISE_ID))})
         return record
@@ -529,6 +546,42 @@ def _cli(people: list[UserDay], *, per_user: bool) -> dict[str, Any] | None:
         cli["last_known_cli_version"] = {"cli_version": "1.0.8",
                                          "sampled_at": "2026-11-30T09:41:03.000Z"}
     return cli
+
+
+def _agent_apps(people: list[UserDay], *, per_user: bool) -> list[dict[str, Any]]:
+    """totals_by_3rd_party_agent: job starts (and, aggregated, sessions) per agent app."""
+    used: dict[int, list[int]] = {}
+    for p in people:
+        if p.agent_app is not None:
+            app, jobs, sessions = p.agent_app
+            _add(used, app, [jobs, sessions])
+    out = []
+    for app, (jobs, sessions) in sorted(used.items()):
+        agent_id, name = AGENT_APPS[app]
+        row: dict[str, Any] = {"agent_id": agent_id, "agent_name": name,
+                               "user_initiated_interaction_count": jobs}
+        if not per_user:
+            row["session_count"] = sessions
+        out.append(row)
+    return out
+
+
+def _phases(people: list[UserDay]) -> list[dict[str, Any]]:
+    """totals_by_ai_adoption_phase: engaged users per phase and their averages."""
+    out = []
+    for number, name in enumerate(PHASES):
+        members = [p for p in people if p.phase == number]
+        if not members:
+            continue
+        totals = _sum(p.totals() for p in members)
+        n = len(members)
+        out.append({"phase": name, "phase_number": number, "total_engaged_users": n,
+                    "avg_user_initiated_interactions": round(totals[0] / n, 2),
+                    "avg_code_generation_activities": round(totals[1] / n, 2),
+                    "avg_code_acceptance_activities": round(totals[2] / n, 2),
+                    "avg_loc_added": round(totals[5] / n, 2),
+                    "avg_loc_deleted": round(totals[6] / n, 2)})
+    return out
 
 
 def _chunks(lines: Iterator[bytes]) -> Iterator[bytes]:

@@ -35,6 +35,8 @@ IDES = (("vscode", 0.6, "copilot-chat", "1.107.1", "0.35.3"),
         ("neovim", 0.97, "copilot", "0.11.4", "1.48.0"),
         ("xcode", 1.0, "copilot", "16.4", "0.44.0"))
 CHAT_MODELS = ("claude-sonnet-4.6", "gpt-5.4", "gemini-3-pro", "auto")
+AGENT_APPS = (("2246796", "Claude (Anthropic)"), ("2248422", "Codex (OpenAI)"))
+PHASES = ("No Cohort", "Phase 1", "Phase 2", "Phase 3")
 LANGUAGES = {".go": "go", ".ts": "typescript", ".tsx": "typescriptreact", ".py": "python",
              ".java": "java", ".kt": "kotlin", ".rs": "rust", ".js": "javascript",
              ".css": "css", ".sql": "sql", ".yaml": "yaml", ".md": "markdown",
@@ -82,6 +84,13 @@ class UserDay:
     language_models: dict[tuple[str, str], list[int]] = field(default_factory=dict)
     cli: tuple[int, int, int, int, int] | None = None  # sessions, requests, prompts, out, in
     credits: float | None = None
+    agent_app: tuple[int, int, int] | None = None  # AGENT_APPS index, jobs, sessions
+
+    @property
+    def phase(self) -> int:
+        """The AI adoption phase (1 code first, 2 one agent surface, 3 several)."""
+        agents = self.flags.cloud_agent + self.flags.review_active + self.flags.cli
+        return 3 if agents >= 2 or self.agent_app else 2 if agents else 1
 
     def totals(self) -> list[int]:
         return [sum(f[i] for f in self.features.values()) for i in range(len(FIGURES))]
@@ -177,6 +186,9 @@ class CopilotData:
         if day >= CREDITS_FROM:
             uic = sum(f[0] for f in out.features.values())
             out.credits = round(uic * 0.5 + (out.cli[1] * 0.1 if out.cli else 0.0), 2)
+        if rand() < 0.1:
+            out.agent_app = (int(rand() * len(AGENT_APPS)), 1 + int(3 * rand()),
+                             1 + int(2 * rand()))
         return out
 
     @staticmethod
