@@ -90,7 +90,10 @@ def _serve(app: App, listen: str, on_ready: Any = None,
         return 1
     if on_ready:
         on_ready(app)
-    done.wait()
+    # Woken every half second: a signal the kernel hands to another thread only runs its
+    # Python handler once the main thread runs again, never while it blocks for good.
+    while not done.wait(0.5):
+        pass
     app.stop()
     return 0
 

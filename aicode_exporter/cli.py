@@ -18,7 +18,8 @@ class _Parser(argparse.ArgumentParser):
 def exporter_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="aicode-exporter",
-        description="Prometheus exporter for Qoder and Cursor AI-code metrics. "
+        description="Prometheus exporter for Qoder, Cursor and GitHub Copilot AI-code "
+                    "metrics. "
                     "Subcommands: `simulate` (fake vendor APIs), `demo` (simulator + "
                     "exporter, no key needed), `commit-detail`, `hash-password`.")
     p.add_argument("--config.file", dest="config_file", metavar="PATH",
@@ -47,7 +48,7 @@ def _logging_flags(p: argparse.ArgumentParser) -> None:
 
 def simulate_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="aicode-exporter simulate",
-                                description="Serve fake Qoder and Cursor APIs.")
+                                description="Serve fake Qoder, Cursor and GitHub Copilot APIs.")
     p.add_argument("--listen", default="127.0.0.1:19878", metavar="HOST:PORT")
     _sim_flags(p)
     _logging_flags(p)

@@ -1,9 +1,10 @@
 """The simulated organisation: people and repositories, fixed by the seed.
 
-The same person has one email on both vendors and a vendor-specific id (a UUID on Qoder,
-``user_...`` plus a numeric id on Cursor). A few people have no email or no display name,
-and a few run Cursor in privacy mode; these follow the person's index (every tenth person,
-offset differently) so that even a small population contains each case.
+The same person has one email on every vendor and a vendor-specific id (a UUID on Qoder,
+``user_...`` plus a numeric id on Cursor, a login and a numeric id on GitHub). A few people
+have no email or no display name, and a few run Cursor in privacy mode; these follow the
+person's index (every tenth person, offset differently) so that even a small population
+contains each case.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ class Person:
     qoder_id: str
     cursor_id: str
     cursor_numeric_id: int
+    github_login: str  # from the e-mail's local part (else the name), with the index
+    github_id: int
     qoder_activity: float  # multiplier on the per-day record rates; 0 = does not use it
     cursor_activity: float
     ai_affinity: float  # typical AI share of the lines this person commits
@@ -98,6 +101,8 @@ def _person(seed_bits: int, index: int, repo_count: int) -> Person:
         qoder_id=qoder_id,
         cursor_id=cursor_id,
         cursor_numeric_id=index + 1,
+        github_login=_github_login(email, display_name, index),
+        github_id=5_000_000 + 37 * index,
         qoder_activity=qoder_activity,
         cursor_activity=cursor_activity,
         ai_affinity=0.1 + 0.7 * rand(),
@@ -129,6 +134,13 @@ def _ascii(name: str) -> str:
     """ASCII email local part: José -> jose, Łukasz -> lukasz, O'Brien -> obrien."""
     folded = unicodedata.normalize("NFKD", name.translate(_FOLD)).encode("ascii", "ignore").decode()
     return "".join(ch for ch in folded.lower() if ch.isalnum())
+
+
+def _github_login(email: str, display_name: str, index: int) -> str:
+    """Letters, digits and single hyphens: `jose.garcia12@...` -> `jose-garcia12`."""
+    base = email.partition("@")[0] or f"{_ascii(display_name) or 'user'} {index}"
+    words = "".join(ch if ch.isalnum() else " " for ch in base.lower()).split()
+    return "-".join(words)[:39].strip("-") or f"user-{index}"
 
 
 def _base62(value: int) -> str:

@@ -15,6 +15,7 @@ the same bytes, and even a small one (ten people or more) has every case:
   `Jose.Garcia12@EXAMPLE.COM`), by e-mail and user id in one row (index % 10 == 5), or by
   user id only: for people without an e-mail (index % 10 == 7) and for index % 10 == 1,
   two rows, one per vendor id (Qoder's UUID, Cursor's `user_...`);
+- GitHub, which gives no e-mail, by login: one more row per person, the login as user id;
 - a `name` column the exporter ignores (display names with non-ASCII letters and
   apostrophes, empty for some people), as an HR export would have.
 """
@@ -67,11 +68,12 @@ def _other_case(email: str) -> str:
 
 def _rows(person: Person, team: str) -> list[tuple[str, str, str, str]]:
     i, name = person.index, person.display_name
+    github = (team, "", person.github_login, name)
     if not person.email or i % 10 == 1:
-        return [(team, "", person.qoder_id, name), (team, "", person.cursor_id, name)]
+        return [(team, "", person.qoder_id, name), (team, "", person.cursor_id, name), github]
     email = _other_case(person.email) if i % 3 == 0 else person.email
     user_id = person.qoder_id if i % 10 == 5 else ""
-    return [(team, email, user_id, name)]
+    return [(team, email, user_id, name), github]
 
 
 def teams_csv(source: Simulator | Population, teams: Sequence[str] = TEAMS) -> str:

@@ -33,7 +33,7 @@ the catalogue or the prose in the script, then run {HOW}. -->
 Every metric aicode-exporter can serve on `/metrics` (and push over OTLP, see
 [OpenTelemetry](otlp.md)), with its type, labels, the vendor endpoint and field it comes from
 and its HELP text. Every vendor-data metric carries `provider` (`qoder` | `cursor` |
-`claude_code`) and `org`
+`copilot`, `claude_code`) and `org`
 (the provider's `name`). Ratios are 0-1. No sample timestamps. Aggregates are cached and
 refreshed every poll interval; HELP strings name the endpoint and field.
 
@@ -76,8 +76,25 @@ absent), `cloud_agent` (remote usage, `is_remote` true) or `all`. Tool decisions
 in one day fold into `__other__`. Per-user series (`aicode_daily_user_*`) appear with
 `users.per_user_counters` and keep the `users.max_users` people with the most lines.
 
+GitHub Copilot's `aicode_daily_*` belong to the newest day GitHub has a report for (it
+lags up to two full UTC days; `aicode_daily_date_timestamp_seconds` gives the day of its
+totals). Its `feature` is the shared value and `vendor_feature` Copilot's own
+(`code_completion` is `tab`; `agent_edit`, `chat_panel_agent_mode`,
+`chat_panel_custom_mode` are `agent`; `chat_panel_ask_mode`, `chat_panel_edit_mode`,
+`chat_panel_plan_mode`, `chat_panel_unknown_mode`, `chat_inline` are `chat`; `copilot_cli`
+is `cli`; anything else is `other`). `surface` is `all`, `chat`, `agent`, `cli`,
+`cloud_agent`, `code_review`, plus Copilot's `code_review_passive` (code review assigned
+but not engaged with) and `app` (the Copilot app). `ide`, `language`, `model`, `agent` and
+`phase` are GitHub's values as they come (its `others` buckets included; empty is
+`unknown`). `window` on Copilot's `aicode_active_users` is `7d` or `28d`, ending on the
+28-day report's newest day (`aicode_window_end_timestamp_seconds`); `subset` of the
+merge-time median is `all`, `copilot_authored` or `copilot_reviewed`; `repo` is
+`OWNER/NAME`, the rest of a day's repositories beyond `max_repos` summed as `__other__`.
+
 `endpoint` values: `overview`, `daily_trend`, `member_ranking`, `repos`,
-`file_extensions`, `commits`, `changes`, `usage_report`. `aicode_records_invalid_total` and
+`file_extensions`, `commits`, `changes`; Copilot's `totals_1_day`, `totals_28_day`,
+`users_1_day`, `user_teams_1_day` (requests only: it is read with `users_1_day`) and
+`repos_1_day`; Claude Code's `usage_report`. Copilot's requests count the report downloads too. `aicode_records_invalid_total` and
 `aicode_user_records_folded_total` make skipped and folded records visible, not silent.
 
 The `team` label of the `aicode_team_*_total` counters comes from the user-to-team map

@@ -5,9 +5,12 @@ the same reads give the backfill every past day.
 A vendor's report is a `DayFetch`: (first day, last day, deadline) -> the families of each
 day it has data for, in ranges of at most `max_days` (the job slices longer ones). The
 live job asks for the last `lookback_days` complete days and publishes the newest one
-present; one report per provider also publishes that day as
-aicode_daily_date_timestamp_seconds{provider,org}. A day the vendor does not have (not
-yet, or never) is absent from the answer, so the previous day's values stay published.
+present (a report marked `newest_first`, read one day per request, is asked newest day
+first and the live job stops at the first day it has, so a vendor that lags costs a
+request per missing day, not one per day of the look-back); one report per provider also
+publishes that day as aicode_daily_date_timestamp_seconds{provider,org}. A day the vendor
+does not have (not yet, or never) is absent from the answer, so the previous day's values
+stay published.
 """
 
 from __future__ import annotations
@@ -46,12 +49,14 @@ class DailyJob:
     """One daily report of one provider as a poll job."""
 
     def __init__(self, *, vendor: str, org: str, fetch: DayFetch, max_days: int = 30,
-                 lookback_days: int = 7, dated: bool = False) -> None:
+                 lookback_days: int = 7, dated: bool = False,
+                 newest_first: bool = False) -> None:
         self.base = (vendor, org)
         self._fetch = fetch
         self.max_days = max(1, max_days)
         self.lookback_days = max(1, lookback_days)
         self.dated = dated
+        self.newest_first = newest_first
 
     def days(self, first: date, last: date,
              deadline: float | None) -> dict[date, tuple[Family, ...]]:
@@ -62,6 +67,18 @@ class DailyJob:
                 if a <= d <= b:  # a vendor answering outside the range asked is ignored
                     out[d] = tuple(families)
         return out
+
+    def _newest(self, first: date, last: date,
+                deadline: float | None) -> dict[date, tuple[Family, ...]]:
+        """The newest day in [first, last] the vendor has, asking one day at a time from
+        `last` back (a vendor whose requests are one day each and cost a lot)."""
+        d = last
+        while d >= first:
+            found = self.days(d, d, deadline)
+            if found:
+                return found
+            d -= timedelta(days=1)
+        return {}
 
     def day_families(self, d: date, families: Sequence[Family]) -> tuple[Family, ...]:
         """A day's families as published, with the day itself when this report dates it."""
@@ -74,7 +91,8 @@ class DailyJob:
         last = today - timedelta(days=1)
         first = last - timedelta(days=self.lookback_days - 1)
         try:
-            found = self.days(first, last, ctx.deadline)
+            found = (self._newest(first, last, ctx.deadline) if self.newest_first
+                     else self.days(first, last, ctx.deadline))
         except VendorError as e:
             return Outcome(failures=[Failure("", e)])
         if not found:  # nothing complete yet: what was published stays

@@ -79,6 +79,8 @@ class DailyReport:
     max_days: int = 30  # the longest range one request may ask for
     lookback_days: int = 7  # how far back the live poll looks for the newest complete day
     dates: bool = False  # this report's day is the provider's aicode_daily_date_timestamp_seconds
+    # Live polls ask one day at a time, newest first, and stop at the first day found.
+    newest_first: bool = False
     min_interval: timedelta | None = None
 
 

@@ -108,7 +108,7 @@ def build_provider(cfg: ProviderBase, w: Wiring) -> ProviderRuntime:
         if cfg.enabled(report.name):
             job = DailyJob(vendor=vendor.name, org=cfg.name, fetch=report.open(cfg, api, w),
                            max_days=report.max_days, lookback_days=report.lookback_days,
-                           dated=report.dates)
+                           dated=report.dates, newest_first=report.newest_first)
             endpoints.append(Endpoint(report.name, job.run, interval=report.min_interval))
     if w.store is not None:
         timing = StreamTiming(lookback=cfg.lookback, lookback_interval=cfg.lookback_interval,

@@ -65,7 +65,8 @@ def test_once_fills_every_contract_metric_and_promtool_accepts_it(tmp_path: Path
         (tmp_path / "teams.csv").write_text(teams_csv(sim))
         cfg = write_config(tmp_path / "c.yaml", tmp_path / "state.db", [
             {"type": "qoder", "organization_id": "org_sim", **common},
-            {"type": "cursor", **common}, {"type": "claude_code", **common}],
+            {"type": "cursor", **common}, {"type": "claude_code", **common},
+            {"type": "copilot", "organization": "sim-org", **common}],
             users={"per_user_counters": True}, teams={"file": "teams.csv"})
         out = subprocess.run(exporter_cmd("--config.file", str(cfg), "--once"),
                              capture_output=True, timeout=120, check=True)
@@ -82,8 +83,8 @@ def test_once_fills_every_contract_metric_and_promtool_accepts_it(tmp_path: Path
     missing = sorted(expected - names)
     assert not missing, f"--once lacks {missing}"
     ups = {k: v for k, v in got.items() if k.startswith("aicode_up{")}
-    # 7 Qoder + 2 Cursor endpoints + 1 Claude Code
-    assert len(ups) == 10 and set(ups.values()) == {1.0}
+    # 7 Qoder, 2 Cursor, 4 Copilot endpoints and 1 Claude Code
+    assert len(ups) == 14 and set(ups.values()) == {1.0}
     for provider in ("qoder", "cursor"):
         assert any(k.startswith("aicode_commits_total{") and f'provider="{provider}"' in k
                    and v > 0 for k, v in got.items())

@@ -168,7 +168,8 @@ def test_serve_runs_until_sigterm() -> None:
     try:
         assert proc.stderr is not None
         line = proc.stderr.readline()
-        assert "use api_key sim-key, qoder organization_id org_sim" in line
+        assert ("use api_key sim-key, copilot organization sim-org, "
+                "qoder organization_id org_sim") in line
         match = re.search(r"url=(http://127\.0\.0\.1:\d+)", line)
         assert match, line
         parts = urlsplit(match.group(1))

@@ -68,12 +68,13 @@ def fetch(url: str) -> tuple[int, bytes]:
 
 
 def test_every_vendor_folder_contributes_its_entry() -> None:
-    assert [v.name for v in discover()] == ["claude_code", "cursor", "qoder"]
+    assert [v.name for v in discover()] == ["claude_code", "copilot", "cursor", "qoder"]
     sim = Simulator(**SMALL)
-    assert sim.vendors == ["claude_code", "cursor", "qoder"]
+    assert sim.vendors == ["claude_code", "copilot", "cursor", "qoder"]
     assert sim.api("qoder") is sim.qoder and sim.api("cursor") is sim.cursor
+    assert sim.api("copilot") is sim.copilot
     with pytest.raises(AttributeError):
-        _ = sim.copilot
+        _ = sim.nosuch
 
 
 def test_the_longest_prefix_wins_and_an_unknown_path_is_a_plain_404() -> None:
@@ -119,13 +120,13 @@ def test_a_vendor_folder_added_in_a_test_is_discovered_and_served(
     monkeypatch.setattr(aicode_sim, "__path__", [*aicode_sim.__path__, str(tmp_path)])
     try:
         sim = Simulator(**SMALL)
-        assert sim.vendors == ["claude_code", "cursor", "qoder", "toyvendor"]
+        assert sim.vendors == ["claude_code", "copilot", "cursor", "qoder", "toyvendor"]
         assert get(sim, "/toy/a")[::2] == (200, b'{"toy":"/toy/a"}')
         sim.faults.add("^/toy/", status=503)
         assert get(sim, "/toy/a")[::2] == (503, b'{"toy": "error"}')
         with sim:
             types = [entry["type"] for entry in sim.demo_providers()]
-        assert types == ["claude_code", "cursor", "qoder", "toyvendor"]
+        assert types == ["claude_code", "copilot", "cursor", "qoder", "toyvendor"]
     finally:
         sys.modules.pop("aicode_sim.toyvendor", None)
 
@@ -184,6 +185,8 @@ def test_demo_providers_one_entry_per_vendor_in_table_order() -> None:
     with Simulator(qoder_org="org_demo", api_key="k1", **SMALL) as sim:
         assert sim.demo_providers() == [
             {"type": "claude_code", "base_url": sim.url, "api_key": "k1"},
+            {"type": "copilot", "organization": "sim-org", "base_url": sim.url,
+             "api_key": "k1"},
             {"type": "cursor", "base_url": sim.url, "api_key": "k1"},
             {"type": "qoder", "organization_id": "org_demo", "base_url": sim.url,
              "api_key": "k1"},

@@ -108,3 +108,11 @@ def test_an_unknown_type_names_the_registered_vendors(widget: None) -> None:
         build_config({"providers": [{"type": "gizmo", "name": "g", "api_key": "k" * 20}]},
                      "test")
     assert "widget" in str(e.value) and "qoder" in str(e.value)
+
+
+def test_every_metric_name_has_one_spec_in_the_catalogue() -> None:
+    """Two vendors declaring the same name with other labels would render one of them
+    wrong: a name several vendors feed is a shared catalogue template instead."""
+    specs = registry.all_specs()
+    names = [s.name for s in specs]
+    assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})

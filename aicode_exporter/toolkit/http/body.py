@@ -32,10 +32,15 @@ def overrun(endpoint: str, budget: float) -> Unavailable:
     return Unavailable(f"response took longer than {round(budget, 1):g}s", endpoint=endpoint)
 
 
-def too_large(endpoint: str, limit: int) -> SchemaError:
-    size = f"{limit >> 20} MiB" if limit and limit % (1 << 20) == 0 else f"{limit} bytes"
-    return SchemaError(f"response from endpoint {endpoint} is larger than the {size} "
-                       "allowed per request (max_body_bytes)", endpoint=endpoint)
+def size_text(n: int) -> str:
+    return f"{n >> 20} MiB" if n and n % (1 << 20) == 0 else f"{n} bytes"
+
+
+def too_large(endpoint: str, limit: int, setting: str = "max_body_bytes") -> SchemaError:
+    """A body over `limit`; `setting` is what raises the limit."""
+    return SchemaError(f"response from endpoint {endpoint} is larger than the "
+                       f"{size_text(limit)} allowed per request ({setting})",
+                       endpoint=endpoint)
 
 
 class BodyReader(io.RawIOBase):
@@ -45,8 +50,10 @@ class BodyReader(io.RawIOBase):
                  clock: Callable[[], float] | None = None, budget: Budget | None = None,
                  limit: int | None = None, truncate: bool = False, declared: str = "",
                  keep: Callable[[bytes], None] | None = None, keep_limit: int = 0,
-                 on_error: Callable[[], None] | None = None) -> None:
+                 on_error: Callable[[], None] | None = None,
+                 limit_name: str = "max_body_bytes") -> None:
         self._chunks = chunks
+        self._limit_name = limit_name
         self._endpoint = endpoint
         self._clock = clock
         self._budget = budget
@@ -90,7 +97,7 @@ class BodyReader(io.RawIOBase):
             return None
         if (self._size == 0 and not self._truncate and self._limit is not None
                 and self._declared.isdigit() and int(self._declared) > self._limit):
-            raise self._fail(too_large(self._endpoint, self._limit))
+            raise self._fail(too_large(self._endpoint, self._limit, self._limit_name))
         try:
             chunk = self._wait_for_chunk()
         except StopIteration:
@@ -104,7 +111,7 @@ class BodyReader(io.RawIOBase):
                                          endpoint=self._endpoint)) from None
         if self._limit is not None and self._size + len(chunk) > self._limit:
             if not self._truncate:
-                raise self._fail(too_large(self._endpoint, self._limit))
+                raise self._fail(too_large(self._endpoint, self._limit, self._limit_name))
             chunk, self._done = chunk[:self._limit - self._size], True
         self._size += len(chunk)
         if self._keep is not None:

@@ -2,10 +2,10 @@
 auth, pacing, retries, and the classification of every failure into the typed errors of
 errors.py.
 
-Retry policy (the caller's scheduler is the outer loop): 401/403 and other 4xx are final;
-429 and 503 wait for Retry-After; other 5xx, timeouts and connection errors back off with
-full jitter; all of it within the deadline the caller gives (a stream read may have none,
-and is paced by its bucket).
+Retry policy (the caller's scheduler is the outer loop): 401/403 and other 4xx are final,
+except a 403 saying the rate limit is spent; 429 and 503 wait for Retry-After; other 5xx,
+timeouts and connection errors back off with full jitter; all of it within the deadline
+the caller gives (a stream read may have none, and is paced by its bucket).
 
 Every request has a total time budget covering connect, headers and the whole body: the
 client's `timeout`, never beyond the caller's deadline. Each socket operation is cut to
@@ -24,6 +24,12 @@ the secrets replaced by <redacted> (redact.py) before it is logged or put into a
 Conditional GETs: the last 2xx body of each GET URL that came with an ETag is kept
 (etag.py) and revalidated with If-None-Match; a 304 replays it as if it were a fresh 200
 and gives the request's token back, since APIs do not count a 304 against their limits.
+
+Downloads (`stream_lines`): an absolute URL handed out by the API (a pre-signed link to a
+file, whose query string is its credential) is fetched by a second httpx client that has
+no auth and none of the API's headers, follows redirects without adding any, and is never
+paced by a bucket. Its body is read line by line as it streams, under its own size and
+line-length bounds. Errors and logs name the link as scheme://host/path, never its query.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ from aicode_exporter.errors import (
     Unavailable,
     VendorError,
 )
-from aicode_exporter.toolkit.http.body import BodyReader, overrun, read_body
+from aicode_exporter.toolkit.http.body import BodyReader, overrun, read_body, size_text
 from aicode_exporter.toolkit.http.deadline import DeadlineTransport, within
 from aicode_exporter.toolkit.http.etag import EtagCache
 from aicode_exporter.toolkit.http.ratelimit import TokenBucket
@@ -65,6 +71,7 @@ CONNECT_TIMEOUT = 10.0  # at most, within the request's budget
 MAX_BODY_BYTES = 64 << 20  # per response, after content decoding
 ERROR_BODY_BYTES = 64 << 10  # of an error response, read for its message; the rest dropped
 MAX_WAIT = 300.0  # default cap on an unusable server wait (one default poll interval)
+MAX_DOWNLOAD_REDIRECTS = 5
 _OWN_BUCKETS: Mapping[str, str] = MappingProxyType({})  # every endpoint paced on its own
 _UNASKED_304 = "304 Not Modified to a request without If-None-Match"
 
@@ -160,14 +167,21 @@ class ApiClient:
         self.vendor = vendor
         self.org = org
         self._timeout = float(timeout)
+        transport = transport if transport is not None else DeadlineTransport()
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"),
             auth=auth,
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
             headers={"User-Agent": user_agent, "Accept": "application/json"},
-            transport=transport if transport is not None else DeadlineTransport(),
+            transport=transport,
             follow_redirects=False,
         )
+        # Downloads of links the vendor hands out: no auth, no vendor headers; redirects
+        # followed (httpx adds nothing to them: there is nothing to add).
+        self._plain = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
+            headers={"User-Agent": user_agent}, transport=transport,
+            follow_redirects=True, max_redirects=MAX_DOWNLOAD_REDIRECTS)
         self._buckets = {name: TokenBucket(r, clock=clock, sleep=sleep)
                          for name, r in rate_per_minute.items()}
         unknown = sorted(set(bucket_of.values()) - set(self._buckets))
@@ -186,6 +200,7 @@ class ApiClient:
         self._warned_lock = threading.Lock()
 
     def close(self) -> None:
+        self._plain.close()
         self._client.close()
 
     def bucket(self, endpoint: str) -> TokenBucket:
@@ -198,6 +213,8 @@ class ApiClient:
                  *, deadline: float | None) -> Any:
         req = self._client.build_request("GET", path, params=_clean(params))
         reply, fresh = self._send_get(endpoint, req, deadline, stream=False)
+        if reply.resp.status_code == 204:  # No Content: nothing to decode
+            return None
         data = self._decode(endpoint, reply)
         if fresh:
             self._remember(req, reply.resp, reply.body)
@@ -249,6 +266,91 @@ class ApiClient:
         finally:
             resp.close()
             count(str(resp.status_code))
+
+    @contextlib.contextmanager
+    def stream_lines(self, endpoint: str, url: str, *, max_bytes: int, max_line_bytes: int,
+                     deadline: float | None, timeout: float | None = None,
+                     limit_name: str = "max_body_bytes") -> Iterator[Iterator[bytes]]:
+        """GET an absolute `url` without this client's auth or vendor headers (a
+        pre-signed download link) and yield its body line by line as it streams in: each
+        line as bytes with its line end, at most `max_line_bytes` long (a longer one is a
+        SchemaError), the whole body at most `max_bytes` after content decoding (a
+        SchemaError naming `limit_name`, the setting that raises it).
+
+        One attempt, counted as a request of `endpoint` and paced by no bucket (the host is
+        not the vendor's API): a 4xx raises BadRequest with its status (a signed link that
+        expired answers 403, 404 or 410), a 429 or 5xx, a timeout or a body cut off
+        Unavailable. `timeout` (default: the client's) bounds the whole download, never
+        past `deadline`. Errors name the link as scheme://host/path: its query string,
+        the link's credential, never appears, nor does the error body."""
+        where = f"download from {public_url(url)}"
+        try:
+            target = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError):
+            raise SchemaError(f"{where}: not a URL", endpoint=endpoint) from None
+        if target.scheme not in ("http", "https") or not target.host:
+            raise SchemaError(f"{where}: not an http(s) URL", endpoint=endpoint)
+        key = self._key(endpoint)
+        started = self._clock()
+        end = started + (self._timeout if timeout is None else float(timeout))
+        if deadline is not None:
+            end = min(end, deadline)
+        budget = end - started
+        if budget <= 0:
+            raise Unavailable(f"{where}: no time left before the poll deadline",
+                              endpoint=endpoint)
+        req = self._plain.build_request("GET", target)
+        req.extensions["timeout"] = httpx.Timeout(
+            budget, connect=min(budget, CONNECT_TIMEOUT)).as_dict()
+        try:
+            with within(budget):
+                resp = self._plain.send(req, stream=True)
+        except httpx.TooManyRedirects:
+            self._observer.request(key, "error")
+            raise SchemaError(f"{where}: more than {MAX_DOWNLOAD_REDIRECTS} redirects",
+                              endpoint=endpoint) from None
+        except httpx.TimeoutException:
+            self._observer.request(key, "error")
+            raise Unavailable(f"{where}: took longer than {round(budget, 1):g}s",
+                              endpoint=endpoint) from None
+        except httpx.HTTPError as e:  # its text may carry the URL: only its type is said
+            self._observer.request(key, "error")
+            raise Unavailable(f"{where} failed: {type(e).__name__}",
+                              endpoint=endpoint) from None
+        status = resp.status_code
+        if not resp.is_success:
+            resp.close()
+            self._observer.request(key, str(status))
+            if status == 429 or status >= 500:
+                raise Unavailable(f"{where}: HTTP {status}", endpoint=endpoint, status=status)
+            raise BadRequest(f"{where} refused: HTTP {status}", endpoint=endpoint,
+                             status=status)
+        counted = False
+
+        def count(code: str) -> None:
+            nonlocal counted
+            if not counted:
+                counted = True
+                self._observer.request(key, code)
+
+        raw = BodyReader(resp.iter_bytes(), endpoint, clock=self._clock,
+                         budget=(started, end, deadline), limit=max_bytes,
+                         limit_name=limit_name, on_error=lambda: count("error"))
+        reader = io.BufferedReader(raw, 1 << 16)
+
+        def lines() -> Iterator[bytes]:
+            while line := reader.readline(max_line_bytes + 1):
+                if len(line) > max_line_bytes and not line.endswith(b"\n"):
+                    count("error")
+                    raise SchemaError(f"{where}: a line is longer than "
+                                      f"{size_text(max_line_bytes)}", endpoint=endpoint)
+                yield line
+
+        try:
+            yield lines()
+        finally:
+            resp.close()
+            count(str(status))
 
     # -- internals -----------------------------------------------------------------------
 
@@ -416,8 +518,7 @@ class ApiClient:
 
     def _note_ratelimit_headers(self, endpoint: str, bucket: TokenBucket,
                                 resp: httpx.Response) -> None:
-        remaining = resp.headers.get("x-ratelimit-remaining", "").strip()
-        if remaining not in ("0", "0.0"):
+        if not _exhausted(resp):
             return
         reset = self._wait_header(endpoint, "X-RateLimit-Reset",
                                   resp.headers.get("x-ratelimit-reset"))
@@ -439,13 +540,22 @@ class ApiClient:
             "request_id": common["request_id"] or "-", "error": msg})
         retry_after = self._wait_header(endpoint, "Retry-After",
                                         resp.headers.get("retry-after"))
-        if status == 429 or (status == 503 and retry_after is not None):
+        header = "Retry-After"
+        # A 403 that says the limit is spent (X-RateLimit-Remaining: 0, or a Retry-After)
+        # is a rate limit, not a refusal: wait for its Retry-After or X-RateLimit-Reset.
+        spent = _exhausted(resp)
+        if status == 403 and retry_after is None and spent:
+            header = "X-RateLimit-Reset"
+            retry_after = self._wait_header(endpoint, header,
+                                            resp.headers.get("x-ratelimit-reset"))
+        if (status == 429 or (status == 503 and retry_after is not None)
+                or (status == 403 and (spent or retry_after is not None))):
             self._observer.rate_limited(self._key(endpoint))
             if retry_after is None:  # wait at least one pacing interval
                 return (RateLimited(f"rate limited: {msg}", **common),
                         self.bucket(endpoint).interval)
             return RateLimited(f"rate limited: {msg}", retry_after=retry_after,
-                               until=self._wall() + retry_after, header="Retry-After",
+                               until=self._wall() + retry_after, header=header,
                                **common), retry_after
         if status in (401, 403):
             return AuthError(f"authentication failed: {msg}", **common), None
@@ -456,3 +566,20 @@ class ApiClient:
 
 def _clean(params: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v is not None}
+
+
+def _exhausted(resp: httpx.Response) -> bool:
+    """The answer says no requests are left in the rate-limit window."""
+    return resp.headers.get("x-ratelimit-remaining", "").strip() in ("0", "0.0")
+
+
+def public_url(url: str) -> str:
+    """scheme://host[:port]/path of `url`, without user info, query or fragment: what
+    may be logged of a link whose query string is a credential (a pre-signed URL)."""
+    try:
+        u = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return "<not a URL>"
+    port = f":{u.port}" if u.port else ""
+    path = u.path if len(u.path) <= 200 else u.path[:200] + "..."
+    return f"{u.scheme}://{u.host}{port}{path}"

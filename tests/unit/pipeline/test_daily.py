@@ -81,6 +81,27 @@ def test_a_vendor_error_is_the_endpoint_failure() -> None:
         "server error status=500"]
 
 
+def test_one_day_per_request_is_asked_newest_first_and_stops_at_the_first_found() -> None:
+    vendor = Vendor(until=date(2026, 3, 7))
+    job = DailyJob(vendor="v", org="o", fetch=vendor, max_days=1, lookback_days=5,
+                   newest_first=True)
+    out = job.run(ctx())
+    (families,) = out.parts.values()
+    assert families[0].samples[0][1] == 7.0 and "showing 2026-03-07" in out.note
+    assert vendor.asked == [(date(2026, 3, 9), date(2026, 3, 9)),
+                            (date(2026, 3, 8), date(2026, 3, 8)),
+                            (date(2026, 3, 7), date(2026, 3, 7))]  # not the 6th or 5th
+    # The backfill still reads every day of a range.
+    vendor.asked.clear()
+    assert sorted(job.days(date(2026, 3, 1), date(2026, 3, 3), None)) == [
+        date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
+    assert len(vendor.asked) == 3
+    empty = Vendor(until=date(2020, 1, 1))
+    out = DailyJob(vendor="v", org="o", fetch=empty, max_days=1, lookback_days=3,
+                   newest_first=True).run(ctx())
+    assert out.parts == {} and len(empty.asked) == 3 and "no day from" in out.note
+
+
 def test_long_ranges_are_cut_to_the_vendor_limit_and_days_outside_ignored() -> None:
     assert day_ranges(date(2026, 1, 1), date(2026, 3, 1), 30) == [
         (date(2026, 1, 1), date(2026, 1, 30)), (date(2026, 1, 31), date(2026, 3, 1))]
