@@ -94,8 +94,9 @@ merge-time median is `all`, `copilot_authored` or `copilot_reviewed`; `repo` is
 `endpoint` values: `overview`, `daily_trend`, `member_ranking`, `repos`,
 `file_extensions`, `commits`, `changes`; Copilot's `totals_1_day`, `totals_28_day`,
 `users_1_day`, `user_teams_1_day` (requests only: it is read with `users_1_day`) and
-`repos_1_day`; Claude Code's `usage_report`. Copilot's requests count the report downloads too. `aicode_records_invalid_total` and
-`aicode_user_records_folded_total` make skipped and folded records visible, not silent.
+`repos_1_day`; Claude Code's `usage_report`. Copilot's requests count the report
+downloads too. `aicode_records_invalid_total` and `aicode_user_records_folded_total` make
+skipped and folded records visible, not silent.
 
 The `team` label of the `aicode_team_*_total` counters comes from the user-to-team map
 ([Teams](teams.md)); the `user` label's value is set by `users.label`
