@@ -25,6 +25,7 @@ organisation's resource packages, all derived from one set of usage records so t
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -59,6 +60,7 @@ _IMAGE, _VISION = 11, 9
 DUPLICATE_SHARE = 0.02
 USD_PER_CREDIT = 0.04
 
+MAX_PARTIAL_DAYS = 4  # days still receiving records whose record facts are kept
 MEMBER_QUOTA = 2000.0
 ADMIN_QUOTA = 3000.0
 
@@ -244,6 +246,9 @@ class Ledger:
         self._users = len(usage.stream.population.people)
         self._laid_out: tuple[list[Member], list[Package]] | None = None
         self._complete: dict[int, list[float]] = {}  # day -> credits per user, all visible
+        # Days still receiving records: (ingestion, user, credits) of each record, summed
+        # again for each `now` (generating the credits is what costs).
+        self._partial: OrderedDict[int, list[tuple[int, int, float]]] = OrderedDict()
         self._lock = threading.Lock()
 
     def _layout(self, now_ms: int) -> tuple[list[Member], list[Package]]:
@@ -271,14 +276,25 @@ class Ledger:
         if found is not None:
             return found
         bucket = self._usage.bucket(day, first)
+        with self._lock:
+            facts = self._partial.get(day)
+        if facts is None:
+            stream = self._usage.stream
+            facts = [(bucket.ingest[pos], bucket.user[pos], stream.credits(bucket.ref(pos)))
+                     for pos in range(len(bucket))]
         totals = [0.0] * self._users
-        stream = self._usage.stream
-        for pos in range(len(bucket)):
-            if bucket.ingest[pos] <= now_ms:
-                totals[bucket.user[pos]] += stream.credits(bucket.ref(pos))
-        if bucket.max_ingest <= now_ms:
-            with self._lock:
+        for ingest, user, credits in facts:
+            if ingest <= now_ms:
+                totals[user] += credits
+        with self._lock:
+            if bucket.max_ingest <= now_ms:
+                self._partial.pop(day, None)
                 self._complete[day] = totals
+            else:
+                self._partial[day] = facts
+                self._partial.move_to_end(day)
+                while len(self._partial) > MAX_PARTIAL_DAYS:
+                    self._partial.popitem(last=False)
         return totals
 
     def month_used(self, user: int, now_ms: int) -> float:

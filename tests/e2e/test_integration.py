@@ -82,7 +82,8 @@ def test_once_fills_every_contract_metric_and_promtool_accepts_it(tmp_path: Path
     missing = sorted(expected - names)
     assert not missing, f"--once lacks {missing}"
     ups = {k: v for k, v in got.items() if k.startswith("aicode_up{")}
-    assert len(ups) == 9 and set(ups.values()) == {1.0}  # 7 Qoder + 2 Cursor endpoints
+    # 11 Qoder endpoints (member_quota with per-user data) + 2 Cursor endpoints
+    assert len(ups) == 13 and set(ups.values()) == {1.0}
     for provider in ("qoder", "cursor"):
         assert any(k.startswith("aicode_commits_total{") and f'provider="{provider}"' in k
                    and v > 0 for k, v in got.items())
@@ -205,6 +206,35 @@ def test_demo_fills_every_aggregate_gauge_within_30s(tmp_path: Path) -> None:
         assert proc.poll() is None
     out = (tmp_path / "demo.log").read_text()
     assert f"http://127.0.0.1:{port}/metrics" in out and f"http://127.0.0.1:{port}/" in out
+
+
+MEMBERS_AND_USAGE = (
+    "aicode_seats", "aicode_members", "aicode_member_quota_used_credits",
+    "aicode_member_quota_limit_credits", "aicode_member_quota_restricted",
+    "aicode_member_quota_next_reset_timestamp_seconds", "aicode_resource_packages",
+    "aicode_resource_package_limit_credits", "aicode_resource_package_used_credits",
+    "aicode_resource_package_remaining_credits",
+    "aicode_resource_package_expiry_timestamp_seconds", "aicode_credits_used_total",
+    "aicode_user_credits_used_total", "aicode_team_credits_used_total",
+    "aicode_daily_suggestions", "aicode_daily_suggestions_accepted")
+
+
+def test_demo_fills_the_qoder_members_and_usage_metrics(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(exporter_cmd("demo", "--poll-interval", "5s", "--web.listen-address",
+                              f"127.0.0.1:{port}"), tmp_path / "demo.log") as proc:
+        def filled() -> bool:
+            r = get(f"{url}/metrics")
+            return set(MEMBERS_AND_USAGE) <= (names(r.text) if r else set())
+
+        wait_for(filled, 60, "the Members and Usage metrics")
+        got = parse(get(f"{url}/metrics").text)  # type: ignore[union-attr]
+        assert proc.poll() is None
+    assert got['aicode_seats{org="demo",provider="qoder"}'] == 50  # the demo's people
+    assert got['aicode_members{org="demo",provider="qoder",role="org_member",'
+               'status="deleted"}'] > 0
+    assert sum(v for k, v in got.items() if k.startswith("aicode_credits_used_total")) > 0
 
 
 def test_sigterm_mid_poll_exits_0_within_10s_and_commits_nothing_partial(

@@ -174,6 +174,7 @@ def test_quota_is_this_months_usage_up_to_the_limit(sim: Simulator) -> None:
     assert call(sim, "/members/member_nope/quota")[0] == 404
 
 
+@pytest.mark.slow
 def test_resource_packages_used_add_up_to_credits_beyond_the_quotas(sim: Simulator) -> None:
     """Over the data window, every credit a member used beyond their monthly quota was
     drawn from a resource package: the packages' usedValue sum to it exactly."""

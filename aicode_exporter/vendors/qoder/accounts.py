@@ -53,6 +53,7 @@ class QuotaSweep:
         self._client, self._api, self._labeler = client, api, labeler
         self._base, self._max_users, self._clock = base, max_users, clock
         self._queue: list[tuple[str, str]] = []  # (member id, user label) still to ask
+        self._roster: list[tuple[str, str]] = []  # the last sweep's members, in order
         self._size = 0  # members in the current sweep
         self.rows: dict[str, QuotaRow] = {}  # user label -> the member's last answer
         self._warned: set[str] = set()  # units said once
@@ -74,8 +75,7 @@ class QuotaSweep:
             logger.warning("member quota: more enabled members than users.max_users; the "
                            "rest are not asked", extra={**self._log_fields(),
                                                         "max_users": self._max_users})
-        self._queue = [(mid, label) for label, mid in queue.items()]
-        self._size = len(self._queue)
+        self._roster = [(mid, label) for label, mid in queue.items()]
         self.rows = {k: v for k, v in self.rows.items() if k in queue}
 
     def _row(self, member_id: str, q: MemberQuota) -> QuotaRow:
@@ -88,11 +88,19 @@ class QuotaSweep:
 
     def run(self, ctx: PollContext) -> Outcome:
         failures: list[Failure] = []
+        notes = []
         if not self._queue:
             try:
                 self._start_sweep(ctx.deadline)
             except VendorError as e:
-                return Outcome(failures=[Failure("listing members", e)])
+                if not self._roster:
+                    return Outcome(failures=[Failure("listing members", e)])
+                # The members endpoint shows this failure; the quotas of the members
+                # listed last time are still worth asking.
+                notes.append(f"the member list failed ({e}); asking the members listed "
+                             "before")
+            self._queue = list(self._roster)
+            self._size = len(self._queue)
         interval = self._api.bucket("member_quota").interval
         while self._queue and self._clock() + interval <= ctx.deadline:
             member_id, label = self._queue[0]
@@ -121,11 +129,11 @@ class QuotaSweep:
                 break
             self._queue.pop(0)
             self.rows[label] = self._row(member_id, q)
-        done = self._size - len(self._queue)
-        note = "" if not self._queue else (f"sweep in progress: {done} of {self._size} "
-                                           "members asked; the rest in the next runs")
+        if self._queue:
+            notes.append(f"sweep in progress: {self._size - len(self._queue)} of "
+                         f"{self._size} members asked; the rest in the next runs")
         return Outcome(parts={"quota": tuple(mapping.quota_families(self.rows, self._base))},
-                       failures=failures, note=note)
+                       failures=failures, note="; ".join(notes))
 
 
 def account_endpoints(cfg: QoderProvider, api: ApiClient, w: Wiring) -> list[Endpoint]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -25,7 +26,8 @@ from aicode_exporter.vendors.qoder.teamsapi import (
     TeamMember,
     UsageItem,
 )
-from tests.support.fakes import FakeClock, QoderFake, fixture
+from tests.support.exposition import parse
+from tests.support.fakes import FakeClock, QoderFake, fixture, make_app, qoder_config
 
 START = datetime(2025, 6, 1, tzinfo=UTC)
 END = START + timedelta(days=1)
@@ -272,3 +274,36 @@ def test_a_record_without_user_id_is_told_apart_by_email() -> None:
     assert isinstance(a, mapping.CreditUsage) and isinstance(b, mapping.CreditUsage)
     assert isinstance(c, mapping.CreditUsage)
     assert len({a.id, b.id, c.id}) == 3
+
+
+@pytest.mark.parametrize("path,status,endpoint", [
+    ("/members", 403, "members"),
+    ("/members/member_abc123/quota", 401, "member_quota"),
+    ("/usage-events", 403, "credits"),
+    ("/resource-packages", 401, "resource_packages"),
+])
+def test_an_auth_failure_flips_only_its_own_endpoint(tmp_path: Path, path: str, status: int,
+                                                     endpoint: str) -> None:
+    """Once all is well, one endpoint's key loses access: only that endpoint's aicode_up
+    drops, and its last values stay (the quota sweep asks the members it listed before
+    when the member list fails)."""
+    fake = QoderFake()
+    clock = FakeClock()
+    app = make_app(qoder_config(tmp_path, users={"per_user_counters": True}), fake, clock)
+    app.poller.poll_all_once()
+    good = parse(app.publisher.render().text)
+    ups = {k: v for k, v in good.items() if k.startswith("aicode_up{")}
+    assert set(ups.values()) == {1.0} and len(ups) == 11
+    fake.script[path] = [httpx.Response(status, json={
+        "requestId": "req_x", "code": "Forbidden" if status == 403 else "Unauthorized",
+        "message": "no access"})] * 20
+    clock.sleep(300)
+    app.poller.poll_all_once()
+    bad = parse(app.publisher.render().text)
+    app.close()
+    down = [k for k in ups if bad[k] == 0]
+    assert down == [f'aicode_up{{endpoint="{endpoint}",org="acme",provider="qoder"}}']
+    kept = ("aicode_seats", "aicode_members", "aicode_member_quota", "aicode_resource_pack",
+            "aicode_credits_used")
+    assert {k: v for k, v in bad.items() if k.startswith(kept)} == {
+        k: v for k, v in good.items() if k.startswith(kept)}
