@@ -11,8 +11,10 @@ for one poll interval in a large organisation, so the members are walked in swee
 sweep lists the enabled members (at most users.max_users, in the vendor's order), then
 each run asks as many of them as the rate limit allows before the run's deadline, and the
 next run goes on where it stopped; each member's last answer stays published until the
-member leaves the list. It only runs with per-user data on (users.per_user_counters and
-a users.label other than none).
+member leaves the list. A sweep starts at most once an hour (SWEEP_EVERY; every run when
+poll_interval is longer): a quota moves slowly, and asking every member every five minutes
+would keep a large organisation's rate budget busy for a gauge. It only runs with
+per-user data on (users.per_user_counters and a users.label other than none).
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ from aicode_exporter.vendors.qoder.teamsapi import MemberQuota, QoderTeamsClient
 
 logger = logging.getLogger(__name__)
 
+SWEEP_EVERY = 3600.0  # seconds from the start of one quota sweep to the next, at least
+
 
 def _own_pacing(e: RateLimited) -> bool:
     """Our own rate budget ran out before the deadline (no vendor answer said so)."""
@@ -55,6 +59,7 @@ class QuotaSweep:
         self._queue: list[tuple[str, str]] = []  # (member id, user label) still to ask
         self._roster: list[tuple[str, str]] = []  # the last sweep's members, in order
         self._size = 0  # members in the current sweep
+        self._started: float | None = None  # monotonic start of the current sweep
         self.rows: dict[str, QuotaRow] = {}  # user label -> the member's last answer
         self._warned: set[str] = set()  # units said once
 
@@ -89,7 +94,12 @@ class QuotaSweep:
     def run(self, ctx: PollContext) -> Outcome:
         failures: list[Failure] = []
         notes = []
+        if not self._queue and self._started is not None and (
+                self._clock() - self._started < SWEEP_EVERY):
+            return Outcome(parts={"quota": tuple(mapping.quota_families(self.rows,
+                                                                        self._base))})
         if not self._queue:
+            self._started = self._clock()
             try:
                 self._start_sweep(ctx.deadline)
             except VendorError as e:

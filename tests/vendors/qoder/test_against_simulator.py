@@ -193,11 +193,17 @@ def test_the_quota_sweep_spreads_over_runs_and_keeps_every_members_last_answer(
     app.poller.poll_all_once()
     assert quotas() == 300
     assert app.telemetry.statuses()[("qoder", "sim", "member_quota")].note == ""
-    asked = [r.path for r in vendor.sim.requests if r.path.endswith("/quota")]
-    assert len(asked) == len(set(asked)) == 300  # each member once per sweep
+    def asked() -> list[str]:
+        return [r.path for r in vendor.sim.requests if r.path.endswith("/quota")]
+
+    assert len(asked()) == len(set(asked())) == 300  # each member once per sweep
+    for _ in range(9):  # the rest of the hour: the values stay, nothing is asked
+        vendor.advance(300)
+        app.poller.poll_all_once()
+        assert quotas() == 300 and len(asked()) == 300
     vendor.advance(300)
-    app.poller.poll_all_once()  # the next sweep starts over, from a fresh member list
-    assert quotas() == 300
+    app.poller.poll_all_once()  # an hour on, the next sweep, from a fresh member list
+    assert quotas() == 300 and len(asked()) > 300
     lists = [r for r in vendor.sim.requests if r.path.endswith("/members")]
     assert len(lists) == 2 * 3 and all(r.query["maxResults"] == "100" for r in lists)
     app.close()
