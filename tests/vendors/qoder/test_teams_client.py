@@ -307,3 +307,47 @@ def test_an_auth_failure_flips_only_its_own_endpoint(tmp_path: Path, path: str, 
             "aicode_credits_used")
     assert {k: v for k, v in bad.items() if k.startswith(kept)} == {
         k: v for k, v in good.items() if k.startswith(kept)}
+
+
+HTML = httpx.Response(200, content=b"<html>Gateway login</html>",
+                      headers={"content-type": "text/html"})
+TRUNCATED = httpx.Response(200, content=b'{"members": [{"id": "m', headers={
+    "content-type": "application/json"})
+
+
+@pytest.mark.parametrize("path,answers,endpoint,cause", [
+    ("/members", [page("members", [{"id": "m1", "status": "ENABLED"}], nextToken="p2"),
+                  TRUNCATED], "members", "expected JSON"),
+    ("/members", [page("members", [], nextToken="p2"),
+                  *[httpx.Response(500, json={"code": "InternalError", "message": "boom"})] * 9],
+     "members", "server error: boom"),
+    ("/resource-packages", [HTML], "resource_packages", "text/html"),
+    ("/resource-packages", [page("resourcePackages", [{"id": "rp", "limitValue": -5,
+                                                       "unit": "credits"}])],
+     "resource_packages", "resourcePackages.0.limitValue"),
+    ("/usage-events", [page("usages", [USAGE], nextCredits="c2"), HTML] * 7, "credits",
+     "text/html"),
+])
+def test_a_broken_answer_keeps_the_last_values_and_says_why(
+        tmp_path: Path, path: str, answers: list[httpx.Response], endpoint: str,
+        cause: str) -> None:
+    """A page cut off, a 500 storm, an HTML login page, a negative amount: the endpoint is
+    down with the cause, its last complete values stay, nothing is counted twice or
+    half."""
+    fake = QoderFake()
+    clock = FakeClock()
+    app = make_app(qoder_config(tmp_path), fake, clock)
+    app.poller.poll_all_once()
+    good = parse(app.publisher.render().text)
+    fake.script[path] = list(answers)
+    clock.sleep(300)
+    app.poller.poll_all_once()
+    bad = parse(app.publisher.render().text)
+    status = app.telemetry.statuses()[("qoder", "acme", endpoint)]
+    app.close()
+    assert not status.up and cause in status.last_error
+    assert bad[f'aicode_up{{endpoint="{endpoint}",org="acme",provider="qoder"}}'] == 0
+    kept = ("aicode_seats", "aicode_members", "aicode_resource_pack", "aicode_credits_used",
+            "aicode_records_ingested")
+    assert {k: v for k, v in bad.items() if k.startswith(kept)} == {
+        k: v for k, v in good.items() if k.startswith(kept)}
