@@ -32,7 +32,7 @@ from aicode_sim.population import Population
 from aicode_sim.qoder import metrics
 from aicode_sim.qoder.data import CHANGE_SOURCES, QoderChanges, QoderCommits
 from aicode_sim.qoder.rollup import DayRollup, Filters, Rollups
-from aicode_sim.qoder.teams import TeamsApi
+from aicode_sim.qoder.teams import TeamsApi, query_time
 from aicode_sim.ratelimit import SlidingWindowLimiter
 from aicode_sim.records import Ref
 from aicode_sim.responses import (
@@ -44,7 +44,7 @@ from aicode_sim.responses import (
     json_response,
     qoder_error_body,
 )
-from aicode_sim.timeutil import DAY_MS, day_of, parse_qoder_time
+from aicode_sim.timeutil import DAY_MS, day_of
 
 PREFIX = "/v1/organizations/"
 _PATH = re.compile(r"^/v1/organizations/([^/]+)(/.*)?$")
@@ -170,17 +170,7 @@ class QoderApi:
 
     # ---- parameters ---------------------------------------------------------------------
 
-    @staticmethod
-    def _time(query: dict[str, str], name: str) -> int | None:
-        raw = query.get(name, "").strip()
-        if not raw:
-            return None
-        value = parse_qoder_time(raw)
-        if value is None:
-            raise ApiError(
-                400, f"invalid {name}", [f"{name}: expected RFC 3339 or Unix milliseconds"]
-            )
-        return value
+    _time = staticmethod(query_time)
 
     def _metrics_range(
         self, query: dict[str, str], now_ms: int, *, required: bool

@@ -101,9 +101,9 @@ class TeamsApi:
     def usage_events(self, request: Request, now_ms: int, member_id: str | None = None
                      ) -> Response:
         q = request.query
-        end = _time(q, "endDate")
+        end = query_time(q, "endDate")
         end = now_ms if end is None else end
-        start = _time(q, "startDate")
+        start = query_time(q, "startDate")
         start = end - DEFAULT_USAGE_RANGE_MS if start is None else start
         if end < start:
             raise ApiError(400, "endDate is before startDate")
@@ -146,7 +146,8 @@ class TeamsApi:
                           "resourcePackages", "nextToken")
 
 
-def _time(query: dict[str, str], name: str) -> int | None:
+def query_time(query: dict[str, str], name: str) -> int | None:
+    """A time parameter (RFC 3339 or Unix ms), None when absent; a 400 when invalid."""
     raw = query.get(name, "").strip()
     if not raw:
         return None

@@ -19,6 +19,7 @@ from tests.support.processes import (
     free_port,
     get,
     running,
+    sigkill_once_after,
     wait_for,
     write_config,
 )
@@ -112,14 +113,8 @@ def test_sigkill_mid_poll_then_restart_equals_uninterrupted(tmp_path: Path,
         expected = parse(clean.stdout, RECORD_COUNTERS)
         assert sum(v for k, v in expected.items() if "ingested" in k) > 1000
 
-        seen = len(sim.requests)
-        proc = subprocess.Popen(exporter_cmd("--config.file", str(config("killed")), "--once"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: len(sim.requests) - seen >= kill_after_requests or proc.poll() is not None,
-                 60, "requests before the kill")
-        proc.kill()
-        proc.wait()
-        assert proc.returncode == -signal.SIGKILL, "the poll ended before it could be killed"
+        sigkill_once_after(config("killed"), lambda: len(sim.requests), kill_after_requests,
+                           60, "requests before the kill")
         resumed = subprocess.run(exporter_cmd("--config.file", str(config("killed")), "--once"),
                                  capture_output=True, timeout=120, check=True)
     finally:
@@ -155,15 +150,8 @@ def test_sigkill_mid_backfill_resumes_with_what_was_left(tmp_path: Path) -> None
         full = changes_requests()
         assert full >= 10  # several pages per one-day slice
 
-        before = changes_requests()
-        proc = subprocess.Popen(exporter_cmd("--config.file", str(config("killed")), "--once"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: changes_requests() - before >= full // 2 or proc.poll() is not None,
-                 60, "half the backfill's requests")
-        proc.kill()
-        proc.wait()
-        assert proc.returncode == -signal.SIGKILL, "the backfill ended before the kill"
-        done = changes_requests() - before
+        done = sigkill_once_after(config("killed"), changes_requests, full // 2, 60,
+                                  "half the backfill's requests")
 
         before = changes_requests()
         resumed = subprocess.run(exporter_cmd("--config.file", str(config("killed")), "--once"),

@@ -4,7 +4,6 @@ credits of an uninterrupted run, which are exactly the simulator's own total."""
 
 from __future__ import annotations
 
-import signal
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,7 +12,7 @@ from aicode_sim import Simulator
 from aicode_sim.index import Query
 from aicode_sim.timeutil import to_ms
 from tests.support.exposition import parse
-from tests.support.processes import exporter_cmd, wait_for, write_config
+from tests.support.processes import exporter_cmd, sigkill_once_after, write_config
 
 OTHERS = ("overview", "daily_trend", "member_ranking", "repos", "file_extensions",
           "commits", "changes", "members", "resource_packages")
@@ -43,15 +42,8 @@ def test_sigkill_mid_credits_backfill_then_restart_equals_the_vendors_total(
         full = usage_requests()
         assert full > 40  # a page is 100 records: several pages per 12-hour slice
 
-        before = usage_requests()
-        proc = subprocess.Popen(exporter_cmd("--config.file", str(config("killed")), "--once"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: usage_requests() - before >= full // 2 or proc.poll() is not None,
-                 120, "half the backfill's requests")
-        proc.kill()
-        proc.wait()
-        assert proc.returncode == -signal.SIGKILL, "the backfill ended before the kill"
-        done = usage_requests() - before
+        done = sigkill_once_after(config("killed"), usage_requests, full // 2, 120,
+                                  "half the backfill's requests")
         before = usage_requests()
         resumed = subprocess.run(exporter_cmd("--config.file", str(config("killed")), "--once"),
                                  capture_output=True, timeout=180, check=True)

@@ -12,10 +12,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from aicode_exporter.expose import catalog
 from aicode_exporter.expose.families import Family, Spec
@@ -207,6 +207,26 @@ STATUSES = ("enabled", "deleted")
 CREDIT_UNITS = ("", "credit", "credits")  # an amount in any other unit is not published
 
 
+class _Listed(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+L = TypeVar("L", bound=_Listed)
+
+
+def _once(items: Iterable[L]) -> Iterator[L]:
+    """Each item once: a list that shifted between two pages may list one again (same id);
+    an item without an id always counts."""
+    seen: set[str] = set()
+    for item in items:
+        if item.id:
+            if item.id in seen:
+                continue
+            seen.add(item.id)
+        yield item
+
+
 def member_families(members: Iterable[TeamMember], base: Base) -> list[Family]:
     """aicode_seats{org="acme",provider="qoder"} 2
     aicode_members{org="acme",provider="qoder",role="org_member",status="deleted"} 1
@@ -215,12 +235,7 @@ def member_families(members: Iterable[TeamMember], base: Base) -> list[Family]:
     between two pages) counts once."""
     counts = {(role, status): 0 for role in ROLES for status in STATUSES}
     seats = 0
-    seen: set[str] = set()
-    for m in members:
-        if m.id:
-            if m.id in seen:
-                continue
-            seen.add(m.id)
+    for m in _once(members):
         key = (vocab(m.role), vocab(m.status))
         counts[key] = counts.get(key, 0) + 1
         seats += m.enabled
@@ -284,12 +299,7 @@ def package_families(packages: Iterable[ResourcePackage], base: Base) -> list[Fa
     remaining (limit - used where the vendor leaves it out), the count, the earliest
     expiry. A package listed twice (the list shifted between two pages) counts once."""
     groups: dict[tuple[str, str, str], _Packages] = {}
-    seen: set[str] = set()
-    for p in packages:
-        if p.id:
-            if p.id in seen:
-                continue
-            seen.add(p.id)
+    for p in _once(packages):
         g = groups.setdefault((or_unknown(p.name or p.id), vocab(p.source), vocab(p.status)),
                               _Packages())
         g.count += 1
