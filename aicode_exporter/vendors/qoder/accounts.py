@@ -99,11 +99,11 @@ class QuotaSweep:
             return Outcome(parts={"quota": tuple(mapping.quota_families(self.rows,
                                                                         self._base))})
         if not self._queue:
-            self._started = self._clock()
+            started = self._clock()
             try:
                 self._start_sweep(ctx.deadline)
             except VendorError as e:
-                if not self._roster:
+                if not self._roster:  # nobody to ask: the next run lists again
                     return Outcome(failures=[Failure("listing members", e)])
                 # The members endpoint shows this failure; the quotas of the members
                 # listed last time are still worth asking.
@@ -111,6 +111,7 @@ class QuotaSweep:
                              "before")
             self._queue = list(self._roster)
             self._size = len(self._queue)
+            self._started = started
         interval = self._api.bucket("member_quota").interval
         while self._queue and self._clock() + interval <= ctx.deadline:
             member_id, label = self._queue[0]

@@ -351,3 +351,25 @@ def test_a_broken_answer_keeps_the_last_values_and_says_why(
             "aicode_records_ingested")
     assert {k: v for k, v in bad.items() if k.startswith(kept)} == {
         k: v for k, v in good.items() if k.startswith(kept)}
+
+
+def test_a_first_member_list_that_fails_is_tried_again_at_the_next_poll(
+        tmp_path: Path) -> None:
+    fake = QoderFake(script={"/members": [httpx.Response(
+        403, json={"code": "Forbidden", "message": "no members for you"})]})
+    clock = FakeClock()
+    app = make_app(qoder_config(tmp_path, users={"per_user_counters": True},
+                                endpoints={"members": {"enabled": False}}), fake, clock)
+    app.poller.poll_all_once()
+    status = app.telemetry.statuses()[("qoder", "acme", "member_quota")]
+    assert not status.up and "no members for you" in status.last_error
+    clock.sleep(300)
+    app.poller.poll_all_once()
+    got = parse(app.publisher.render().text, ("aicode_member_quota_used_credits",))
+    app.close()
+    assert app.telemetry.statuses()[("qoder", "acme", "member_quota")].up
+    assert got == {
+        'aicode_member_quota_used_credits{org="acme",provider="qoder",'
+        'user="alice@example.com"}': 1450,
+        'aicode_member_quota_used_credits{org="acme",provider="qoder",'
+        'user="member_def456"}': 2000}
