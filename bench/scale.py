@@ -173,6 +173,7 @@ class Settings:
     seed: int = 1
     only: Sequence[str] = ()
     exact_sim: bool = False
+    per_user: bool = False  # users.per_user_counters: also Qoder's per-member quota
 
 
 def make_config(s: Settings, state_path: Path) -> Config:
@@ -180,7 +181,7 @@ def make_config(s: Settings, state_path: Path) -> Config:
               "poll_interval": s.interval}
     return config_model().model_validate({
         "state_path": str(state_path),
-        "users": {"label": "id"},
+        "users": {"label": "id", "per_user_counters": s.per_user},
         "providers": [
             {"type": "qoder", "organization_id": "org_sim",
              "rate_limit_per_minute": s.qoder_rate, **common},
@@ -317,6 +318,8 @@ def request_stats(r: JobResult, horizon: float) -> dict[str, Any]:
     inside = [h for h in r.hits if h.at < horizon]
     counted = sorted(h.at for h in inside if h.status != 304)
     per_hour = Counter(int(t // 3600) for t in counted)
+    per_poll = Counter(int(t // r.interval) for t in counted)
+    polls = sorted(per_poll.get(k, 0) for k in range(math.ceil(horizon / r.interval)))
     peak_minute, lo = 0, 0
     for hi, t in enumerate(counted):
         while counted[lo] <= t - 60:
@@ -330,6 +333,9 @@ def request_stats(r: JobResult, horizon: float) -> dict[str, Any]:
         "errors": sum(v for k, v in statuses.items() if k >= 400 and k != 429),
         "per_hour_mean": len(counted) / (horizon / 3600),
         "per_hour_peak": max(per_hour.values(), default=0),
+        # Requests in each poll interval of the horizon: the median and the most.
+        "per_interval_median": polls[len(polls) // 2] if polls else 0,
+        "per_interval_peak": polls[-1] if polls else 0,
         "budget_per_hour": r.rate * 60,
         "peak_60s": peak_minute,
         "limit_60s": r.rate,
@@ -464,7 +470,7 @@ def analyse(results: list[JobResult], s: Settings) -> dict[str, Any]:
                      "interval": s.interval, "qoder_rate": s.qoder_rate,
                      "cursor_rate": s.cursor_rate, "lag_every": s.lag_every,
                      "start": s.start.isoformat(), "seed": s.seed,
-                     "exact_sim": s.exact_sim},
+                     "exact_sim": s.exact_sim, "per_user": s.per_user},
         "endpoints": endpoints,
         "lag_samples": {"every_seconds": every, "at": samples, "lag": lag_table,
                         "peak": peak_table},
@@ -539,11 +545,12 @@ def render(res: dict[str, Any]) -> str:
                      q["rate_limited"], q["errors"], f"{q['per_hour_mean']:.1f}",
                      q["per_hour_peak"], f"{q['budget_per_hour']:g}",
                      f"{q['per_hour_peak'] / q['budget_per_hour']:.0%}",
+                     f"{q['per_interval_median']}/{q['per_interval_peak']}",
                      f"{q['peak_60s']}/{q['limit_60s']:g}", verdict(ok)])
     parts.append(table("Requests (304s are not counted against the budget)",
                        ["endpoint", "rate/min", "sent", "304", "429", "other 4xx/5xx",
-                        "req/h mean", "req/h peak", "budget/h", "peak use", "max in 60s",
-                        "429=0"], rows))
+                        "req/h mean", "req/h peak", "budget/h", "peak use",
+                        "req/poll median/max", "max in 60s", "429=0"], rows))
     rows = []
     for ep, e in eps.items():
         r = e["runs"]
@@ -621,6 +628,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, argparse.Namespace
                     help="only job ids containing one of these, e.g. cursor/ changes")
     ap.add_argument("--exact-sim", action="store_true",
                     help="no per-minute cache of the simulator's Qoder rollups (slower)")
+    ap.add_argument("--per-user", action="store_true",
+                    help="users.per_user_counters (adds Qoder's member_quota endpoint)")
     ap.add_argument("--procs", type=int, default=min(2, os.cpu_count() or 1),
                     help="worker processes the endpoints are split over")
     ap.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -631,7 +640,8 @@ def parse_args(argv: Sequence[str] | None) -> tuple[Settings, argparse.Namespace
     start = datetime.fromisoformat(a.start.replace("Z", "+00:00")).astimezone(UTC)
     s = Settings(users=a.users, repos=a.repos, hours=a.hours, interval=a.interval,
                  qoder_rate=a.qoder_rate, cursor_rate=a.cursor_rate, lag_every=a.lag_every,
-                 start=start, seed=a.seed, only=a.only, exact_sim=a.exact_sim)
+                 start=start, seed=a.seed, only=a.only, exact_sim=a.exact_sim,
+                 per_user=a.per_user)
     return s, a
 
 

@@ -91,12 +91,35 @@ but not engaged with) and `app` (the Copilot app). `ide`, `language`, `model`, `
 merge-time median is `all`, `copilot_authored` or `copilot_reviewed`; `repo` is
 `OWNER/NAME`, the rest of a day's repositories beyond `max_repos` summed as `__other__`.
 
+Qoder's daily `nextItems` (its tab completions, "next") are also published under the
+shared names as `aicode_daily_suggestions` and `aicode_daily_suggestions_accepted` with
+`feature="tab"`, `vendor_feature="next"`. Qoder feeds no `aicode_daily_lines_accepted`:
+the daily trend's `items[].aiLinesAdded` counts the AI-attributed lines of the day's
+commits, all features together, which is neither "lines accepted into files" nor split by
+feature; it stays `aicode_daily_ai_lines_added`.
+
+Qoder's Members and Usage APIs: `role` and `status` of `aicode_members` are the vendor's
+values lower-cased (`org_admin`, `org_member`; `enabled`, `deleted`; the documented ones
+are always present, as 0 when none); `aicode_seats` counts the `ENABLED` members. On
+`aicode_credits_used_total`, `source` (`ide`, `jetbrains_plugin`, `cli`, `web`,
+`qoderwork`), `operation` (`agent`, `ask`, `inline_chat`, `completion`, `quest`,
+`plan_mode`, `code_review`, `repo_wiki`, `optimize_input`, `voice_input`, `experts`,
+`image`) and `model_tier` (`auto`, `efficient`, `performance`, `lite`, `ultimate`,
+`vision`, and named models such as `qwen-coder-qoder-1.0`, `kimi-k2.5`, `glm-5`) are the
+vendor's values lower-cased with blanks as `_`; values Qoder adds pass the same way, an
+empty one is `unknown`. That bounds the family to the product of the three lists (a few
+hundred series). Resource packages are grouped by `package` (the package's name, its id
+when it has none), `source` and `status` (lower-cased): what a package is called, not a
+per-purchase id, so buying the same pack again adds to its group. Credits are Qoder's
+unit; usage records' `cost` is not exported (Qoder documents no currency for it).
+
 `endpoint` values: `overview`, `daily_trend`, `member_ranking`, `repos`,
-`file_extensions`, `commits`, `changes`; Copilot's `totals_1_day`, `totals_28_day`,
-`users_1_day`, `user_teams_1_day` (requests only: it is read with `users_1_day`) and
-`repos_1_day`; Claude Code's `usage_report`. Copilot's requests count the report
-downloads too. `aicode_records_invalid_total` and `aicode_user_records_folded_total` make
-skipped and folded records visible, not silent.
+`file_extensions`, `commits`, `changes`, and Qoder's `members`, `member_quota`,
+`resource_packages`, `credits`; Copilot's `totals_1_day`, `totals_28_day`, `users_1_day`,
+`user_teams_1_day` (requests only: it is read with `users_1_day`) and `repos_1_day`;
+Claude Code's `usage_report`. Copilot's requests count the report downloads too. `stream`
+values: `commits`, `changes`, `credits`. `aicode_records_invalid_total` and
+`aicode_user_records_folded_total` make skipped and folded records visible, not silent.
 
 The `team` label of the `aicode_team_*_total` counters comes from the user-to-team map
 ([Teams](teams.md)); the `user` label's value is set by `users.label`

@@ -1,4 +1,5 @@
-"""Qoder Teams OpenAPI: AI Code Metrics (aggregates) and AI Code Tracking (records).
+"""Qoder Teams OpenAPI: AI Code Metrics (aggregates), AI Code Tracking (records), and the
+Members and Usage APIs (teams.py).
 
 All routes live under /v1/organizations/{organization_id}; auth is ``Bearer <api_key>``
 bound to one organization (another organization id -> 403). Errors use the Conventions
@@ -31,6 +32,7 @@ from aicode_sim.population import Population
 from aicode_sim.qoder import metrics
 from aicode_sim.qoder.data import CHANGE_SOURCES, QoderChanges, QoderCommits
 from aicode_sim.qoder.rollup import DayRollup, Filters, Rollups
+from aicode_sim.qoder.teams import TeamsApi, query_time
 from aicode_sim.ratelimit import SlidingWindowLimiter
 from aicode_sim.records import Ref
 from aicode_sim.responses import (
@@ -42,10 +44,11 @@ from aicode_sim.responses import (
     json_response,
     qoder_error_body,
 )
-from aicode_sim.timeutil import DAY_MS, day_of, parse_qoder_time
+from aicode_sim.timeutil import DAY_MS, day_of
 
 PREFIX = "/v1/organizations/"
 _PATH = re.compile(r"^/v1/organizations/([^/]+)(/.*)?$")
+_MEMBER_PATH = re.compile(r"^/members/([^/]+)/(quota|usage-events)$")
 MAX_METRICS_RANGE_MS = 90 * DAY_MS
 DEFAULT_METRICS_RANGE_MS = 30 * DAY_MS
 DEFAULT_TRACKING_RANGE_MS = 90 * DAY_MS
@@ -69,6 +72,7 @@ class QoderApi:
         api_key: str,
         organization_id: str,
         new_request_id: Callable[[], str],
+        teams: TeamsApi,
         limiter: SlidingWindowLimiter | None = None,
     ) -> None:
         self.population = population
@@ -78,6 +82,7 @@ class QoderApi:
         self._api_key = api_key
         self.organization_id = organization_id
         self._new_request_id = new_request_id
+        self.teams = teams
         self._limiter = limiter
         self._routes: dict[str, tuple[str, Handler]] = {
             "/ai-code/stats/overview": ("GET", self._overview),
@@ -90,6 +95,9 @@ class QoderApi:
             "/ai-code-tracking/commits/export": ("GET", self._commit_export),
             "/ai-code-tracking/changes/export": ("GET", self._change_export),
             "/ai-code-tracking/commits/detail": ("POST", self._commit_detail),
+            "/members": ("GET", teams.members),
+            "/usage-events": ("GET", teams.usage_events),
+            "/resource-packages": ("GET", teams.resource_packages),
         }
 
     # ---- dispatch -----------------------------------------------------------------------
@@ -110,19 +118,34 @@ class QoderApi:
         body = qoder_error_body(status, message, details or [], self._new_request_id())
         return encoded_json_response(status, body, headers)
 
+    def _route(self, suffix: str) -> tuple[str, tuple[str, Handler]] | None:
+        """(the route's name, as rate limits count it; (method, handler)) of a path."""
+        route = self._routes.get(suffix)
+        if route is not None:
+            return suffix, route
+        member = _MEMBER_PATH.match(suffix)
+        if member is None:
+            return None
+        member_id, what = member.groups()
+        if what == "quota":
+            return "/members/{member_id}/quota", (
+                "GET", lambda r, now: self.teams.quota(member_id, r, now))
+        return "/members/{member_id}/usage-events", (
+            "GET", lambda r, now: self.teams.usage_events(r, now, member_id))
+
     def _dispatch(self, request: Request, now_ms: int) -> Response:
         match = _PATH.match(request.path)
-        route = self._routes.get(match.group(2) or "") if match else None
-        if match is None or route is None:
+        found = self._route(match.group(2) or "") if match else None
+        if match is None or found is None:
             raise ApiError(404, "resource not found", [f"no route for {request.path}"])
-        method, handler = route
+        name, (method, handler) = found
         if request.method != method:
             raise ApiError(405, f"method {request.method} not allowed", headers={"Allow": method})
         self._authenticate(request)
         if match.group(1) != self.organization_id:
             raise ApiError(403, "no permission to access this organization")
         if self._limiter is not None:
-            decision = self._limiter.acquire((self._api_key, match.group(2)))
+            decision = self._limiter.acquire((self._api_key, name))
             limit_headers = {
                 "X-RateLimit-Limit": str(decision.limit),
                 "X-RateLimit-Remaining": str(decision.remaining),
@@ -147,17 +170,7 @@ class QoderApi:
 
     # ---- parameters ---------------------------------------------------------------------
 
-    @staticmethod
-    def _time(query: dict[str, str], name: str) -> int | None:
-        raw = query.get(name, "").strip()
-        if not raw:
-            return None
-        value = parse_qoder_time(raw)
-        if value is None:
-            raise ApiError(
-                400, f"invalid {name}", [f"{name}: expected RFC 3339 or Unix milliseconds"]
-            )
-        return value
+    _time = staticmethod(query_time)
 
     def _metrics_range(
         self, query: dict[str, str], now_ms: int, *, required: bool

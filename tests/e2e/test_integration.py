@@ -19,6 +19,7 @@ from tests.support.processes import (
     free_port,
     get,
     running,
+    sigkill_once_after,
     wait_for,
     write_config,
 )
@@ -83,8 +84,9 @@ def test_once_fills_every_contract_metric_and_promtool_accepts_it(tmp_path: Path
     missing = sorted(expected - names)
     assert not missing, f"--once lacks {missing}"
     ups = {k: v for k, v in got.items() if k.startswith("aicode_up{")}
-    # 7 Qoder, 2 Cursor, 4 Copilot endpoints and 1 Claude Code
-    assert len(ups) == 14 and set(ups.values()) == {1.0}
+    # 11 Qoder (member_quota with per-user data), 2 Cursor, 4 Copilot endpoints and
+    # 1 Claude Code
+    assert len(ups) == 18 and set(ups.values()) == {1.0}
     for provider in ("qoder", "cursor"):
         assert any(k.startswith("aicode_commits_total{") and f'provider="{provider}"' in k
                    and v > 0 for k, v in got.items())
@@ -113,14 +115,8 @@ def test_sigkill_mid_poll_then_restart_equals_uninterrupted(tmp_path: Path,
         expected = parse(clean.stdout, RECORD_COUNTERS)
         assert sum(v for k, v in expected.items() if "ingested" in k) > 1000
 
-        seen = len(sim.requests)
-        proc = subprocess.Popen(exporter_cmd("--config.file", str(config("killed")), "--once"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: len(sim.requests) - seen >= kill_after_requests or proc.poll() is not None,
-                 60, "requests before the kill")
-        proc.kill()
-        proc.wait()
-        assert proc.returncode == -signal.SIGKILL, "the poll ended before it could be killed"
+        sigkill_once_after(config("killed"), lambda: len(sim.requests), kill_after_requests,
+                           60, "requests before the kill")
         resumed = subprocess.run(exporter_cmd("--config.file", str(config("killed")), "--once"),
                                  capture_output=True, timeout=120, check=True)
     finally:
@@ -156,15 +152,8 @@ def test_sigkill_mid_backfill_resumes_with_what_was_left(tmp_path: Path) -> None
         full = changes_requests()
         assert full >= 10  # several pages per one-day slice
 
-        before = changes_requests()
-        proc = subprocess.Popen(exporter_cmd("--config.file", str(config("killed")), "--once"),
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(lambda: changes_requests() - before >= full // 2 or proc.poll() is not None,
-                 60, "half the backfill's requests")
-        proc.kill()
-        proc.wait()
-        assert proc.returncode == -signal.SIGKILL, "the backfill ended before the kill"
-        done = changes_requests() - before
+        done = sigkill_once_after(config("killed"), changes_requests, full // 2, 60,
+                                  "half the backfill's requests")
 
         before = changes_requests()
         resumed = subprocess.run(exporter_cmd("--config.file", str(config("killed")), "--once"),
@@ -207,6 +196,35 @@ def test_demo_fills_every_aggregate_gauge_within_30s(tmp_path: Path) -> None:
         assert proc.poll() is None
     out = (tmp_path / "demo.log").read_text()
     assert f"http://127.0.0.1:{port}/metrics" in out and f"http://127.0.0.1:{port}/" in out
+
+
+MEMBERS_AND_USAGE = (
+    "aicode_seats", "aicode_members", "aicode_member_quota_used_credits",
+    "aicode_member_quota_limit_credits", "aicode_member_quota_restricted",
+    "aicode_member_quota_next_reset_timestamp_seconds", "aicode_resource_packages",
+    "aicode_resource_package_limit_credits", "aicode_resource_package_used_credits",
+    "aicode_resource_package_remaining_credits",
+    "aicode_resource_package_expiry_timestamp_seconds", "aicode_credits_used_total",
+    "aicode_user_credits_used_total", "aicode_team_credits_used_total",
+    "aicode_daily_suggestions", "aicode_daily_suggestions_accepted")
+
+
+def test_demo_fills_the_qoder_members_and_usage_metrics(tmp_path: Path) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with running(exporter_cmd("demo", "--poll-interval", "5s", "--web.listen-address",
+                              f"127.0.0.1:{port}"), tmp_path / "demo.log") as proc:
+        def filled() -> bool:
+            r = get(f"{url}/metrics")
+            return set(MEMBERS_AND_USAGE) <= (names(r.text) if r else set())
+
+        wait_for(filled, 60, "the Members and Usage metrics")
+        got = parse(get(f"{url}/metrics").text)  # type: ignore[union-attr]
+        assert proc.poll() is None
+    assert got['aicode_seats{org="demo",provider="qoder"}'] == 50  # the demo's people
+    assert got['aicode_members{org="demo",provider="qoder",role="org_member",'
+               'status="deleted"}'] > 0
+    assert sum(v for k, v in got.items() if k.startswith("aicode_credits_used_total")) > 0
 
 
 def test_sigterm_mid_poll_exits_0_within_10s_and_commits_nothing_partial(

@@ -10,7 +10,8 @@ SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{.*\})?) (\S+)$")
 # What one record stream adds to, in aggregate and per user.
 STREAM_COUNTERS = ("aicode_commit", "aicode_change", "aicode_user_commit", "aicode_user_change")
 # The aggregate stream counters plus how many records were ingested.
-RECORD_COUNTERS = ("aicode_commit", "aicode_change", "aicode_records_ingested")
+RECORD_COUNTERS = ("aicode_commit", "aicode_change", "aicode_credits_used",
+                   "aicode_records_ingested")
 
 
 def parse(text: str | bytes, prefixes: tuple[str, ...] = (), *,

@@ -56,7 +56,15 @@ QODER_ROUTES = {
     "/ai-code-tracking/commits": "tracking-commits.json",
     "/ai-code-tracking/commits/export": "tracking-commits.csv",
     "/ai-code-tracking/changes": "tracking-changes.json",
+    "/members": "members.json",
+    "/members/member_abc123/quota": "member-quota.json",
+    "/members/member_def456/quota": "member-quota-restricted.json",
+    "/usage-events": "usage-events.json",
+    "/resource-packages": "resource-packages.json",
 }
+
+# Every Qoder record stream, switched off: for tests about the aggregates.
+QODER_NO_STREAMS = {s: {"enabled": False} for s in ("commits", "changes", "credits")}
 
 CURSOR_ROUTES = {
     "/analytics/ai-code/commits": "commits.json",

@@ -82,3 +82,17 @@ def get(url: str) -> httpx.Response | None:
         return httpx.get(url, timeout=2)
     except httpx.HTTPError:
         return None
+
+
+def sigkill_once_after(config: Path, requests: Callable[[], int], count: int,
+                       timeout: float, what: str) -> int:
+    """Run `--once` on `config`, SIGKILL it once `requests()` has grown by `count`, and
+    return by how much it grew. Fails if the run ended before it could be killed."""
+    before = requests()
+    proc = subprocess.Popen(exporter_cmd("--config.file", str(config), "--once"),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: requests() - before >= count or proc.poll() is not None, timeout, what)
+    proc.kill()
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, f"the run ended before the kill ({what})"
+    return requests() - before

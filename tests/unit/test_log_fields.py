@@ -22,8 +22,9 @@ from aicode_exporter.toolkit.logfmt import JsonFormatter, LogfmtFormatter
 from tests.support.fakes import QODER_KEY, FakeClock, QoderFake, make_app, qoder_config
 
 EXPORTER = Path(__file__).resolve().parents[2] / "aicode_exporter"
-AGGREGATES = ("overview", "daily_trend", "member_ranking", "repos", "file_extensions")
-STREAMS = ("commits", "changes")
+AGGREGATES = ("overview", "daily_trend", "member_ranking", "repos", "file_extensions",
+              "members", "resource_packages")
+STREAMS = ("commits", "changes", "credits")
 LOG_METHODS = {"debug", "info", "warning", "error", "exception", "critical", "log"}
 RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 

@@ -70,3 +70,34 @@ def paginate(fetch_page: FetchPage, *, page_size: int, endpoint: str,
             raise SchemaError(f"more than {limit} pages: the vendor never reached the "
                               f"end of the list", endpoint=endpoint)
         page += 1
+
+
+
+# (the token the previous page gave, None for the first page) -> (items, the next page's
+# token; None or "" on the last page)
+FetchTokenPage = Callable[[str | None], tuple[list[Any], str | None]]
+
+
+def paginate_tokens(fetch_page: FetchTokenPage, *, endpoint: str) -> Iterator[Any]:
+    """Items of each page of a list paged by next-page token (`maxResults` and
+    `nextToken` style), until a page comes without a further token.
+
+    A token the vendor already gave in this read means the list loops (a server that
+    ignores the token hands out the first page's again): a SchemaError, as is more than
+    MAX_PAGES pages. Two pages with the same items are not an error here: without a page
+    number the items are all such a list has, and identical records do exist."""
+    seen: set[str] = set()
+    token: str | None = None
+    for page in range(1, MAX_PAGES + 1):
+        items, nxt = fetch_page(token)
+        yield from items
+        if not nxt:
+            return
+        if nxt in seen:
+            raise SchemaError(f"page {page} hands out a next-page token an earlier page "
+                              f"gave: the vendor ignores the token, the list never ends",
+                              endpoint=endpoint)
+        seen.add(nxt)
+        token = nxt
+    raise SchemaError(f"more than {MAX_PAGES} pages: the vendor never reached the end of "
+                      f"the list", endpoint=endpoint)

@@ -8,8 +8,10 @@ from pydantic import Field, field_validator
 
 from aicode_exporter.config.base import ProviderBase, Window
 
+# AI Code Metrics and Tracking, then the Members and Usage APIs (member_quota only runs
+# with per-user data on: users.per_user_counters and a users.label other than none).
 ENDPOINTS = ("overview", "daily_trend", "member_ranking", "repos", "file_extensions",
-             "commits", "changes")
+             "commits", "changes", "members", "member_quota", "resource_packages", "credits")
 
 
 class QoderProvider(ProviderBase):

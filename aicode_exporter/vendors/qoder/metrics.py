@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aicode_exporter.expose import catalog
-from aicode_exporter.expose.catalog import BASE, CACHED
+from aicode_exporter.expose.catalog import BASE, CACHED, StreamCounter
 from aicode_exporter.toolkit.families import Spec
 
 PREFIX = "/v1/organizations/{organization_id}"  # every route; left out of HELP for length
@@ -83,12 +83,72 @@ DAILY_EXT_LINES = _qoder("aicode_daily_extension_lines_added",
 DAILY_EXT_AI_LINES = _qoder("aicode_daily_extension_ai_lines_added",
                             f"{_DAY} AI lines added per file extension.",
                             f"{TREND} extItems[].aiLinesAdded", "extension")
+
+# Members and Usage APIs.
+MEMBERS_LIST = "GET /members?includeDeleted=true (all pages)"
+QUOTA = "GET /members/{member_id}/quota"
+PACKAGES = "GET /resource-packages (all pages)"
+USAGE = "GET /usage-events"
+
+MEMBERS = _qoder("aicode_members",
+                 "Organisation members by role and status (deleted members included).",
+                 f"{MEMBERS_LIST} members[].role, members[].status", "role", "status")
+
+_PER_USER = "(users.per_user_counters, at most users.max_users members)"
+QUOTA_USED = _qoder("aicode_member_quota_used_credits",
+                    f"Credits a member used of their own quota this quota period {_PER_USER}.",
+                    f"{QUOTA} totalQuota.quotaSummary.usedValue", "user")
+QUOTA_LIMIT = _qoder("aicode_member_quota_limit_credits",
+                     f"A member's credit quota for this quota period {_PER_USER}.",
+                     f"{QUOTA} totalQuota.quotaSummary.limitValue", "user")
+QUOTA_RESTRICTED = _qoder("aicode_member_quota_restricted",
+                          f"1 if a member's quota is used up (status restricted), else 0 "
+                          f"{_PER_USER}.", f"{QUOTA} status", "user")
+QUOTA_RESET = _qoder("aicode_member_quota_next_reset_timestamp_seconds",
+                     f"When (Unix seconds) a member's quota resets {_PER_USER}.",
+                     f"{QUOTA} nextResetAt", "user")
+
+_PKG = ("package", "source", "status")
+PACKAGES_COUNT = _qoder("aicode_resource_packages",
+                        "Resource packages (shared add-on credits) by name, source and status.",
+                        f"{PACKAGES} resourcePackages[]", *_PKG)
+PACKAGE_LIMIT = _qoder("aicode_resource_package_limit_credits",
+                       "Credits of the resource packages of this name, source and status.",
+                       f"{PACKAGES} resourcePackages[].limitValue", *_PKG)
+PACKAGE_USED = _qoder("aicode_resource_package_used_credits",
+                      "Credits used of the resource packages of this name, source and status.",
+                      f"{PACKAGES} resourcePackages[].usedValue", *_PKG)
+PACKAGE_REMAINING = _qoder("aicode_resource_package_remaining_credits",
+                           "Credits left in the resource packages of this name, source and "
+                           "status.", f"{PACKAGES} resourcePackages[].remainingValue", *_PKG)
+PACKAGE_EXPIRY = _qoder("aicode_resource_package_expiry_timestamp_seconds",
+                        "Earliest expiry (Unix seconds) of the resource packages of this name, "
+                        "source and status.", f"{PACKAGES} resourcePackages[].expiresAt", *_PKG)
+
+# Counters of the `credits` stream (usage records, each counted once; only Qoder has them).
+_CREDITS = "usages[].credits"
+CREDITS_USED = StreamCounter("aicode_credits_used_total", "credits",
+                             "Qoder credits consumed, by source, operation and model tier.",
+                             _CREDITS, ("source", "operation", "model_tier"))
+USER_CREDITS_USED = StreamCounter("aicode_user_credits_used_total", "credits",
+                                  "Qoder credits consumed per user (users.per_user_counters).",
+                                  _CREDITS, ("user",))
+TEAM_CREDITS_USED = StreamCounter("aicode_team_credits_used_total", "credits",
+                                  "Qoder credits consumed per team.",
+                                  f"{_CREDITS}, user by teams.file", ("team",))
+CREDIT_COUNTERS = (CREDITS_USED, USER_CREDITS_USED, TEAM_CREDITS_USED)
+
 # Shared figures Qoder feeds (catalogue templates): where its values come from.
-SOURCES = {
+_NEXT = "(feature tab, vendor_feature next)"
+SOURCES: dict[str, str | tuple[str, str]] = {
     catalog.DAILY_TAB_SUGGESTIONS.name: _source(f"{TREND} nextItems[].nextSuggestedCount"),
     catalog.DAILY_TAB_ACCEPTS.name: _source(f"{TREND} nextItems[].nextAcceptedCount"),
     catalog.DAILY_TAB_ACCEPT_RATIO.name: _source(f"{TREND} nextItems[].nextAcceptRate/100"),
     catalog.DAILY_DATE.name: _source(f"{TREND} items[].date"),
+    catalog.DAILY_SUGGESTIONS.name: _source(f"{TREND} nextItems[].nextSuggestedCount {_NEXT}"),
+    catalog.DAILY_SUGGESTIONS_ACCEPTED.name:
+        _source(f"{TREND} nextItems[].nextAcceptedCount {_NEXT}"),
+    catalog.SEATS.name: _source("GET /members members[] with status ENABLED"),
 }
 
 SPECS = (
@@ -96,5 +156,6 @@ SPECS = (
     TAB_COMPLETIONS, CHAT_MESSAGES, USER_LINES, USER_AI_LINES, USER_AI_SHARE,
     USER_COMMITS, REPO_COMMITS, REPO_LINES, EXT_CHANGES, EXT_LINES, EXT_AI_SHARE,
     DAILY_AI_LINES, DAILY_OTHER_LINES, DAILY_COMMITS, DAILY_AI_SHARE, DAILY_EXT_LINES,
-    DAILY_EXT_AI_LINES,
+    DAILY_EXT_AI_LINES, MEMBERS, QUOTA_USED, QUOTA_LIMIT, QUOTA_RESTRICTED, QUOTA_RESET,
+    PACKAGES_COUNT, PACKAGE_LIMIT, PACKAGE_USED, PACKAGE_REMAINING, PACKAGE_EXPIRY,
 )

@@ -17,12 +17,12 @@ import pytest
 
 from aicode_exporter.app import App
 from aicode_sim import Simulator
-from tests.support.fakes import FakeClock, QoderFake, make_app, qoder_config
+from tests.support.fakes import QODER_NO_STREAMS, FakeClock, QoderFake, make_app, qoder_config
 
 KEY = ("qoder", "acme")
 OVERVIEW = "/ai-code/stats/overview"
 AGGREGATES = ("overview", "daily_trend", "member_ranking", "repos", "file_extensions")
-NO_STREAMS = {"commits": {"enabled": False}, "changes": {"enabled": False}}
+NO_STREAMS = QODER_NO_STREAMS
 
 
 def too_many(retry_after: str, n: int = 1) -> list[httpx.Response | Exception]:

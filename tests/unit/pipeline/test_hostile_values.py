@@ -36,7 +36,14 @@ from aicode_exporter.vendors.cursor import models as cursor_models
 from aicode_exporter.vendors.qoder import models as qoder_models
 from aicode_exporter.vendors.tolerant import Tolerant
 from tests.support import exposition
-from tests.support.fakes import FakeClock, QoderFake, cursor_config, make_app, qoder_config
+from tests.support.fakes import (
+    QODER_NO_STREAMS,
+    FakeClock,
+    QoderFake,
+    cursor_config,
+    make_app,
+    qoder_config,
+)
 from tests.support.processes import ROOT
 
 BAD = "\udc80"  # a lone surrogate: valid in JSON as "\udc80", not encodable as UTF-8
@@ -357,8 +364,7 @@ def test_aggregates_refuse_values_a_gauge_must_not_show(
         tmp_path: Path, endpoint: str, path: str, body: str, field: str) -> None:
     fake = QoderFake()
     clock = FakeClock()
-    app = make_app(qoder_config(tmp_path, endpoints={"commits": {"enabled": False},
-                                                "changes": {"enabled": False}}), fake, clock)
+    app = make_app(qoder_config(tmp_path, endpoints=QODER_NO_STREAMS), fake, clock)
     app.poller.poll_all_once()
     good = exposition.parse(text(app))
     up = f'aicode_up{{endpoint="{endpoint}",org="acme",provider="qoder"}}'
@@ -386,8 +392,7 @@ def test_a_null_count_or_rate_still_reads_as_zero(tmp_path: Path) -> None:
     fake = QoderFake()
     fake.script["/ai-code/stats/overview"] = [httpx.Response(
         200, json={**OVERVIEW, "aiShareRate": None, "agentEditCount": None})]
-    app = make_app(qoder_config(tmp_path, endpoints={"commits": {"enabled": False},
-                                                "changes": {"enabled": False}}), fake)
+    app = make_app(qoder_config(tmp_path, endpoints=QODER_NO_STREAMS), fake)
     app.poller.poll_all_once()
     out = exposition.parse(text(app))
     assert out['aicode_up{endpoint="overview",org="acme",provider="qoder"}'] == 1

@@ -44,7 +44,8 @@ def run(cfg: Any, fake: Any, clock: FakeClock | None = None, polls: int = 1) -> 
 
 def only_streams(**extra: Any) -> dict[str, Any]:
     off = {ep: {"enabled": False} for ep in
-           ("overview", "daily_trend", "member_ranking", "repos", "file_extensions")}
+           ("overview", "daily_trend", "member_ranking", "repos", "file_extensions",
+            "members", "resource_packages", "credits")}
     return {"endpoints": {**off, **extra}}
 
 

@@ -37,3 +37,30 @@ def test_a_list_that_never_ends_is_an_error(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(paging, "MAX_PAGES", 50)
     with pytest.raises(SchemaError, match="more than 50 pages"):
         list(paging.paginate(lambda page: ([page], None), page_size=1, endpoint="x"))
+
+
+def test_token_pages_until_a_page_without_a_token() -> None:
+    asked: list[str | None] = []
+
+    def fetch(token: str | None) -> tuple[list[Any], str | None]:
+        asked.append(token)
+        n = int(token or 0)
+        return [n], (str(n + 1) if n < 4 else "")
+
+    assert list(paging.paginate_tokens(fetch, endpoint="x")) == [0, 1, 2, 3, 4]
+    assert asked == [None, "1", "2", "3", "4"]
+
+
+def test_token_pages_may_repeat_items_but_not_tokens() -> None:
+    pages = iter([(["same"], "a"), (["same"], "b"), (["same"], None)])
+    assert list(paging.paginate_tokens(lambda t: next(pages), endpoint="x")) == ["same"] * 3
+    loop = iter([([1], "a"), ([2], "b"), ([3], "a")])
+    with pytest.raises(SchemaError, match="page 3 hands out a next-page token"):
+        list(paging.paginate_tokens(lambda t: next(loop), endpoint="x"))
+
+
+def test_a_token_list_that_never_ends_is_an_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(paging, "MAX_PAGES", 30)
+    counter = iter(range(1000))
+    with pytest.raises(SchemaError, match="more than 30 pages"):
+        list(paging.paginate_tokens(lambda t: ([1], str(next(counter))), endpoint="x"))
