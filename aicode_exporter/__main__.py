@@ -30,6 +30,7 @@ logger = logging.getLogger("aicode_exporter")
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+ONCE_REPORT_AFTER = 3.0  # --once: an endpoint slower than this says what it is doing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.config_file}: {e}", file=sys.stderr)
         return EXIT_CONFIG
     if args.once:
-        sys.stdout.buffer.write(app.run_once())
+        sys.stdout.buffer.write(app.run_once(report_after=ONCE_REPORT_AFTER))
         sys.stdout.flush()
         failed = [(key, st.last_error) for key, st in app.telemetry.statuses().items()
                   if st.up is False]

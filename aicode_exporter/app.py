@@ -99,10 +99,11 @@ class App:
                     for part, families in ep.restore().parts.items():
                         self.publisher.publish((p.vendor, p.org, ep.name, part), families)
 
-    def run_once(self) -> bytes:
-        """Poll every provider once and return the text exposition."""
+    def run_once(self, report_after: float | None = None) -> bytes:
+        """Poll every provider once and return the text exposition; with `report_after`,
+        an endpoint that takes longer says what it is doing (Poller.poll_all_once)."""
         try:
-            self.poller.poll_all_once()
+            self.poller.poll_all_once(report_after)
             return self.publisher.render().text
         finally:
             self.close()
