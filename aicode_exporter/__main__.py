@@ -22,6 +22,7 @@ from aicode_exporter.cli import (
 )
 from aicode_exporter.config.file import build_config, load_config
 from aicode_exporter.errors import ConfigError, VendorError
+from aicode_exporter.pipeline.statelock import check_writable
 from aicode_exporter.toolkit.logfmt import setup_logging
 from aicode_exporter.toolkit.web.auth import WebConfigSource, hash_password
 from aicode_exporter.toolkit.web.server import parse_listen_address
@@ -46,6 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     try:
         cfg = load_config(args.config_file)
+        check_writable(cfg.state_path)
         listen = args.listen or cfg.listen_address
         parse_listen_address(listen)
         web = WebConfigSource(Path(args.web_config_file)) if args.web_config_file else None
