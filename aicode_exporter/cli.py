@@ -24,10 +24,16 @@ def exporter_parser() -> argparse.ArgumentParser:
     p.add_argument("--config.file", dest="config_file", metavar="PATH",
                    help="YAML configuration file (required)")
     p.add_argument("--web.listen-address", dest="listen", metavar="HOST:PORT",
-                   help="address for /metrics (default: listen_address from the config, "
-                        "else :19877)")
+                   action="append",
+                   help="address for /metrics, repeatable to listen on several (default: "
+                        "listen_address from the config, else :19877)")
     p.add_argument("--web.config.file", dest="web_config_file", metavar="PATH",
                    help="TLS and basic auth for every path (exporter-toolkit format)")
+    p.add_argument("--web.telemetry-path", dest="telemetry_path", metavar="PATH",
+                   default="/metrics", help="path of the metrics (default /metrics)")
+    p.add_argument("--web.disable-exporter-metrics", dest="disable_exporter_metrics",
+                   action="store_true",
+                   help="leave out the process_* and python_* metrics of the exporter itself")
     _logging_flags(p)
     p.add_argument("--once", action="store_true",
                    help="poll every endpoint once, print the exposition, exit: 0 all "
@@ -115,8 +121,9 @@ def commit_detail_parser() -> argparse.ArgumentParser:
 def hash_password_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="aicode-exporter hash-password",
-        description="Read a password from standard input (one line) and print its bcrypt "
-                    "hash for basic_auth_users in --web.config.file.")
+        description="Print the bcrypt hash of a password for basic_auth_users in "
+                    "--web.config.file. On a terminal it asks twice, without echo; "
+                    "otherwise it reads one line of standard input.")
     p.add_argument("--cost", type=int, default=12, choices=range(4, 16), metavar="4..15",
                    help="bcrypt cost factor (default 12)")
     return p
