@@ -43,8 +43,11 @@ VOLUME ["/var/lib/aicode-exporter"]
 WORKDIR /var/lib/aicode-exporter
 USER 10001:10001
 EXPOSE 19877
-# No curl in the image: ask the exporter's own /-/healthy with the standard library.
+# The exporter probes its own /-/healthy. With --web.config.file (TLS, basic auth) or
+# another port, override it with the same flags (docs/deployment.md, "Health checks"):
+#   --health-cmd 'aicode-exporter healthcheck --web.config.file /etc/aicode-exporter/web.yml
+#                 --auth.password-file /run/secrets/probe-password'
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-  CMD ["python", "-c", "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:19877/-/healthy', timeout=4).status == 200 else 1)"]
+  CMD ["aicode-exporter", "healthcheck"]
 ENTRYPOINT ["aicode-exporter"]
 CMD ["--config.file", "/etc/aicode-exporter/config.yaml"]

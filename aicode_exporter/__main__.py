@@ -12,13 +12,14 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from aicode_exporter import commitdetail
+from aicode_exporter import commitdetail, healthcheck
 from aicode_exporter.app import App
 from aicode_exporter.cli import (
     commit_detail_parser,
     demo_parser,
     exporter_parser,
     hash_password_parser,
+    healthcheck_parser,
     simulate_parser,
 )
 from aicode_exporter.config.file import build_config, load_config
@@ -39,7 +40,7 @@ ONCE_REPORT_AFTER = 3.0  # --once: an endpoint slower than this says what it is 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     commands = {"simulate": _simulate, "demo": _demo, "commit-detail": _commit_detail,
-                "hash-password": _hash_password}
+                "hash-password": _hash_password, "healthcheck": _healthcheck}
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
     args = exporter_parser().parse_args(argv)
@@ -128,6 +129,10 @@ def _simulate(argv: list[str]) -> int:
     serve(args.listen, users=args.users, repos=args.repos, seed=args.seed,
           fault_modes=args.fault)
     return 0
+
+
+def _healthcheck(argv: list[str]) -> int:
+    return healthcheck.main(healthcheck_parser().parse_args(argv))
 
 
 def _hash_password(argv: list[str]) -> int:

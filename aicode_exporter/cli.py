@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import NoReturn
 
 from aicode_exporter.version import __version__
@@ -126,4 +127,25 @@ def hash_password_parser() -> argparse.ArgumentParser:
                     "otherwise it reads one line of standard input.")
     p.add_argument("--cost", type=int, default=12, choices=range(4, 16), metavar="4..15",
                    help="bcrypt cost factor (default 12)")
+    return p
+
+
+def healthcheck_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="aicode-exporter healthcheck",
+        description="Probe this exporter's /-/healthy (or --path) with the scheme and basic "
+                    "auth its --web.config.file asks for; exit 0 healthy, 1 not, 2 usage. "
+                    "For container HEALTHCHECKs and Kubernetes exec probes.")
+    p.add_argument("--web.listen-address", dest="listen", default=":19877",
+                   metavar="HOST:PORT", help="the exporter's address (default :19877; a "
+                                             "wildcard host is probed on the loopback)")
+    p.add_argument("--web.config.file", dest="web_config_file", type=Path, metavar="PATH",
+                   help="the exporter's web config: HTTPS with tls_server_config, basic "
+                        "auth with basic_auth_users")
+    p.add_argument("--auth.username", dest="username", metavar="NAME",
+                   help="basic auth user (default: the only one in basic_auth_users)")
+    p.add_argument("--auth.password-file", dest="password_file", type=Path, metavar="PATH",
+                   help="file holding that user's password (one line)")
+    p.add_argument("--path", default="/-/healthy", choices=["/-/healthy", "/-/ready"])
+    p.add_argument("--timeout", type=float, default=4.0, metavar="SECONDS")
     return p
