@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import NoReturn
 
-from aicode_exporter.version import __version__
+from aicode_exporter.version import version_text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -14,6 +14,14 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+class _Version(argparse.Action):
+    """--version: the block every Prometheus exporter prints (git is asked only now)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_text())
+        parser.exit(0)
 
 
 def exporter_parser() -> argparse.ArgumentParser:
@@ -41,7 +49,8 @@ def exporter_parser() -> argparse.ArgumentParser:
                         "succeeded, 1 any failed, 2 invalid configuration")
     p.add_argument("--config.check", dest="config_check", action="store_true",
                    help="validate the configuration file and exit (0 valid, 2 invalid)")
-    p.add_argument("--version", action="version", version=f"aicode-exporter {__version__}")
+    p.add_argument("--version", action=_Version, nargs=0,
+                   help="print the version, revision, branch, build date and Python; exit")
     return p
 
 
