@@ -189,7 +189,7 @@ class Poller:
         try:
             for job_id in self._jobs:
                 p, ep = self._jobs[job_id]
-                current[:] = [((p.vendor, p.org, ep.name), self._clock())]
+                current[:] = [((p.vendor, p.org, ep.name), time.monotonic())]
                 self.run_endpoint(job_id)
         finally:
             done.set()
@@ -197,12 +197,15 @@ class Poller:
 
     def _report(self, done: threading.Event, current: list[tuple[EndpointKey, float]],
                 every: float) -> None:
-        while not done.wait(every):
+        # Real time, not the poller's clock: this is about a person waiting.
+        while not done.wait(every / 4):
             if not current:
                 continue
             key, since = current[0]
-            fields: dict[str, object] = {**_fields(key),
-                                         "seconds": round(self._clock() - since)}
+            running = time.monotonic() - since
+            if running < every or int(running / every) == int((running - every / 4) / every):
+                continue  # not slow yet, or said within the last `every` seconds
+            fields: dict[str, object] = {**_fields(key), "seconds": round(running)}
             doing = self.telemetry.doing_now(key)
             if doing:
                 fields["doing"] = doing
