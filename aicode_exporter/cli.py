@@ -29,7 +29,8 @@ def exporter_parser() -> argparse.ArgumentParser:
         prog="aicode-exporter",
         description="Prometheus exporter for Qoder and Cursor AI-code metrics. "
                     "Subcommands: `simulate` (fake vendor APIs), `demo` (simulator + "
-                    "exporter, no key needed), `commit-detail`, `hash-password`.")
+                    "exporter, no key needed), `commit-detail`, `hash-password`, "
+                    "`healthcheck`.")
     p.add_argument("--config.file", dest="config_file", metavar="PATH",
                    help="YAML configuration file (required)")
     p.add_argument("--web.listen-address", dest="listen", metavar="HOST:PORT",

@@ -127,3 +127,18 @@ def test_systemd_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
                       "StateDirectory=aicode-exporter", "CapabilityBoundingSet=\n",
                       "RestartPreventExitStatus=2"):
         assert hardening in text, hardening
+
+
+def test_a_shallow_clone_without_tags_builds_a_dev_version_naming_its_commit(
+        tmp_path: Path) -> None:
+    clone = tmp_path / "shallow"
+    sh("git", "clone", "--quiet", "--depth", "1", "--no-tags", f"file://{REPO}", clone)
+    commit = sh("git", "rev-parse", "HEAD", cwd=clone).strip()
+    sh(sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir",
+       tmp_path / "dist", clone)
+    (wheel,) = (tmp_path / "dist").glob("*.whl")
+    version = wheel.name.split("-")[1]
+    # No tag reachable: a .dev version of the first release, with the commit in it.
+    assert version.startswith("0.0.1.dev"), version
+    node = version.split("+g", 1)[1].split(".", 1)[0]
+    assert commit.startswith(node) and len(node) >= 7
