@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import logging
 import shutil
 import signal
@@ -11,17 +12,20 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from aicode_exporter import commitdetail
+from aicode_exporter import commitdetail, healthcheck
 from aicode_exporter.app import App
 from aicode_exporter.cli import (
     commit_detail_parser,
     demo_parser,
     exporter_parser,
     hash_password_parser,
+    healthcheck_parser,
     simulate_parser,
 )
 from aicode_exporter.config.file import build_config, load_config
 from aicode_exporter.errors import ConfigError, VendorError
+from aicode_exporter.expose.server import check_telemetry_path
+from aicode_exporter.pipeline.statelock import check_writable
 from aicode_exporter.toolkit.logfmt import setup_logging
 from aicode_exporter.toolkit.web.auth import WebConfigSource, hash_password
 from aicode_exporter.toolkit.web.server import parse_listen_address
@@ -30,12 +34,13 @@ logger = logging.getLogger("aicode_exporter")
 
 EXIT_FAILED = 1
 EXIT_CONFIG = 2
+ONCE_REPORT_AFTER = 3.0  # --once: an endpoint slower than this says what it is doing
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     commands = {"simulate": _simulate, "demo": _demo, "commit-detail": _commit_detail,
-                "hash-password": _hash_password}
+                "hash-password": _hash_password, "healthcheck": _healthcheck}
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
     args = exporter_parser().parse_args(argv)
@@ -45,8 +50,11 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_CONFIG
     try:
         cfg = load_config(args.config_file)
-        listen = args.listen or cfg.listen_address
-        parse_listen_address(listen)
+        check_writable(cfg.state_path)
+        listen: list[str] = args.listen or [cfg.listen_address]
+        for address in listen:
+            parse_listen_address(address)
+        metrics_path = check_telemetry_path(args.telemetry_path)
         web = WebConfigSource(Path(args.web_config_file)) if args.web_config_file else None
     except (ConfigError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
@@ -57,23 +65,23 @@ def main(argv: list[str] | None = None) -> int:
               + (f"; {args.web_config_file}: web configuration is valid" if web else ""))
         return 0
     try:
-        app = App(cfg)
+        app = App(cfg, exporter_metrics=not args.disable_exporter_metrics)
     except ConfigError as e:
         print(f"error: {args.config_file}: {e}", file=sys.stderr)
         return EXIT_CONFIG
     if args.once:
-        sys.stdout.buffer.write(app.run_once())
+        sys.stdout.buffer.write(app.run_once(report_after=ONCE_REPORT_AFTER))
         sys.stdout.flush()
         failed = [(key, st.last_error) for key, st in app.telemetry.statuses().items()
                   if st.up is False]
         for (vendor, org, endpoint), error in failed:
             print(f"failed: {vendor}/{org} {endpoint}: {error}", file=sys.stderr)
         return EXIT_FAILED if failed else 0
-    return _serve(app, listen, web=web)
+    return _serve(app, listen, web=web, metrics_path=metrics_path)
 
 
-def _serve(app: App, listen: str, on_ready: Any = None,
-           web: WebConfigSource | None = None) -> int:
+def _serve(app: App, listen: str | list[str], on_ready: Any = None,
+           web: WebConfigSource | None = None, metrics_path: str = "/metrics") -> int:
     done = threading.Event()
 
     def _stop(signum: int, _frame: object) -> None:
@@ -83,9 +91,10 @@ def _serve(app: App, listen: str, on_ready: Any = None,
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     try:
-        app.start(listen, web=web)
+        app.start(listen, web=web, metrics_path=metrics_path)
     except OSError as e:
-        print(f"error: cannot listen on {listen}: {e.strerror}", file=sys.stderr)
+        print(f"error: cannot listen on {e.filename or listen}: {e.strerror}",
+              file=sys.stderr)
         app.close()
         return 1
     if on_ready:
@@ -125,11 +134,25 @@ def _simulate(argv: list[str]) -> int:
     return 0
 
 
+def _healthcheck(argv: list[str]) -> int:
+    return healthcheck.main(healthcheck_parser().parse_args(argv))
+
+
 def _hash_password(argv: list[str]) -> int:
     args = hash_password_parser().parse_args(argv)
-    line = sys.stdin.buffer.readline()
-    password = line[:-1] if line.endswith(b"\n") else line
-    password = password[:-1] if password.endswith(b"\r") else password
+    if sys.stdin.isatty():  # a person: prompt twice, without echo
+        try:
+            password = getpass.getpass("Password: ").encode()
+            if password and getpass.getpass("Password again: ").encode() != password:
+                print("error: the passwords differ", file=sys.stderr)
+                return EXIT_CONFIG
+        except (EOFError, KeyboardInterrupt):
+            print(file=sys.stderr)
+            return EXIT_CONFIG
+    else:  # a script: one line of standard input
+        line = sys.stdin.buffer.readline()
+        password = line[:-1] if line.endswith(b"\n") else line
+        password = password[:-1] if password.endswith(b"\r") else password
     if not password:
         print("error: no password on standard input", file=sys.stderr)
         return EXIT_CONFIG

@@ -7,7 +7,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import httpx
 
@@ -40,7 +40,10 @@ class App:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
         sleep: Callable[[float], None] | None = None,
+        exporter_metrics: bool = True,
     ) -> None:
+        """`exporter_metrics=False` (--web.disable-exporter-metrics) leaves out the
+        process_* and python_* families."""
         self.cfg = cfg
         self.stopping = threading.Event()
         self.telemetry = Telemetry(wall=wall)
@@ -58,7 +61,7 @@ class App:
                         teams=self.teams, transport=transport,
                         clock=clock, wall=wall, sleep=sleep or interruptible_sleep(self.stopping))
         self.providers = [build_provider(p, wiring) for p in cfg.providers]
-        collectors = standard_collectors()
+        collectors = standard_collectors() if exporter_metrics else ()
         self.publisher = Publisher(extra=lambda: [
             *self.telemetry.families(), *process_families(collectors),
             *(self.teams.families() if self.teams else ()),
@@ -67,7 +70,7 @@ class App:
         self.otlp = self._otlp(cfg, clock, wall)
         self.poller = Poller(self.providers, self.publisher, self.telemetry, clock=clock,
                              wall=wall, stopping=self.stopping)
-        self.server: MetricsServer | None = None
+        self.servers: list[MetricsServer] = []
         self._restore()
 
     def _otlp(self, cfg: Config, clock: Callable[[], float],
@@ -99,24 +102,44 @@ class App:
                     for part, families in ep.restore().parts.items():
                         self.publisher.publish((p.vendor, p.org, ep.name, part), families)
 
-    def run_once(self) -> bytes:
-        """Poll every provider once and return the text exposition."""
+    def run_once(self, report_after: float | None = None) -> bytes:
+        """Poll every provider once and return the text exposition; with `report_after`,
+        an endpoint that takes longer says what it is doing (Poller.poll_all_once)."""
         try:
-            self.poller.poll_all_once()
+            self.poller.poll_all_once(report_after)
             return self.publisher.render().text
         finally:
             self.close()
 
-    def start(self, listen: str, web: WebConfigSource | None = None) -> None:
+    @property
+    def server(self) -> MetricsServer | None:
+        """The server of the first listen address."""
+        return self.servers[0] if self.servers else None
+
+    def start(self, listen: str | Sequence[str], web: WebConfigSource | None = None,
+              metrics_path: str = "/metrics") -> None:
+        """Serve on every address of `listen` (one or more); an address that cannot be
+        bound raises OSError with the ones already bound closed again."""
         self.publisher.render()  # build_info and pending endpoints before the first poll
-        self.server = MetricsServer(listen, self.publisher, self.telemetry,
-                                    lambda: self.poller.ready, web=web,
-                                    notes=self._notes)
-        self.server.start()
+        addresses = [listen] if isinstance(listen, str) else list(listen)
+        try:
+            for address in addresses:
+                self.servers.append(MetricsServer(
+                    address, self.publisher, self.telemetry, lambda: self.poller.ready,
+                    web=web, notes=self._notes, metrics_path=metrics_path))
+        except OSError as e:
+            for server in self.servers:
+                server.stop()
+            self.servers = []
+            e.filename = address
+            raise
+        for server in self.servers:
+            server.start()
         if self.otlp is not None:
             self.otlp.start()
-        logger.info("listening", extra={"address": listen, "metrics": "/metrics",
-                                        "providers": len(self.providers)})
+        for address in addresses:
+            logger.info("listening", extra={"address": address, "metrics": metrics_path,
+                                            "providers": len(self.providers)})
         self.poller.start()
 
     def stop(self) -> None:
@@ -124,8 +147,8 @@ class App:
         self.poller.stop()
         if self.otlp is not None:
             self.otlp.stop(flush=True, timeout=2.0)  # before close(): it reads the store
-        if self.server is not None:
-            self.server.stop()
+        for server in self.servers:
+            server.stop()
         self.close()
 
     def close(self) -> None:

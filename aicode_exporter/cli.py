@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import NoReturn
 
-from aicode_exporter.version import __version__
+from aicode_exporter.version import version_text
 
 
 class _Parser(argparse.ArgumentParser):
@@ -15,27 +16,43 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+class _Version(argparse.Action):
+    """--version: the block every Prometheus exporter prints (git is asked only now)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        print(version_text())
+        parser.exit(0)
+
+
 def exporter_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="aicode-exporter",
         description="Prometheus exporter for Qoder, Cursor and GitHub Copilot AI-code "
                     "metrics. "
                     "Subcommands: `simulate` (fake vendor APIs), `demo` (simulator + "
-                    "exporter, no key needed), `commit-detail`, `hash-password`.")
+                    "exporter, no key needed), `commit-detail`, `hash-password`, "
+                    "`healthcheck`.")
     p.add_argument("--config.file", dest="config_file", metavar="PATH",
                    help="YAML configuration file (required)")
     p.add_argument("--web.listen-address", dest="listen", metavar="HOST:PORT",
-                   help="address for /metrics (default: listen_address from the config, "
-                        "else :19877)")
+                   action="append",
+                   help="address for /metrics, repeatable to listen on several (default: "
+                        "listen_address from the config, else :19877)")
     p.add_argument("--web.config.file", dest="web_config_file", metavar="PATH",
                    help="TLS and basic auth for every path (exporter-toolkit format)")
+    p.add_argument("--web.telemetry-path", dest="telemetry_path", metavar="PATH",
+                   default="/metrics", help="path of the metrics (default /metrics)")
+    p.add_argument("--web.disable-exporter-metrics", dest="disable_exporter_metrics",
+                   action="store_true",
+                   help="leave out the process_* and python_* metrics of the exporter itself")
     _logging_flags(p)
     p.add_argument("--once", action="store_true",
                    help="poll every endpoint once, print the exposition, exit: 0 all "
                         "succeeded, 1 any failed, 2 invalid configuration")
     p.add_argument("--config.check", dest="config_check", action="store_true",
                    help="validate the configuration file and exit (0 valid, 2 invalid)")
-    p.add_argument("--version", action="version", version=f"aicode-exporter {__version__}")
+    p.add_argument("--version", action=_Version, nargs=0,
+                   help="print the version, revision, branch, build date and Python; exit")
     return p
 
 
@@ -116,8 +133,30 @@ def commit_detail_parser() -> argparse.ArgumentParser:
 def hash_password_parser() -> argparse.ArgumentParser:
     p = _Parser(
         prog="aicode-exporter hash-password",
-        description="Read a password from standard input (one line) and print its bcrypt "
-                    "hash for basic_auth_users in --web.config.file.")
+        description="Print the bcrypt hash of a password for basic_auth_users in "
+                    "--web.config.file. On a terminal it asks twice, without echo; "
+                    "otherwise it reads one line of standard input.")
     p.add_argument("--cost", type=int, default=12, choices=range(4, 16), metavar="4..15",
                    help="bcrypt cost factor (default 12)")
+    return p
+
+
+def healthcheck_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="aicode-exporter healthcheck",
+        description="Probe this exporter's /-/healthy (or --path) with the scheme and basic "
+                    "auth its --web.config.file asks for; exit 0 healthy, 1 not, 2 usage. "
+                    "For container HEALTHCHECKs and Kubernetes exec probes.")
+    p.add_argument("--web.listen-address", dest="listen", default=":19877",
+                   metavar="HOST:PORT", help="the exporter's address (default :19877; a "
+                                             "wildcard host is probed on the loopback)")
+    p.add_argument("--web.config.file", dest="web_config_file", type=Path, metavar="PATH",
+                   help="the exporter's web config: HTTPS with tls_server_config, basic "
+                        "auth with basic_auth_users")
+    p.add_argument("--auth.username", dest="username", metavar="NAME",
+                   help="basic auth user (default: the only one in basic_auth_users)")
+    p.add_argument("--auth.password-file", dest="password_file", type=Path, metavar="PATH",
+                   help="file holding that user's password (one line)")
+    p.add_argument("--path", default="/-/healthy", choices=["/-/healthy", "/-/ready"])
+    p.add_argument("--timeout", type=float, default=4.0, metavar="SECONDS")
     return p

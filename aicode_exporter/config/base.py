@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import (
@@ -26,6 +27,7 @@ from yaml.nodes import Node
 
 from aicode_exporter.durations import parse_duration
 from aicode_exporter.errors import ConfigError
+from aicode_exporter.toolkit.http.redact import MIN_SECRET_CHARS
 
 MAX_WINDOW = timedelta(days=90)
 MAX_KEY_FILE_BYTES = 64 * 1024  # a key file is a line; /dev/zero is not a key file
@@ -161,6 +163,11 @@ def clean_api_key(raw: str, where: str) -> str:
         raise ValueError(f"{where}: the API key is empty")
     bad = next((c for c in key if not "!" <= c <= "~"), None)
     if bad is None:
+        if len(key) < MIN_SECRET_CHARS:
+            # Too short to be a real key, and too short to redact from vendor text
+            # without garbling it (toolkit/http/redact.py).
+            raise ValueError(f"{where}: the API key is shorter than {MIN_SECRET_CHARS} "
+                             "characters, which no real key is (the key is not shown)")
         return key
     if bad in "\r\n":
         what = "a line break (only one trailing newline is removed)"
@@ -172,6 +179,36 @@ def clean_api_key(raw: str, where: str) -> str:
         what = "a control character"
     raise ValueError(f"{where}: the API key contains {what}; "
                      "it must be one line of printable ASCII (the key is not shown)")
+
+
+def check_base_url(url: str) -> str:
+    """A vendor's base_url: http or https, a host, no credentials, query or fragment
+    (what else is there would be sent to the wrong place or dropped). Trailing slashes
+    are removed."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError("must be a URL such as https://api.example.com")
+    raw = url.strip()
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError as e:
+        raise ValueError(f"{raw!r} is not a valid URL ({e})") from None
+    if parts.scheme.lower() not in ("https", "http"):
+        shown = f"{parts.scheme}://" if parts.scheme else "no scheme"
+        raise ValueError(f"unsupported scheme ({shown}): must start with https:// "
+                         "(or http:// for a local test server)")
+    if not parts.hostname:
+        raise ValueError(f"{raw!r} has no host name")
+    if parts.username is not None or parts.password is not None:
+        raise ValueError("must not contain credentials (user:password@): "
+                         "use api_key_file")
+    if parts.query or parts.fragment or raw.endswith(("?", "#")):
+        raise ValueError("must not contain a query (?...) or fragment (#...)")
+    if port == 0:
+        raise ValueError("port 0 is not a port to connect to")
+    if any(c.isspace() or not c.isprintable() for c in raw):
+        raise ValueError("must not contain whitespace or control characters")
+    return raw.rstrip("/")
 
 
 class Strict(BaseModel):
@@ -233,6 +270,11 @@ class ProviderBase(Strict):
     _key: SecretStr = PrivateAttr(default=SecretStr(""))
 
     known_endpoints: ClassVar[tuple[str, ...]] = ()
+
+    @field_validator("base_url", mode="before")
+    @classmethod
+    def _base_url(cls, v: Any) -> str:
+        return check_base_url(v)
 
     @field_validator("poll_interval")
     @classmethod

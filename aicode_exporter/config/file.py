@@ -50,6 +50,7 @@ class Config(BaseSettings):
 
     listen_address: str = ":19877"
     state_path: Path = Path("./aicode-state.db")
+    state_dir: Path | None = None
     key_dir: Path | None = None
     users: UsersConfig = Field(default_factory=UsersConfig)
     providers: list[ProviderBase] = Field(min_length=1)
@@ -132,12 +133,21 @@ def _unknown_env(env: Mapping[str, str], data: dict[str, Any]) -> str | None:
     return None
 
 
+def _dir_setting(name: str, data: Mapping[str, Any], base: Path,
+                 env: Mapping[str, str]) -> Path:
+    """The folder a `*_dir` setting names (AICODE_<NAME> over the file; relative to the
+    config file's folder), else the config file's folder."""
+    value = env.get(f"{ENV_PREFIX}{name.upper()}") or data.get(name)
+    return base / Path(value).expanduser() if isinstance(value, str) and value else base
+
+
 def resolve_paths(data: dict[str, Any], base: Path, env: Mapping[str, str]) -> dict[str, Any]:
     """Relative file settings made absolute: data files against the config file's folder,
-    key files against `key_dir` (from the file or AICODE_KEY_DIR) when set."""
+    key files against `key_dir` (from the file or AICODE_KEY_DIR) when set, the state file
+    against `state_dir` (AICODE_STATE_DIR: the container sets /var/lib/aicode-exporter, so
+    a config in a read-only folder still has its state on the writable volume)."""
     out = dict(data)
-    secrets = env.get(f"{ENV_PREFIX}KEY_DIR") or out.get("key_dir")
-    key_base = base / secrets if isinstance(secrets, str) and secrets else base
+    key_base = _dir_setting("key_dir", out, base, env)
 
     def fix(section: str, key: str, root: Path) -> None:
         node = out.get(section)
@@ -156,8 +166,13 @@ def resolve_paths(data: dict[str, Any], base: Path, env: Mapping[str, str]) -> d
         fix(section, key, key_base)
     for section, key in _DATA_FILES:
         fix(section, key, base)
-    if isinstance(out.get("state_path"), str):
-        out["state_path"] = str(base / Path(out["state_path"]).expanduser())
+    state_dir = _dir_setting("state_dir", out, base, env)
+    # Without state_path, the default file goes to state_dir when one is set, else (as
+    # always) to the working directory.
+    state = out.get("state_path", str(Config.model_fields["state_path"].default)
+                    if state_dir != base else None)
+    if isinstance(state, str) and state != ":memory:":
+        out["state_path"] = str(state_dir / Path(state).expanduser())
     return out
 
 

@@ -14,8 +14,11 @@ from aicode_exporter.version import __version__
 
 COLUMNS = ("provider", "org", "endpoint", "state", "last success", "last error",
            "next poll", "progress")
-LINKS = (("Metrics", (("metrics", "/metrics"),)),
-         ("Probes", (("-/healthy", "/-/healthy"), ("-/ready", "/-/ready"))))
+PROBES = ("Probes", (("-/healthy", "/-/healthy"), ("-/ready", "/-/ready")))
+
+
+def _links(metrics_path: str) -> tuple[tuple[str, tuple[tuple[str, str], ...]], ...]:
+    return (("Metrics", ((metrics_path.lstrip("/"), metrics_path),)), PROBES)
 
 
 def _fmt_time(ts: float | None) -> str:
@@ -53,7 +56,8 @@ def otlp_note(st: OtlpStatus) -> str:
             f"{st.last_duration or 0:.2f}s{error}")
 
 
-def landing_page(telemetry: Telemetry, now: float, notes: Sequence[str] = ()) -> bytes:
+def landing_page(telemetry: Telemetry, now: float, notes: Sequence[str] = (),
+                 metrics_path: str = "/metrics") -> bytes:
     """`notes`: lines about other outputs (the OTLP push), shown under the table."""
     rows = []
     for (provider, org, endpoint), st in telemetry.statuses().items():
@@ -63,5 +67,5 @@ def landing_page(telemetry: Telemetry, now: float, notes: Sequence[str] = ()) ->
         rows.append((provider, org, endpoint, state, _fmt_time(st.last_success),
                      f"{_fmt_time(st.last_error_time)} {st.last_error}" if st.last_error
                      else (st.note or "-"), _fmt_time(st.next_poll), _progress(st, now)))
-    return landing.landing_page("aicode-exporter", __version__, LINKS, COLUMNS, rows,
-                                empty="no endpoints enabled", notes=notes)
+    return landing.landing_page("aicode-exporter", __version__, _links(metrics_path), COLUMNS,
+                                rows, empty="no endpoints enabled", notes=notes)

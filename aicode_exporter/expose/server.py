@@ -26,8 +26,21 @@ PLAIN = "text/plain; charset=utf-8"
 NOT_READY = b"Not ready: not every aggregate endpoint has been polled once\n"
 
 
+PROBE_PATHS = ("/-/healthy", "/-/ready")
+
+
+def check_telemetry_path(path: str) -> str:
+    """--web.telemetry-path: an absolute path that is none of the other routes."""
+    if not path.startswith("/") or any(c.isspace() or c in "?#" for c in path):
+        raise ValueError(f"--web.telemetry-path: {path!r} must be a path starting with /")
+    if path in ("/", *PROBE_PATHS):
+        raise ValueError(f"--web.telemetry-path: {path!r} is taken by another endpoint")
+    return path
+
+
 def routes(publisher: Publisher, telemetry: Telemetry, ready: Callable[[], bool],
-           notes: Callable[[], Sequence[str]] = tuple) -> dict[str, Route]:
+           notes: Callable[[], Sequence[str]] = tuple,
+           metrics_path: str = "/metrics") -> dict[str, Route]:
     def metrics(headers: Message) -> Response:
         snap = publisher.snapshot
         if accepts_openmetrics(headers.get("Accept", "")):
@@ -40,13 +53,13 @@ def routes(publisher: Publisher, telemetry: Telemetry, ready: Callable[[], bool]
 
     def landing(headers: Message) -> Response:
         return Response(200, "text/html; charset=utf-8",
-                        landing_page(telemetry, time.time(), notes()))
+                        landing_page(telemetry, time.time(), notes(), metrics_path))
 
     def readiness(headers: Message) -> Response:
         ok = ready()
         return Response(200 if ok else 503, PLAIN, b"Ready\n" if ok else NOT_READY)
 
-    return {"/metrics": metrics, "/": landing, "/-/ready": readiness,
+    return {metrics_path: metrics, "/": landing, "/-/ready": readiness,
             "/-/healthy": lambda headers: Response(200, PLAIN, b"Healthy\n")}
 
 
@@ -56,6 +69,6 @@ class MetricsServer(WebServer):
 
     def __init__(self, listen: str, publisher: Publisher, telemetry: Telemetry,
                  ready: Callable[[], bool], *, notes: Callable[[], Sequence[str]] = tuple,
-                 **limits: Any) -> None:
-        super().__init__(listen, routes(publisher, telemetry, ready, notes),
+                 metrics_path: str = "/metrics", **limits: Any) -> None:
+        super().__init__(listen, routes(publisher, telemetry, ready, notes, metrics_path),
                          name=f"{NAME}/{__version__}", **limits)

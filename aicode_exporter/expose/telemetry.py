@@ -64,6 +64,7 @@ class Telemetry:
         self._requests: Counter[tuple[str, str, str, str]] = Counter()
         self._rate_limited: Counter[EndpointKey] = Counter()
         self._coalesced: Counter[EndpointKey] = Counter()
+        self._doing: dict[EndpointKey, str] = {}
 
     def register(self, key: EndpointKey) -> None:
         with self._lock:
@@ -74,6 +75,15 @@ class Telemetry:
     def request(self, key: EndpointKey, code: str) -> None:
         with self._lock:
             self._requests[(*key, code)] += 1
+
+    def doing(self, key: EndpointKey, what: str) -> None:
+        """What the endpoint's current request waits for (the HTTP client says)."""
+        with self._lock:
+            self._doing[key] = what
+
+    def doing_now(self, key: EndpointKey) -> str:
+        with self._lock:
+            return self._doing.get(key, "")
 
     def rate_limited(self, key: EndpointKey) -> None:
         with self._lock:

@@ -177,11 +177,39 @@ class Poller:
         self._set_next_poll(job_id, key)
         return True
 
-    def poll_all_once(self) -> None:
-        """Every endpoint once, one after the other, then one render (`--once`, tests)."""
-        for job_id in self._jobs:
-            self.run_endpoint(job_id)
+    def poll_all_once(self, report_after: float | None = None) -> None:
+        """Every endpoint once, one after the other, then one render (`--once`, tests).
+        With `report_after`, an endpoint still running after that many seconds says so
+        at info, with what it waits for, and again every `report_after` seconds."""
+        done = threading.Event()
+        current: list[tuple[EndpointKey, float]] = []
+        if report_after is not None:
+            threading.Thread(target=self._report, args=(done, current, report_after),
+                             name="once-progress", daemon=True).start()
+        try:
+            for job_id in self._jobs:
+                p, ep = self._jobs[job_id]
+                current[:] = [((p.vendor, p.org, ep.name), time.monotonic())]
+                self.run_endpoint(job_id)
+        finally:
+            done.set()
         self.publisher.render()
+
+    def _report(self, done: threading.Event, current: list[tuple[EndpointKey, float]],
+                every: float) -> None:
+        # Real time, not the poller's clock: this is about a person waiting.
+        while not done.wait(every / 4):
+            if not current:
+                continue
+            key, since = current[0]
+            running = time.monotonic() - since
+            if running < every or int(running / every) == int((running - every / 4) / every):
+                continue  # not slow yet, or said within the last `every` seconds
+            fields: dict[str, object] = {**_fields(key), "seconds": round(running)}
+            doing = self.telemetry.doing_now(key)
+            if doing:
+                fields["doing"] = doing
+            logger.info("still polling", extra=fields)
 
     def log_progress(self) -> None:
         """What the landing page shows, in the log, for every stream still catching up."""

@@ -27,7 +27,7 @@ def test_cli_config_check_exit_codes(tmp_path: Path) -> None:
     assert "two-secrets.yaml" in bad.stderr and "api_key_env" in bad.stderr
     assert "Traceback" not in bad.stderr
     good = tmp_path / "ok.yaml"
-    good.write_text("providers:\n  - {type: cursor, name: a, api_key: k}\n")
+    good.write_text("providers:\n  - {type: cursor, name: a, api_key: k-test-key}\n")
     ok = run_cli("--config.file", str(good), "--config.check")
     assert ok.returncode == 0 and "valid" in ok.stdout
     missing = run_cli("--config.file", str(tmp_path / "absent.yaml"), "--once")
@@ -40,9 +40,9 @@ def test_unopenable_state_path_exits_2_naming_the_key(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     cfg.write_text(f"state_path: {blocker}/sub/state.db\n"
-                   "providers:\n  - {type: cursor, name: a, api_key: k}\n")
+                   "providers:\n  - {type: cursor, name: a, api_key: k-test-key}\n")
     r = run_cli("--config.file", str(cfg), "--once")
-    assert r.returncode == 2 and "state_path: cannot open" in r.stderr
+    assert r.returncode == 2 and f"state_path: '{blocker}' is not a folder" in r.stderr
     assert "Traceback" not in r.stderr
 
 

@@ -132,7 +132,7 @@ def test_prometheus_scrapes_over_tls_with_basic_auth(served) -> None:  # type: i
 
 def test_an_invalid_web_config_is_exit_2_naming_the_key(tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "c.yaml", tmp_path / "state.db", [{
-        "type": "cursor", "name": "x", "api_key": "k"}])
+        "type": "cursor", "name": "x", "api_key": "k-test-key"}])
     cases = {
         "tls_server_config: {cert_file: missing.crt, key_file: missing.key}":
             "tls_server_config.cert_file",

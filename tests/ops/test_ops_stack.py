@@ -39,7 +39,15 @@ def test_dockerfile_shape() -> None:
     steps = _instructions()
     froms = [args for op, args in steps if op == "FROM"]
     assert len(froms) == 2 and froms[0].endswith(" AS builder"), froms
-    assert all(re.match(r"python:3\.11-slim", f) for f in froms), froms
+    # Pinned by digest, the tag it was resolved from kept beside it.
+    digest = r"python:3\.11(\.\d+)?-slim-bookworm@sha256:[0-9a-f]{64}( AS builder)?"
+    assert all(re.fullmatch(digest, f) for f in froms), froms
+    assert froms[0].removesuffix(" AS builder") == froms[1], "one base image for both stages"
+    text = DOCKERFILE.read_text(encoding="utf-8")
+    for f in froms:
+        tag = f.split("@", 1)[0]
+        assert f"# {tag}\nFROM {f}" in text, f"no '# {tag}' comment above FROM {f}"
+    assert "--require-hashes -r requirements.lock" in text
     runtime = steps[max(i for i, (op, _) in enumerate(steps) if op == "FROM") :]
     ops = dict(runtime)
     assert "--from=builder /opt/venv /opt/venv" in ops["COPY"]
@@ -50,8 +58,8 @@ def test_dockerfile_shape() -> None:
     assert json.loads(ops["ENTRYPOINT"]) == ["aicode-exporter"]
     assert json.loads(ops["CMD"]) == ["--config.file", "/etc/aicode-exporter/config.yaml"]
     healthcheck = ops["HEALTHCHECK"]
-    assert "urllib" in healthcheck and "http://127.0.0.1:19877/-/healthy" in healthcheck
-    assert "curl" not in healthcheck and "wget" not in healthcheck
+    # The exporter's own probe (TLS and basic auth aware), no curl or wget in the image.
+    assert json.loads(healthcheck.split(" CMD ", 1)[1]) == ["aicode-exporter", "healthcheck"]
 
 
 def test_dockerignore_keeps_only_the_build_context() -> None:

@@ -182,14 +182,14 @@ def test_a_name_or_prefix_taken_twice_is_refused() -> None:
 
 
 def test_demo_providers_one_entry_per_vendor_in_table_order() -> None:
-    with Simulator(qoder_org="org_demo", api_key="k1", **SMALL) as sim:
+    with Simulator(qoder_org="org_demo", api_key="k1-test-key", **SMALL) as sim:
         assert sim.demo_providers() == [
-            {"type": "claude_code", "base_url": sim.url, "api_key": "k1"},
+            {"type": "claude_code", "base_url": sim.url, "api_key": "k1-test-key"},
             {"type": "copilot", "organization": "sim-org", "base_url": sim.url,
-             "api_key": "k1"},
-            {"type": "cursor", "base_url": sim.url, "api_key": "k1"},
+             "api_key": "k1-test-key"},
+            {"type": "cursor", "base_url": sim.url, "api_key": "k1-test-key"},
             {"type": "qoder", "organization_id": "org_demo", "base_url": sim.url,
-             "api_key": "k1"},
+             "api_key": "k1-test-key"},
         ]
     with Simulator(vendors=[toy("alpha", "/a/")], **SMALL) as sim:
         assert sim.demo_providers() == [

@@ -19,9 +19,11 @@ VOLATILE = ("process_", "python_")
 def _stable(text: bytes) -> bytes:
     keep = [line for line in text.decode().splitlines(keepends=True)
             if not line.removeprefix("# HELP ").removeprefix("# TYPE ").startswith(VOLATILE)]
-    # The source revision and Python version of build_info change with every commit.
+    # The version, source revision and Python version of build_info change with every
+    # commit.
     out = re.sub(r'python_version="[^"]*",revision="[^"]*"',
                  'python_version="(any)",revision="(any)"', "".join(keep))
+    out = re.sub(r'revision="\(any\)",version="[^"]*"', 'revision="(any)",version="(any)"', out)
     return out.encode()
 
 

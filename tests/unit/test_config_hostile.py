@@ -19,6 +19,7 @@ from aicode_exporter.durations import parse_duration
 from aicode_exporter.errors import ConfigError
 
 KEY = "k3y-0123456789abcdef"
+KEY_LINE = "api_key: k-test-key"
 
 
 def provider_yaml(secret: str, **extra: str) -> str:
@@ -127,7 +128,7 @@ def test_inline_block_scalar_key_loses_its_trailing_newline(tmp_path: Path) -> N
 
 def hmac_config(tmp_path: Path, key_path: str) -> Path:
     return write_config(tmp_path, f"users: {{label: hmac, hmac_key_file: {key_path}}}\n"
-                        + provider_yaml("api_key: k"))
+                        + provider_yaml("api_key: k-test-key"))
 
 
 def test_hmac_key_is_stripped_and_used(tmp_path: Path) -> None:
@@ -173,12 +174,12 @@ def test_every_duration_setting_is_bounded_both_ways(tmp_path: Path, key: str) -
     low, high = DURATION_BOUNDS[key]
     extra = {"overlap": {"lookback": "90d"}, "lookback": {"overlap": "0s"}}.get(key, {})
     for ok in (low, high):
-        load_config(write_config(tmp_path, provider_yaml("api_key: k", **{key: ok}, **extra)))
+        load_config(write_config(tmp_path, provider_yaml(KEY_LINE, **{key: ok}, **extra)))
     too_long = high + "1ms"
-    msg = config_error(write_config(tmp_path, provider_yaml("api_key: k", **{key: too_long})))
+    msg = config_error(write_config(tmp_path, provider_yaml(KEY_LINE, **{key: too_long})))
     assert f"providers[0].{key}: must be at most {high}" in msg
     if low != "0s":
-        msg = config_error(write_config(tmp_path, provider_yaml("api_key: k", **{key: "0s"})))
+        msg = config_error(write_config(tmp_path, provider_yaml(KEY_LINE, **{key: "0s"})))
         assert f"providers[0].{key}:" in msg and f"must be at least {low}" in msg
 
 
@@ -189,7 +190,7 @@ def test_every_duration_setting_is_bounded_both_ways(tmp_path: Path, key: str) -
     "providers: " + "[" * 5000 + "]" * 5000,
     "providers: " + "{a: " * 5000 + "1" + "}" * 5000,
     "providers:\n" + "".join("  " * i + "- \n" for i in range(1, 500)),
-    provider_yaml("api_key: k", windows="[" * 100 + "]" * 100),
+    provider_yaml("api_key: k-test-key", windows="[" * 100 + "]" * 100),
 ])
 def test_deeply_nested_document_is_a_config_error(tmp_path: Path, doc: str) -> None:
     msg = config_error(write_config(tmp_path, doc))
@@ -217,10 +218,10 @@ def cli_logging() -> Iterator[None]:
 
 
 @pytest.mark.parametrize(("doc", "says"), [
-    (provider_yaml("api_key: k", poll_interval="99999999999999d"),
+    (provider_yaml("api_key: k-test-key", poll_interval="99999999999999d"),
      "providers[0].poll_interval: duration '99999999999999d' is out of range"),
     ("providers: " + "[" * 5000 + "]" * 5000, "invalid YAML: nested deeper than 32 levels"),
-    (provider_yaml("api_key: k", request_timeout="0s"),
+    (provider_yaml("api_key: k-test-key", request_timeout="0s"),
      "providers[0].request_timeout: must be at least 1s"),
 ])
 def test_cli_config_check_exits_2_naming_file_and_key(

@@ -79,3 +79,48 @@ def test_a_wrong_value_from_the_environment_names_the_setting(
     monkeypatch.setenv("AICODE_USERS__LABEL", "nobody")
     with pytest.raises(ConfigError, match=r"users\.label"):
         load_config(path)
+
+
+def test_state_dir_takes_relative_state_paths_and_the_default(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    from aicode_exporter.config.file import resolve_paths
+
+    base = tmp_path / "etc"
+    env = {"AICODE_STATE_DIR": "/var/lib/x"}
+    assert resolve_paths({"state_path": "./s.db"}, base, env)["state_path"] == "/var/lib/x/s.db"
+    assert resolve_paths({"state_path": "/abs/s.db"}, base, env)["state_path"] == "/abs/s.db"
+    assert resolve_paths({}, base, env)["state_path"] == "/var/lib/x/aicode-state.db"
+    # state_dir in the file, relative to the file's folder; the variable wins over it
+    assert resolve_paths({"state_dir": "st", "state_path": "s.db"}, base, {})["state_path"] \
+        == str(base / "st" / "s.db")
+    assert resolve_paths({"state_dir": "st", "state_path": "s.db"}, base, env)["state_path"] \
+        == "/var/lib/x/s.db"
+    # without state_dir: against the config file's folder; no state_path: unchanged
+    assert resolve_paths({"state_path": "s.db"}, base, {})["state_path"] == str(base / "s.db")
+    assert "state_path" not in resolve_paths({}, base, {})
+
+
+def test_check_writable_names_the_folder(tmp_path: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from aicode_exporter.pipeline import statelock
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    real = os.access
+    monkeypatch.setattr(statelock.os, "access",
+                        lambda p, mode: False if Path(p) == ro else real(p, mode))
+    with pytest.raises(ConfigError, match=rf"state_path: the folder '{ro}' is not writable"):
+        statelock.check_writable(ro / "s.db")
+    with pytest.raises(ConfigError, match=rf"the folder '{ro}' is not writable .*to create "
+                                          rf"'{ro}/sub'"):
+        statelock.check_writable(ro / "sub" / "s.db")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(ConfigError, match="is not a folder"):
+        statelock.check_writable(tmp_path / "file" / "s.db")
+    statelock.check_writable(tmp_path / "new" / "deeper" / "s.db")  # creatable: fine
+    with pytest.raises(ConfigError, match=rf"cannot open lock file .* in the folder '{ro}'|"
+                                          rf"the folder '{ro}' is not writable"):
+        statelock.StateLock(ro / "s.db").acquire()

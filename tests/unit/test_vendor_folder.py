@@ -105,7 +105,7 @@ def test_commit_detail_says_the_vendor_has_none(widget: None, tmp_path: Path) ->
 
 def test_an_unknown_type_names_the_registered_vendors(widget: None) -> None:
     with pytest.raises(ConfigError) as e:
-        build_config({"providers": [{"type": "gizmo", "name": "g", "api_key": "k" * 20}]},
+        build_config({"providers": [{"type": "gizmo", "name": "g", "api_key": "k-test-key" * 20}]},
                      "test")
     assert "widget" in str(e.value) and "qoder" in str(e.value)
 

@@ -4,8 +4,11 @@ errors.py.
 
 Retry policy (the caller's scheduler is the outer loop): 401/403 and other 4xx are final,
 except a 403 saying the rate limit is spent; 429 and 503 wait for Retry-After; other 5xx,
-timeouts and connection errors back off with full jitter; all of it within the deadline
-the caller gives (a stream read may have none, and is paced by its bucket).
+timeouts and resets back off with full jitter; all of it within the deadline the caller
+gives (a stream read may have none, and is paced by its bucket). A request that never
+reached the vendor (unknown host, refused, TLS handshake, connect timeout) is logged at
+warning naming the address, gives its token back and is retried once, briefly: a wrong
+base_url fails in seconds, not minutes.
 
 Every request has a total time budget covering connect, headers and the whole body: the
 client's `timeout`, never beyond the caller's deadline. Each socket operation is cut to
@@ -39,6 +42,8 @@ import io
 import json
 import logging
 import random
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -72,6 +77,11 @@ MAX_BODY_BYTES = 64 << 20  # per response, after content decoding
 ERROR_BODY_BYTES = 64 << 10  # of an error response, read for its message; the rest dropped
 MAX_WAIT = 300.0  # default cap on an unusable server wait (one default poll interval)
 MAX_DOWNLOAD_REDIRECTS = 5
+# A request that never reached the vendor (no such host, connection refused, TLS handshake
+# failed, no connection within the connect timeout) is a wrong or unreachable address far
+# more often than a blip: it is retried once, after CONNECT_BACKOFF, and only when the
+# previous request of this client did reach the vendor; a certificate error not at all.
+CONNECT_BACKOFF = 0.5
 _OWN_BUCKETS: Mapping[str, str] = MappingProxyType({})  # every endpoint paced on its own
 _UNASKED_304 = "304 Not Modified to a request without If-None-Match"
 
@@ -198,6 +208,8 @@ class ApiClient:
         self.max_body_bytes = int(max_body_bytes)
         self._warned: set[tuple[str, str]] = set()  # (endpoint, header) said once
         self._warned_lock = threading.Lock()
+        self._origin = _origin(self._client.base_url)
+        self._unreachable = False  # the last request failed before reaching the vendor
 
     def close(self) -> None:
         self._plain.close()
@@ -405,10 +417,12 @@ class ApiClient:
         key = self._key(endpoint)
         bucket = self.bucket(endpoint)
         last: VendorError | None = None
+        not_reached = 0  # attempts of this request that never reached the vendor
         for attempt in range(MAX_ATTEMPTS):
             # Without a deadline (stream reads) a slot may wait for pacing plus max_wait.
             limit = (deadline if deadline is not None
                      else self._clock() + self.max_wait + bucket.interval)
+            self._doing(key, f"waiting for a request slot (limit {bucket.per_minute:g}/min)")
             slot = bucket.acquire_slot(limit)
             started = self._clock()
             end = started + self._timeout
@@ -420,14 +434,20 @@ class ApiClient:
             req.extensions["timeout"] = httpx.Timeout(
                 budget, connect=min(budget, CONNECT_TIMEOUT)).as_dict()
             wait: float | None = 0.0
+            self._doing(key, f"waiting for {self._origin}")
             try:
                 with within(budget):  # the headers too, however slowly they come
                     resp = self._client.send(req, stream=True)
-            except httpx.ConnectTimeout:
+            except (httpx.ConnectError, httpx.ConnectTimeout, httpx.UnsupportedProtocol) as e:
                 self._observer.request(key, "error")
-                last = Unavailable("timeout: no connection within "
-                                   f"{round(min(budget, CONNECT_TIMEOUT), 1):g}s",
-                                   endpoint=endpoint)
+                bucket.refund(slot)  # the vendor never saw it
+                last = self._not_reached(endpoint, e, budget, retried=not_reached > 0)
+                not_reached += 1
+                retry = not self._unreachable and _may_be_transient(e)
+                self._unreachable = True
+                if not retry:
+                    raise last from None
+                wait = CONNECT_BACKOFF
             except httpx.TimeoutException:
                 self._observer.request(key, "error")
                 last = overrun(endpoint, budget)
@@ -437,6 +457,7 @@ class ApiClient:
                     f"connection failed: {type(e).__name__}: {self.redact(str(e))}",
                     endpoint=endpoint)
             else:
+                self._unreachable = False
                 if resp.status_code == 304:
                     # Not counted by the vendor: the token goes back before any pause the
                     # headers ask for.
@@ -482,9 +503,30 @@ class ApiClient:
                 raise last
             logger.debug("retrying", extra={**self._log_fields(endpoint),
                                             "wait_seconds": wait, "after": str(last)})
+            self._doing(key, f"retrying in {wait:.1f}s after: {last}")
             bucket.pause_until(self._clock() + wait)
         assert last is not None
         raise last
+
+    def _doing(self, key: EndpointKey, what: str) -> None:
+        """Tell an observer that wants to know (`--once`'s progress lines) what a request
+        of `key` is waiting for."""
+        doing = getattr(self._observer, "doing", None)
+        if doing is not None:
+            doing(key, what)
+
+    def _not_reached(self, endpoint: str, e: httpx.HTTPError, budget: float, *,
+                     retried: bool) -> Unavailable:
+        """The error of a request that never reached the vendor, logged with the address
+        (at warning on a request's first attempt: a wrong base_url must not fail in
+        silence)."""
+        if isinstance(e, httpx.ConnectTimeout):
+            what = f"no connection within {round(min(budget, CONNECT_TIMEOUT), 1):g}s"
+        else:
+            what = _connect_failure(e, self.redact)
+        logger.log(logging.DEBUG if retried else logging.WARNING, "cannot reach the vendor", extra={
+            **self._log_fields(endpoint), "address": self._origin, "error": what})
+        return Unavailable(f"cannot reach {self._origin}: {what}", endpoint=endpoint)
 
     def _no_slot(self, endpoint: str, bucket: TokenBucket,
                  deadline: float | None) -> RateLimited:
@@ -562,6 +604,44 @@ class ApiClient:
         if status >= 500:
             return Unavailable(f"server error: {msg}", **common), 0.0
         return BadRequest(f"request rejected: {msg}", **common), None
+
+
+def _origin(url: httpx.URL) -> str:
+    """scheme://host[:port] of a base URL: where requests go, without path or query."""
+    port = f":{url.port}" if url.port is not None else ""
+    return f"{url.scheme}://{url.host}{port}"
+
+
+def _causes(e: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def _connect_failure(e: httpx.HTTPError, redact: Callable[[str], str]) -> str:
+    """What went wrong before the request reached the vendor, in words."""
+    if isinstance(e, httpx.UnsupportedProtocol):
+        return "unsupported URL scheme (base_url must start with https:// or http://)"
+    for cause in _causes(e):
+        if isinstance(cause, socket.gaierror):
+            return f"cannot resolve the host name ({cause.strerror or cause})"
+        if isinstance(cause, ConnectionRefusedError):
+            return "connection refused"
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS certificate not trusted ({cause.verify_message or cause.reason})"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS handshake failed ({cause.reason or cause})"
+    return f"connection failed: {type(e).__name__}: {redact(str(e))}"
+
+
+def _may_be_transient(e: httpx.HTTPError) -> bool:
+    """A certificate that is not trusted, or a scheme we do not speak, stays so."""
+    if isinstance(e, httpx.UnsupportedProtocol):
+        return False
+    return not any(isinstance(c, ssl.SSLCertVerificationError) for c in _causes(e))
 
 
 def _clean(params: Mapping[str, Any]) -> dict[str, Any]:

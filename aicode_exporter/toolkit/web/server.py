@@ -30,6 +30,9 @@ from aicode_exporter.toolkit.web.auth import WebConfigSource
 logger = logging.getLogger(__name__)
 
 UNAUTHORIZED = b"Unauthorized\n"
+ALLOW = "GET, HEAD"  # every route answers these two methods only
+NOT_ALLOWED = f"Method not allowed: use {ALLOW}\n".encode()
+KNOWN_METHODS = frozenset({"POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,7 +477,10 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True  # a body we do not read: no next request
         method = getattr(self, "do_" + self.command, None)
         if method is None:
-            self.send_error(501, f"Unsupported method ({self.command!r})")
+            if self.command in KNOWN_METHODS:  # a method this resource does not allow
+                self._not_allowed()
+            else:
+                self.send_error(501, f"Unsupported method ({self.command!r})")
             return
         method()
         self.wfile.flush()
@@ -492,6 +498,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.connection.shutdown(socket.SHUT_WR)
             while self.connection.recv(65536):
                 pass
+
+    def _not_allowed(self) -> None:
+        self.close_connection = True  # the body (if any) is not read
+        self.send_response(405)
+        self.send_header("Allow", ALLOW)
+        self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(len(NOT_ALLOWED)))
+        self.send_header("Connection", "close")
+        self.end_headers()
+        self.wfile.write(NOT_ALLOWED)
 
     def do_GET(self) -> None:
         self._route(head=False)

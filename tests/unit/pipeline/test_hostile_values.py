@@ -441,7 +441,7 @@ def test_the_cli_exits_2_with_a_message_for_a_damaged_state_file(tmp_path: Path)
         f.write(os.urandom(4096 * 4))
     cfg = tmp_path / "c.yaml"
     cfg.write_text(f"state_path: {path}\nproviders:\n  - {{type: cursor, name: a, "
-                   "api_key: k, base_url: 'http://127.0.0.1:9'}\n")
+                   "api_key: k-test-key, base_url: 'http://127.0.0.1:9'}\n")
     run = subprocess.run([sys.executable, "-m", "aicode_exporter", "--config.file", str(cfg),
                           "--once"], capture_output=True, text=True, timeout=60, cwd=ROOT)
     assert run.returncode == 2, run

@@ -3,12 +3,14 @@ aicode_up; series that vanish upstream vanish from /metrics."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
+import pytest
 
 from aicode_exporter.app import App
 from aicode_exporter.expose.snapshot import Publisher
@@ -160,3 +162,25 @@ def test_stop_waits_for_its_own_runs_not_for_other_threads() -> None:
         release.set()
         done.set()
         foreign.join()
+
+
+def test_poll_all_once_says_what_a_slow_endpoint_waits_for(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    fake = QoderFake()
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/ai-code/stats/overview"):
+            time.sleep(0.4)  # the vendor takes its time
+        return fake(request)
+
+    app = make_app(qoder_config(tmp_path), slow, FakeClock())
+    with caplog.at_level(logging.INFO, logger="aicode_exporter.pipeline.poller"):
+        app.poller.poll_all_once(report_after=0.1)
+    still = [r for r in caplog.records if r.getMessage() == "still polling"]
+    slow_ones = [r for r in still if r.endpoint == "overview"]  # type: ignore[attr-defined]
+    assert slow_ones, caplog.text
+    assert slow_ones[0].doing == "waiting for http://qoder.test"  # type: ignore[attr-defined]
+    before = len(still)
+    app.poller.poll_all_once()  # without report_after: silent
+    assert len([r for r in caplog.records if r.getMessage() == "still polling"]) == before
+    app.close()

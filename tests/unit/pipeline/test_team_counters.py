@@ -97,7 +97,7 @@ def cursor_app(tmp_path: Path, vendor: Cursor, fmt: str, label: str = "email") -
         "teams": {"file": str(teams)},
         "providers": [{
             "type": "cursor", "name": "acme", "base_url": "http://cursor.test",
-            "api_key": "k", "rate_limit_per_minute": 6000, "backfill_slice": "7d",
+            "api_key": "k-test-key", "rate_limit_per_minute": 6000, "backfill_slice": "7d",
             "endpoints": {"commits": {"format": fmt}, "changes": {"format": fmt}}}]})
     clock = FakeClock()
     return make_app(cfg, vendor, clock)
@@ -245,7 +245,7 @@ def test_exact_team_counters_from_qoder(tmp_path: Path, fmt: str) -> None:
         "state_path": str(tmp_path / "state.db"), "teams": {"file": str(teams)},
         "providers": [{
             "type": "qoder", "name": "acme", "organization_id": "o",
-            "base_url": "http://qoder.test", "api_key": "k", "rate_limit_per_minute": 6000,
+            "base_url": "http://qoder.test", "api_key": "k-test-key", "rate_limit_per_minute": 6000,
             "backfill_slice": "7d", "endpoints": {
                 **{ep: {"enabled": False} for ep in ("overview", "daily_trend",
                                                      "member_ranking", "repos",

@@ -14,7 +14,7 @@ from aicode_exporter.vendors.copilot.config import CopilotProvider
 
 def entry(**keys: object) -> CopilotProvider:
     cfg = build_config({"providers": [{"type": "copilot", "name": "acme",
-                                       "api_key": "ghp_x", **keys}]}, "test")
+                                       "api_key": "ghp_test_token", **keys}]}, "test")
     provider = cfg.providers[0]
     assert isinstance(provider, CopilotProvider)
     return provider
