@@ -13,15 +13,18 @@ import httpx
 
 from aicode_exporter.config.file import Config
 from aicode_exporter.config.otlp import resolve as resolve_otlp
+from aicode_exporter.expose import catalog
 from aicode_exporter.expose.landing import otlp_note
 from aicode_exporter.expose.push import OtlpPusher
 from aicode_exporter.expose.server import MetricsServer
 from aicode_exporter.expose.snapshot import Publisher
 from aicode_exporter.expose.telemetry import Telemetry
+from aicode_exporter.pipeline.cardinality import LabelLimits
 from aicode_exporter.pipeline.poller import Poller, interruptible_sleep
 from aicode_exporter.pipeline.state import SeriesStarts, StateStore
 from aicode_exporter.pipeline.statelock import StateLock
 from aicode_exporter.pipeline.teams import TeamMapSource
+from aicode_exporter.toolkit.labelcap import GaugeFolder
 from aicode_exporter.toolkit.otlp.starts import FixedStartTimes, SplitStartTimes
 from aicode_exporter.toolkit.process import process_families, standard_collectors
 from aicode_exporter.toolkit.web.auth import WebConfigSource
@@ -55,15 +58,22 @@ class App:
         self.teams = (TeamMapSource(cfg.teams.file, cfg.teams.unassigned, clock=wall)
                       if cfg.teams is not None else None)
         wiring = Wiring(telemetry=self.telemetry, users=cfg.users, store=self.store,
+                        labels=cfg.labels,
                         teams=self.teams, transport=transport,
                         clock=clock, wall=wall, sleep=sleep or interruptible_sleep(self.stopping))
         self.providers = [build_provider(p, wiring) for p in cfg.providers]
         collectors = standard_collectors()
+        limits = LabelLimits(cfg.labels)
+        # Gauges are folded when published; `user` by users.max_users, as counters are.
+        self.folder = GaugeFolder(
+            lambda name: cfg.users.max_users if name == "user" else limits.cap(name),
+            cfg.labels.max_length, scope=catalog.BASE)
         self.publisher = Publisher(extra=lambda: [
             *self.telemetry.families(), *process_families(collectors),
             *(self.teams.families() if self.teams else ()),
-            *(self.otlp.families() if self.otlp else ())],
-            catalogue={s.name: s for s in all_specs()})
+            *(self.otlp.families() if self.otlp else ()),
+            *self.folder.families(catalog.LABEL_VALUES_FOLDED)],
+            catalogue={s.name: s for s in all_specs()}, fold=self.folder.fold)
         self.otlp = self._otlp(cfg, clock, wall)
         self.poller = Poller(self.providers, self.publisher, self.telemetry, clock=clock,
                              wall=wall, stopping=self.stopping)

@@ -140,6 +140,30 @@ class UsersConfig(Strict):
         return self._hmac_key
 
 
+class LabelsConfig(Strict):
+    """Bounds on the values of vendor-supplied labels (repo, model, extension, source,
+    team, ...): beyond `max_values` distinct values of one label (per stream for counters,
+    per published family for gauges) the rest fold into `__other__`; a value longer than
+    `max_length` characters is cut, keeping a hash of the whole so values stay distinct.
+    `user` is bounded by users.max_users instead."""
+
+    max_values: int = Field(default=1000, ge=1, le=1_000_000)
+    max_values_per_label: dict[str, int] = Field(default_factory=dict)
+    max_length: int = Field(default=128, ge=32, le=16384)
+
+    @field_validator("max_values_per_label")
+    @classmethod
+    def _positive(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, n in v.items():
+            if not 1 <= n <= 1_000_000:
+                raise ValueError(f"{name}: must be between 1 and 1000000, got {n}")
+        return v
+
+    def cap(self, label: str) -> int:
+        """How many distinct values of `label` are kept before folding."""
+        return self.max_values_per_label.get(label, self.max_values)
+
+
 class ProviderBase(Strict):
     """What every vendor's provider entry has. A vendor's model adds `type:
     Literal["<vendor>"]` (the discriminator), its `base_url`, its default

@@ -19,7 +19,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 from yaml.composer import ComposerError
 from yaml.nodes import Node
 
-from aicode_exporter.config.base import ProviderBase, UsersConfig, read_capped
+from aicode_exporter.config.base import LabelsConfig, ProviderBase, UsersConfig, read_capped
 from aicode_exporter.config.otlp import OtlpConfig
 from aicode_exporter.config.otlp import resolve as resolve_otlp
 from aicode_exporter.config.teams import TeamsConfig
@@ -50,6 +50,7 @@ class Config(BaseSettings):
     state_path: Path = Path("./aicode-state.db")
     key_dir: Path | None = None
     users: UsersConfig = Field(default_factory=UsersConfig)
+    labels: LabelsConfig = Field(default_factory=LabelsConfig)
     providers: list[ProviderBase] = Field(min_length=1)
     teams: TeamsConfig | None = None
     otlp: OtlpConfig | None = None

@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from aicode_exporter.config.base import ProviderBase, UsersConfig
+from aicode_exporter.config.base import LabelsConfig, ProviderBase, UsersConfig
 from aicode_exporter.expose.catalog import StreamCounter
 from aicode_exporter.expose.telemetry import Telemetry
 from aicode_exporter.pipeline.daily import DayFetch
@@ -44,6 +44,7 @@ class Wiring:
     telemetry: Telemetry
     users: UsersConfig
     store: StateStore | None = None  # None: nothing that counts records is built
+    labels: LabelsConfig = field(default_factory=LabelsConfig)  # bounds on label values
     teams: TeamMapSource | None = None  # the user-to-team map, when teams: is configured
     transport: httpx.BaseTransport | None = None
     clock: Callable[[], float] = time.monotonic

@@ -117,7 +117,8 @@ def build_provider(cfg: ProviderBase, w: Wiring) -> ProviderRuntime:
             sjob = StreamJob(vendor=vendor.name, org=cfg.name, stream=stream.name,
                              fetch=stream.open(cfg, api, w), store=w.store,
                              specs=[c.spec() for c in stream.counters], timing=timing,
-                             users=w.users, clock=w.clock, teams=w.teams)
+                             users=w.users, clock=w.clock, teams=w.teams,
+                             labels=w.labels, wall=w.wall)
             endpoints.append(Endpoint(stream.name, sjob.run, sjob.restore, stream=True,
                                       interval=stream.min_interval))
     # In the order the config model lists them (--once runs them in this order).
