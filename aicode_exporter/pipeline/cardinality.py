@@ -7,10 +7,11 @@ labels.max_length are cut first (toolkit/labelcap.truncate: distinct values stay
 distinct). `user` has its own cap (users.max_users, streams.py); the `stream` label of
 the bookkeeping counters is the exporter's own.
 
-A state file written before the caps existed may hold more values than a cap allows:
-those in the admitted table, then the others in sorted order while there is room, keep
+A state file written before the caps existed, or before a cap was lowered, may hold more
+values than the cap allows: those in the admitted table (the first, in sorted order, if
+it holds more than the cap), then the others in sorted order while there is room, keep
 their series; the rest are added into `__other__` when loaded (the totals stay exact;
-that `__other__` series rises once, at the first start of this version).
+that `__other__` series rises once, when such a file is first loaded).
 """
 
 from __future__ import annotations
@@ -60,7 +61,9 @@ class CounterFolder:
             self._positions[spec.name] = caps
             self._long[spec.name] = tuple(i for i, n in enumerate(names)
                                           if n == "user" or limits.cap(n) is not None)
-        self._admitted = {label: set(values) for label, values in admitted.items()}
+        # A cap lowered since: the first values (in sorted order) keep their series.
+        self._admitted = {label: set(sorted(values)[:limits.cap(label) or None])
+                          for label, values in admitted.items()}
         self._pending: dict[str, set[str]] = {}
 
     def pending(self) -> set[tuple[str, str]]:
