@@ -24,6 +24,7 @@ from aicode_exporter.pipeline.poller import Poller, interruptible_sleep
 from aicode_exporter.pipeline.state import SeriesStarts, StateStore
 from aicode_exporter.pipeline.statelock import StateLock
 from aicode_exporter.pipeline.teams import TeamMapSource
+from aicode_exporter.toolkit.http.budget import MemoryBudget
 from aicode_exporter.toolkit.labelcap import GaugeFolder
 from aicode_exporter.toolkit.otlp.starts import FixedStartTimes, SplitStartTimes
 from aicode_exporter.toolkit.process import process_families, standard_collectors
@@ -57,8 +58,9 @@ class App:
             raise
         self.teams = (TeamMapSource(cfg.teams.file, cfg.teams.unassigned, clock=wall)
                       if cfg.teams is not None else None)
+        self.budget = MemoryBudget()  # shared by every provider's client
         wiring = Wiring(telemetry=self.telemetry, users=cfg.users, store=self.store,
-                        labels=cfg.labels,
+                        labels=cfg.labels, budget=self.budget,
                         teams=self.teams, transport=transport,
                         clock=clock, wall=wall, sleep=sleep or interruptible_sleep(self.stopping))
         self.providers = [build_provider(p, wiring) for p in cfg.providers]

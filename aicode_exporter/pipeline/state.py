@@ -363,6 +363,20 @@ class StateStore:
         return StreamState(*row)
 
 
+class RequestTimes:
+    """One provider entry's last request per rate bucket, in the state file: what the
+    HTTP client needs to keep a vendor's limit across processes (its PacingMemory)."""
+
+    def __init__(self, store: StateStore, provider: str, org: str) -> None:
+        self._store, self._provider, self._org = store, provider, org
+
+    def last_requests(self) -> dict[str, float]:
+        return self._store.last_requests(self._provider, self._org)
+
+    def note_request(self, bucket: str, at: float) -> None:
+        self._store.note_request(self._provider, self._org, bucket, at)
+
+
 class SeriesStarts:
     """When each persisted counter series first existed (OTLP start times), kept next to
     its value so a restart is not read as a counter reset. Implements the OTLP pusher's

@@ -33,6 +33,7 @@ from aicode_exporter.pipeline.records import StreamRecord
 from aicode_exporter.pipeline.state import StateStore
 from aicode_exporter.pipeline.teams import TeamMapSource
 from aicode_exporter.toolkit.families import Spec
+from aicode_exporter.toolkit.http.budget import MemoryBudget
 from aicode_exporter.toolkit.http.client import ApiClient
 from aicode_exporter.toolkit.http.csvstream import Skipped
 
@@ -45,6 +46,8 @@ class Wiring:
     users: UsersConfig
     store: StateStore | None = None  # None: nothing that counts records is built
     labels: LabelsConfig = field(default_factory=LabelsConfig)  # bounds on label values
+    # JSON answers in flight and held, all clients together (None: one per client)
+    budget: MemoryBudget | None = None
     teams: TeamMapSource | None = None  # the user-to-team map, when teams: is configured
     transport: httpx.BaseTransport | None = None
     clock: Callable[[], float] = time.monotonic

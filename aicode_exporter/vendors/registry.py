@@ -17,6 +17,7 @@ from aicode_exporter.expose import push as otlp
 from aicode_exporter.pipeline import teams
 from aicode_exporter.pipeline.daily import DailyJob
 from aicode_exporter.pipeline.jobs import Endpoint, ProviderRuntime
+from aicode_exporter.pipeline.state import RequestTimes
 from aicode_exporter.pipeline.streams import StreamJob, StreamTiming
 from aicode_exporter.toolkit.families import Spec
 from aicode_exporter.toolkit.http.client import ApiClient
@@ -92,7 +93,9 @@ def make_api(cfg: ProviderBase, w: Wiring) -> ApiClient:
                      timeout=cfg.request_timeout.total_seconds(), rate_per_minute=rates,
                      bucket_of={ep: bucket for ep, (bucket, _) in buckets.items()},
                      observer=w.telemetry, transport=w.transport, clock=w.clock,
-                     wall=w.wall, sleep=w.sleep)
+                     wall=w.wall, sleep=w.sleep, budget=w.budget,
+                     pacing=(RequestTimes(w.store, vendor.name, cfg.name)
+                             if w.store is not None else None))
 
 
 def build_provider(cfg: ProviderBase, w: Wiring) -> ProviderRuntime:

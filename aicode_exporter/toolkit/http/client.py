@@ -95,6 +95,14 @@ _UNASKED_304 = "304 Not Modified to a request without If-None-Match"
 EndpointKey = tuple[str, str, str]  # vendor, org, endpoint
 
 
+class PacingMemory(Protocol):
+    """Where the wall time of each bucket's last request is kept across processes."""
+
+    def last_requests(self) -> Mapping[str, float]: ...
+
+    def note_request(self, bucket: str, at: float) -> None: ...
+
+
 class RequestObserver(Protocol):
     """Where request outcomes are counted (the exporter's telemetry); kept abstract so
     this layer knows nothing about exposition."""
@@ -216,6 +224,7 @@ class ApiClient:
         max_json_cost: int = MAX_JSON_COST,
         budget: MemoryBudget | None = None,
         verify: Any = True,
+        pacing: PacingMemory | None = None,
     ) -> None:
         self.vendor = vendor
         self.org = org
@@ -235,6 +244,12 @@ class ApiClient:
         if unknown:
             raise ValueError(f"bucket_of names bucket(s) without a rate: {', '.join(unknown)}")
         self._bucket_of = dict(bucket_of)
+        self._pacing = pacing
+        if pacing is not None:  # where the last process left each bucket
+            now = wall()
+            for name, last in pacing.last_requests().items():
+                if name in self._buckets:
+                    self._buckets[name].resume_after(last, now)
         self._observer = observer
         self._clock = clock
         self._wall = wall
@@ -406,6 +421,9 @@ class ApiClient:
             limit = (deadline if deadline is not None
                      else self._clock() + self.max_wait + bucket.interval)
             slot = bucket.acquire_slot(limit)
+            if slot is not None and self._pacing is not None:
+                self._pacing.note_request(self._bucket_of.get(endpoint, endpoint),
+                                          self._wall())
             started = self._clock()
             end = started + self._timeout
             if deadline is not None:
