@@ -29,8 +29,9 @@ from aicode_exporter.toolkit.labelcap import GaugeFolder
 from aicode_exporter.toolkit.otlp.starts import FixedStartTimes, SplitStartTimes
 from aicode_exporter.toolkit.process import process_families, standard_collectors
 from aicode_exporter.toolkit.web.auth import WebConfigSource
-from aicode_exporter.vendors.base import Wiring
+from aicode_exporter.vendors.base import Vendor, Wiring
 from aicode_exporter.vendors.registry import all_specs, build_provider, persisted_names
+from aicode_exporter.vendors.registry import vendors as registered
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +65,8 @@ class App:
                         teams=self.teams, transport=transport,
                         clock=clock, wall=wall, sleep=sleep or interruptible_sleep(self.stopping))
         self.providers = [build_provider(p, wiring) for p in cfg.providers]
+        # The key each provider entry's requests carry now (SIGHUP may rotate them).
+        self._keys = {(p.type, p.name): p.key.get_secret_value() for p in cfg.providers}
         collectors = standard_collectors()
         limits = LabelLimits(cfg.labels)
         # Gauges are folded when published; `user` by users.max_users, as counters are.
@@ -111,6 +114,26 @@ class App:
                     for part, families in ep.restore().parts.items():
                         self.publisher.publish((p.vendor, p.org, ep.name, part), families)
 
+    def reload(self, new: Config) -> list[str]:
+        """Apply what can change while running from a validated new configuration: API
+        keys (a rotated key file), and the teams file is read again. Returns the settings
+        that differ but only apply after a restart (empty: all applied)."""
+        if self.teams is not None:
+            self.teams.refresh()
+        runtimes = {(p.vendor, p.org): p for p in self.providers}
+        rotated = 0
+        for p in new.providers:
+            entry, key = (p.type, p.name), p.key.get_secret_value()
+            if entry not in self._keys or self._keys[entry] == key:
+                continue
+            for client in runtimes[entry].clients:
+                client.set_credentials(vendor_of(p.type).auth(key), [key])
+            self._keys[entry] = key
+            rotated += 1
+        if rotated:
+            logger.info("API keys rotated", extra={"providers": rotated})
+        return _restart_needed(self.cfg, new)
+
     def run_once(self) -> bytes:
         """Poll every provider once and return the text exposition."""
         try:
@@ -145,3 +168,31 @@ class App:
             p.close()
         self.store.close()
         self.lock.release()
+
+
+def vendor_of(name: str) -> Vendor:
+    return registered()[name]
+
+
+def _dump(cfg: Config, section: str) -> object:
+    """A section as plain data, keys left out (compared on their own)."""
+    value = getattr(cfg, section)
+    if section == "providers":
+        return {(p.type, p.name): p.model_dump(exclude={"api_key"}) for p in value}
+    return value.model_dump() if hasattr(value, "model_dump") else value
+
+
+def _restart_needed(old: Config, new: Config) -> list[str]:
+    """Top-level settings (and provider entries) that differ and apply at the next start."""
+    out = []
+    for section in type(old).model_fields:
+        a, b = _dump(old, section), _dump(new, section)
+        if a == b:
+            continue
+        if section == "providers" and isinstance(a, dict) and isinstance(b, dict):
+            out += [f"providers {t}/{n}" for t, n in sorted(set(a) | set(b))
+                    if a.get((t, n)) != b.get((t, n))]
+        else:
+            out.append(section)
+    return out
+

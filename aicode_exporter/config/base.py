@@ -4,11 +4,13 @@ provider model (vendors/<name>/config.py). Imports no vendor."""
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
+import httpx
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -104,6 +106,13 @@ def clean_api_key(raw: str, where: str) -> str:
                      "it must be one line of printable ASCII (the key is not shown)")
 
 
+def _ssl_reason(e: Exception) -> str:
+    """An ssl or file error as a short reason (no key material is ever in it)."""
+    if isinstance(e, ssl.SSLError):
+        return e.reason or str(e)
+    return getattr(e, "strerror", None) or str(e)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -184,7 +193,14 @@ class ProviderBase(Strict):
     initial_backfill: Duration = timedelta(days=7)
     backfill_slice: Duration = timedelta(days=1)  # one transaction per slice of a stream
     endpoints: dict[str, EndpointOverride] = Field(default_factory=dict)
+    # A vendor behind a private CA (a proxy, a self-hosted gateway): the CA certificates
+    # (PEM) trusted for base_url instead of the system's, and a client certificate where
+    # the gateway asks for one.
+    ca_file: Path | None = None
+    client_cert_file: Path | None = None
+    client_key_file: Path | None = None
     _key: SecretStr = PrivateAttr(default=SecretStr(""))
+    _tls: ssl.SSLContext | None = PrivateAttr(default=None)
 
     known_endpoints: ClassVar[tuple[str, ...]] = ()
 
@@ -234,7 +250,40 @@ class ProviderBase(Strict):
         if unknown:
             raise ValueError(f"endpoints: unknown endpoint {unknown[0]!r} for this provider "
                              f"type (known: {', '.join(self.known_endpoints)})")
+        self._tls = self._tls_context()
         return self
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """The TLS settings as a context, loaded now so that a missing or broken file is
+        a configuration error naming its key, not a failing poll."""
+        if self.ca_file is None and self.client_cert_file is None:
+            if self.client_key_file is not None:
+                raise ValueError("client_key_file: needs client_cert_file")
+            return None
+        if not self.base_url.lower().startswith("https://"):
+            raise ValueError("ca_file, client_cert_file: base_url must be https://")
+        try:
+            # Without ca_file, the same trust store as every other request (httpx's).
+            ctx = (ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file
+                   else httpx.create_ssl_context())
+        except (OSError, ssl.SSLError) as e:
+            raise ValueError(f"ca_file: cannot load {str(self.ca_file)!r}: "
+                             f"{_ssl_reason(e)}") from None
+        if self.client_cert_file is not None:
+            try:
+                ctx.load_cert_chain(str(self.client_cert_file),
+                                    str(self.client_key_file) if self.client_key_file
+                                    else None)
+            except (OSError, ssl.SSLError) as e:
+                raise ValueError(f"client_cert_file: cannot load {str(self.client_cert_file)!r}"
+                                 f"{' with client_key_file' if self.client_key_file else ''}"
+                                 f": {_ssl_reason(e)}") from None
+        return ctx
+
+    def tls(self) -> ssl.SSLContext | bool:
+        """How requests to base_url verify the server (and present a client
+        certificate): the context of ca_file / client_cert_file, else the default."""
+        return self._tls if self._tls is not None else True
 
     @property
     def key(self) -> SecretStr:

@@ -33,8 +33,9 @@ ENV_PREFIX = "AICODE_"
 # (key files against `key_dir` when that is set), so a config means the same thing
 # whatever directory the exporter starts in.
 _KEY_FILES = (("users", "hmac_key_file"), ("providers", "api_key_file"),
-              ("otlp", "headers_file"))
-_DATA_FILES = (("teams", "file"), ("otlp", "ca_file"))
+              ("providers", "client_key_file"), ("otlp", "headers_file"))
+_DATA_FILES = (("teams", "file"), ("otlp", "ca_file"), ("providers", "ca_file"),
+               ("providers", "client_cert_file"))
 
 class Config(BaseSettings):
     """The whole file, with `AICODE_*` environment variables overriding its top-level

@@ -93,7 +93,7 @@ def make_api(cfg: ProviderBase, w: Wiring) -> ApiClient:
                      timeout=cfg.request_timeout.total_seconds(), rate_per_minute=rates,
                      bucket_of={ep: bucket for ep, (bucket, _) in buckets.items()},
                      observer=w.telemetry, transport=w.transport, clock=w.clock,
-                     wall=w.wall, sleep=w.sleep, budget=w.budget,
+                     wall=w.wall, sleep=w.sleep, budget=w.budget, verify=cfg.tls(),
                      pacing=(RequestTimes(w.store, vendor.name, cfg.name)
                              if w.store is not None else None))
 

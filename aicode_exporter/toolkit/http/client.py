@@ -44,6 +44,7 @@ import io
 import json
 import logging
 import random
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -255,7 +256,8 @@ class ApiClient:
         self._wall = wall
         self._rng = rng or random.Random()
         self.cache = cache if cache is not None else EtagCache()
-        self.redact = Redactor(secrets)
+        self._secrets = list(secrets)
+        self.redact = Redactor(self._secrets)
         self.max_wait = float(max_wait)
         self.max_body_bytes = int(max_body_bytes)
         self.max_json_cost = int(max_json_cost)
@@ -268,6 +270,13 @@ class ApiClient:
     def close(self) -> None:
         self._client.close()
         self.release_held(every_thread=True)
+
+    def set_credentials(self, auth: httpx.Auth, secrets: Sequence[str]) -> None:
+        """A rotated key: requests from now on carry `auth`; text from the server keeps
+        having the old secrets redacted as well as the new ones."""
+        self._secrets = [*self._secrets, *secrets]
+        self.redact = Redactor(self._secrets)
+        self._client.auth = auth
 
     def release_held(self, *, every_thread: bool = False) -> None:
         """The calling thread (or every thread) is done with the JSON it was given: its
@@ -447,6 +456,12 @@ class ApiClient:
                 last = overrun(endpoint, budget)
             except httpx.HTTPError as e:
                 self._observer.request(key, "error")
+                untrusted = _untrusted_certificate(e)
+                if untrusted is not None:  # the same on every attempt: not retried
+                    raise Unavailable(
+                        f"TLS: the server's certificate is not trusted ({untrusted}); a "
+                        "vendor behind a private CA needs its CA in ca_file",
+                        endpoint=endpoint) from None
                 last = Unavailable(
                     f"connection failed: {type(e).__name__}: {self.redact(str(e))}",
                     endpoint=endpoint)
@@ -598,6 +613,18 @@ class ApiClient:
         return (f"redirected ({resp.status_code}) to {self.redact(target)} ({moved}); "
                 "not followed, so the API key is never sent there: if the vendor moved, "
                 "set base_url to the new address")
+
+
+def _untrusted_certificate(e: BaseException) -> str | None:
+    """What a failed certificate verification says, if that is what `e` comes from."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, ssl.SSLCertVerificationError):
+            return cur.verify_message or "certificate verify failed"
+        cur = cur.__cause__ or cur.__context__
+    return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in str(e) else None
 
 
 def _clean(params: Mapping[str, Any]) -> dict[str, Any]:
