@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import threading
 
-DEFAULT_BUDGET = 96 << 20
+DEFAULT_BUDGET = 64 << 20  # see docs/deployment.md, "Memory"
 
 
 class MemoryBudget:
