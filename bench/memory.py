@@ -18,53 +18,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.support.bombs import peak_growth  # noqa: E402
+from tests.support.bombs import CLIENT, peak_growth  # noqa: E402
 from tests.support.processes import free_port  # noqa: E402
-
-CLIENT = """
-import threading
-import httpx
-from aicode_exporter.toolkit.http.auth import basic_auth
-from aicode_exporter.toolkit.http.budget import MemoryBudget
-from aicode_exporter.toolkit.http.client import MAX_JSON_COST, ApiClient
-from aicode_exporter.toolkit.http.jsonbody import JsonCost
-from tests.support.bombs import MIB, Chunks, gzip, gzip_bomb
-from tests.support.fakes import Observer
-
-def client(body, encoding="", budget=None):
-    headers = {"content-type": "application/json"}
-    if encoding:
-        headers["content-encoding"] = encoding
-    return ApiClient(vendor="v", org="o", base_url="http://v.test", timeout=600,
-                     rate_per_minute={"ep": 6000}, observer=Observer(), budget=budget,
-                     auth=basic_auth("k"), transport=httpx.MockTransport(
-                         lambda r: httpx.Response(200, stream=Chunks(body), headers=headers)))
-
-def attempt(api):
-    try:
-        api.get_json("ep", "/x", {}, deadline=None)
-    except Exception as e:
-        return type(e).__name__
-    return "read"
-
-def costliest():
-    one = b'{"a":1.5}'
-    n = MAX_JSON_COST // JsonCost.of(one + b",").estimate - 100
-    return b'{"items":[' + b",".join([one] * n) + b"]}"
-
-def together(apis):
-    out, held = [], []
-    def one(api):
-        try:
-            held.append(api.get_json("ep", "/x", {}, deadline=None))  # kept, as a job does
-            out.append("read")
-        except Exception as e:
-            out.append(type(e).__name__)
-    threads = [threading.Thread(target=one, args=(a,)) for a in apis]
-    for t in threads: t.start()
-    for t in threads: t.join()
-    return f"{out.count('read')} read, {len(out) - out.count('read')} refused"
-"""
 
 CASES = [
     ("1 GiB of zeros as gzip (1 MB)", CLIENT + """
@@ -166,10 +121,11 @@ def main() -> None:
     print(f"{'answer':<44} {'now':>8}  {'outcome':<16} {'before':>8}  outcome")
     for name, code, old in CASES:
         now, outcome = peak_growth(code)
-        before, old_outcome = (peak_growth(old) if old and not args.skip_old
-                               else (float("nan"), "-"))
-        print(f"{name:<44} {now:>5.0f}MiB  {outcome[:16]:<16} {before:>5.0f}MiB  "
-              f"{old_outcome}")
+        shown = f"{'-':>8}  -"
+        if old and not args.skip_old:
+            before, old_outcome = peak_growth(old)
+            shown = f"{before:>5.0f}MiB  {old_outcome.split(':')[0]}"
+        print(f"{name:<44} {now:>5.0f}MiB  {outcome.split(':')[0][:16]:<16} {shown}")
 
 
 if __name__ == "__main__":

@@ -71,6 +71,55 @@ class Chunks(httpx.SyncByteStream):
             yield chunk
 
 
+# What a peak_growth() case starts from: a client serving one body (streamed, with an
+# optional Content-Encoding) and helpers to read it once or from several threads at once.
+CLIENT = """
+from tests.support.bombs import raw_deflate_bomb, zlib_bomb
+import threading
+import httpx
+from aicode_exporter.toolkit.http.auth import basic_auth
+from aicode_exporter.toolkit.http.budget import MemoryBudget
+from aicode_exporter.toolkit.http.client import MAX_JSON_COST, ApiClient
+from aicode_exporter.toolkit.http.jsonbody import JsonCost
+from tests.support.bombs import MIB, Chunks, gzip, gzip_bomb
+from tests.support.fakes import Observer
+
+def client(body, encoding="", budget=None):
+    headers = {"content-type": "application/json"}
+    if encoding:
+        headers["content-encoding"] = encoding
+    return ApiClient(vendor="v", org="o", base_url="http://v.test", timeout=600,
+                     rate_per_minute={"ep": 6000}, observer=Observer(), budget=budget,
+                     auth=basic_auth("k"), transport=httpx.MockTransport(
+                         lambda r: httpx.Response(200, stream=Chunks(body), headers=headers)))
+
+def attempt(api):
+    try:
+        api.get_json("ep", "/x", {}, deadline=None)
+    except Exception as e:
+        return f"{type(e).__name__}: {e}"
+    return "read"
+
+def costliest():
+    one = b'{"a":1.5}'
+    n = MAX_JSON_COST // JsonCost.of(one + b",").estimate - 100
+    return b'{"items":[' + b",".join([one] * n) + b"]}"
+
+def together(apis):
+    out, held = [], []
+    def one(api):
+        try:
+            held.append(api.get_json("ep", "/x", {}, deadline=None))  # kept, as a job does
+            out.append("read")
+        except Exception as e:
+            out.append(type(e).__name__)
+    threads = [threading.Thread(target=one, args=(a,)) for a in apis]
+    for t in threads: t.start()
+    for t in threads: t.join()
+    return f"{out.count('read')} read, {len(out) - out.count('read')} refused"
+"""
+
+
 _HARNESS = """
 import json, resource, sys
 def status(key):

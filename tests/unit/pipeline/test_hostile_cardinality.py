@@ -301,3 +301,14 @@ def test_exporter_labels_are_never_capped(tmp_path: Path) -> None:
         by_endpoint[dict(lbl)["endpoint"]] += 1
     assert set(by_endpoint) == {"commits", "changes"}
     app.close()
+
+
+def test_long_values_in_gauges_are_cut_and_stay_distinct() -> None:
+    folder = GaugeFolder(lambda n: 100, 64, ("provider", "org"))
+    spec = _spec("aicode_repo_commits", "window", "repo")
+    a, b = "r" * 65_535 + "a", "r" * 65_535 + "b"
+    fam = Family(spec, ((("q", "acme", "7d", a), 1.0), (("q", "acme", "7d", b), 2.0)))
+    (got,) = folder.fold(("k",), (fam,))
+    repos = sorted(lbl[3] for lbl, _ in got.samples)
+    assert repos == sorted([truncate(a, 64), truncate(b, 64)]) and len(set(repos)) == 2
+    assert folder.families(catalog.LABEL_VALUES_FOLDED)[0].samples == ()  # cut, not folded

@@ -21,6 +21,7 @@ from aicode_exporter.toolkit.http.decode import PIECE, decoded
 from aicode_exporter.toolkit.http.jsonbody import MAX_DEPTH, JsonCost, depth
 from aicode_exporter.toolkit.logfmt import JsonFormatter, LogfmtFormatter
 from tests.support.bombs import (
+    CLIENT,
     MIB,
     Chunks,
     gzip,
@@ -295,30 +296,6 @@ def test_cr_and_esc_in_a_vendor_error_are_escaped_in_the_log(
 
 # -- peak memory, measured (slow: each case is a fresh interpreter) -------------------------
 
-CLIENT = """
-import httpx
-from aicode_exporter.toolkit.http.client import ApiClient
-from aicode_exporter.toolkit.http.auth import basic_auth
-from tests.support.bombs import Chunks, gzip, gzip_bomb, zlib_bomb, raw_deflate_bomb, MIB
-from tests.support.fakes import Observer
-
-def client(body, encoding=""):
-    headers = {"content-type": "application/json"}
-    if encoding:
-        headers["content-encoding"] = encoding
-    return ApiClient(vendor="v", org="o", base_url="http://v.test", timeout=600,
-                     rate_per_minute={"ep": 6000}, observer=Observer(),
-                     auth=basic_auth("k"), transport=httpx.MockTransport(
-                         lambda r: httpx.Response(200, stream=Chunks(body), headers=headers)))
-
-def attempt(api):
-    try:
-        api.get_json("ep", "/x", {}, deadline=None)
-    except Exception as e:
-        return f"{type(e).__name__}: {e}"
-    return "ok"
-"""
-
 
 @pytest.mark.slow
 @pytest.mark.parametrize("build,encoding", [
@@ -354,12 +331,7 @@ def test_peak_memory_of_the_costliest_page_allowed_is_within_the_cap() -> None:
     """The costliest shape per byte ({"a":1.5}), as large as max_json_cost lets through:
     the estimate is an upper bound of what parsing it really takes."""
     growth, outcome = peak_growth(CLIENT + """
-from aicode_exporter.toolkit.http.jsonbody import JsonCost
-from aicode_exporter.toolkit.http.client import MAX_JSON_COST
-one = b'{"a":1.5}'
-n = MAX_JSON_COST // JsonCost.of(one + b",").estimate - 100
-body = b'{"items":[' + b",".join([one] * n) + b"]}"
-api = client(body)
+api = client(costliest())
 def run():
     global data
     data = api.get_json("ep", "/x", {}, deadline=None)  # kept: its objects count
