@@ -62,6 +62,8 @@ class CounterFolder:
             self._long[spec.name] = tuple(i for i, n in enumerate(names)
                                           if n == "user" or limits.cap(n) is not None)
         # A cap lowered since: the first values (in sorted order) keep their series.
+        # Every capped label of the stream's counters (its folded-records series start at 0).
+        self.labels = sorted({name for caps in self._positions.values() for _, name, _ in caps})
         self._admitted = {label: set(sorted(values)[:limits.cap(label) or None])
                           for label, values in admitted.items()}
         self._pending: dict[str, set[str]] = {}

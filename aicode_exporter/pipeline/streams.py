@@ -393,6 +393,8 @@ class StreamJob:
         batch.add(catalog.RECORDS_OUT_OF_WINDOW.name, s, tally["out_of_window"])
         batch.add(catalog.USER_RECORDS_FOLDED.name, s, tally["folded"])
         batch.add(catalog.RECORDS_FUTURE.name, s, tally["future"])
+        for label in self._folder.labels:  # at 0 until a record is folded
+            batch.add(catalog.LABEL_RECORDS_FOLDED.name, (self.stream, label), 0)
         # Ids that no later read can return again (the next slice starts at end - overlap,
         # the deep re-read at now - lookback; anything before a read's start less the
         # tolerance is out of its window) are no longer needed.

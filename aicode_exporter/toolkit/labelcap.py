@@ -85,9 +85,14 @@ class GaugeFolder:
         nothing is returned as it is, the same object)."""
         fams = tuple(families)
         plan = [(f, self._positions(f.spec)) for f in fams]
-        stats: Stats = {}
-        if any(pos for _, pos in plan):
-            fams, stats = self._fold(plan)
+        n = len(self._scope)
+        # Every capped label the part has, at 0 until something is folded: the series
+        # exists from the first publication on.
+        stats: Stats = {(f.samples[0][0][:n], name): 0 for f, pos in plan if f.samples
+                        for _, name, _ in pos}
+        if stats:
+            fams, folded = self._fold(plan)
+            stats.update(folded)
         with self._lock:
             if stats:
                 self._stats[part] = stats

@@ -243,7 +243,8 @@ def test_gauges_under_the_cap_are_published_as_they_are(tmp_path: Path) -> None:
     app = qoder_extensions(tmp_path, 20, {"max_values": 100})
     app.poller.poll_all_once()
     assert OTHER not in values_of(app, "aicode_extension_changes", "extension")
-    assert 'aicode_label_values_folded{' not in app.publisher.render().text.decode()
+    assert ('aicode_label_values_folded{label="extension",org="acme",provider="qoder"} 0.0'
+            in app.publisher.render().text.decode())
     app.close()
 
 
@@ -281,7 +282,7 @@ def test_the_gauge_folder_keeps_one_set_per_label_across_a_parts_families() -> N
     assert stats == (((*base, "team"), 2.0),)
     small = (Family(active, (((*base, "a"), 1.0),)),)
     assert folder.fold(("k",), small)[0] is small[0]  # nothing to do: the same object
-    assert folder.families(catalog.LABEL_VALUES_FOLDED)[0].samples == ()
+    assert folder.families(catalog.LABEL_VALUES_FOLDED)[0].samples == (((*base, "team"), 0.0),)
 
 
 def test_counters_are_never_folded_at_publish() -> None:
@@ -304,11 +305,12 @@ def test_exporter_labels_are_never_capped(tmp_path: Path) -> None:
 
 
 def test_long_values_in_gauges_are_cut_and_stay_distinct() -> None:
-    folder = GaugeFolder(lambda n: 100, 64, ("provider", "org"))
+    folder = GaugeFolder(lambda n: 100 if n == "repo" else None, 64, ("provider", "org"))
     spec = _spec("aicode_repo_commits", "window", "repo")
     a, b = "r" * 65_535 + "a", "r" * 65_535 + "b"
     fam = Family(spec, ((("q", "acme", "7d", a), 1.0), (("q", "acme", "7d", b), 2.0)))
     (got,) = folder.fold(("k",), (fam,))
     repos = sorted(lbl[3] for lbl, _ in got.samples)
     assert repos == sorted([truncate(a, 64), truncate(b, 64)]) and len(set(repos)) == 2
-    assert folder.families(catalog.LABEL_VALUES_FOLDED)[0].samples == ()  # cut, not folded
+    stats = folder.families(catalog.LABEL_VALUES_FOLDED)[0].samples
+    assert stats == ((("q", "acme", "repo"), 0.0),)  # cut, not folded
