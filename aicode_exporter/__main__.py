@@ -77,19 +77,31 @@ def main(argv: list[str] | None = None) -> int:
         for (vendor, org, endpoint), error in failed:
             print(f"failed: {vendor}/{org} {endpoint}: {error}", file=sys.stderr)
         return EXIT_FAILED if failed else 0
-    return _serve(app, listen, web=web, metrics_path=metrics_path)
+    return _serve(app, listen, web=web, metrics_path=metrics_path,
+                  reload=lambda: _reload(app, args.config_file, web))
+
+
+# What each signal does to the daemon: stop, reload, or nothing (logged); none of the
+# common ones kills it silently. (SIGPIPE Python already ignores: a scraper gone away is
+# an error on that connection, not a log line.)
+STOP_SIGNALS = ("SIGTERM", "SIGINT", "SIGQUIT")
+RELOAD_SIGNALS = ("SIGHUP",)
+IGNORED_SIGNALS = ("SIGUSR1", "SIGUSR2", "SIGALRM", "SIGVTALRM", "SIGXFSZ")
 
 
 def _serve(app: App, listen: str | list[str], on_ready: Any = None,
-           web: WebConfigSource | None = None, metrics_path: str = "/metrics") -> int:
-    done = threading.Event()
+           web: WebConfigSource | None = None, metrics_path: str = "/metrics",
+           reload: Any = None) -> int:
+    wake = threading.Event()
+    received: list[int] = []  # appended by handlers, handled by the loop below
 
-    def _stop(signum: int, _frame: object) -> None:
-        logger.info("signal received", extra={"signal": signal.Signals(signum).name})
-        done.set()
+    def _note(signum: int, _frame: object) -> None:
+        received.append(signum)
+        wake.set()
 
-    signal.signal(signal.SIGTERM, _stop)
-    signal.signal(signal.SIGINT, _stop)
+    for name in (*STOP_SIGNALS, *RELOAD_SIGNALS, *IGNORED_SIGNALS):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _note)
     try:
         app.start(listen, web=web, metrics_path=metrics_path)
     except OSError as e:
@@ -99,12 +111,45 @@ def _serve(app: App, listen: str | list[str], on_ready: Any = None,
         return 1
     if on_ready:
         on_ready(app)
-    # Woken every half second: a signal the kernel hands to another thread only runs its
-    # Python handler once the main thread runs again, never while it blocks for good.
-    while not done.wait(0.5):
-        pass
-    app.stop()
-    return 0
+    # Woken every half second as well: a signal the kernel hands to another thread only
+    # runs its Python handler once the main thread runs again, never while it blocks.
+    while True:
+        wake.wait(0.5)
+        wake.clear()
+        while received:
+            name = signal.Signals(received.pop(0)).name
+            if name in STOP_SIGNALS:
+                logger.info("signal received", extra={"signal": name})
+                app.stop()
+                return 0
+            if name in RELOAD_SIGNALS and reload is not None:
+                logger.info("signal received, reloading the configuration",
+                            extra={"signal": name})
+                reload()
+            else:
+                logger.warning("signal received and ignored", extra={
+                    "signal": name, "hint": "SIGTERM or SIGINT stops the exporter, SIGHUP "
+                    "reloads its configuration"})
+
+
+def _reload(app: App, path: str, web: WebConfigSource | None) -> None:
+    """SIGHUP: validate the file again; apply what can change while running (keys, the
+    teams and web config files); keep the running configuration when the new one is
+    invalid, and say which changes need a restart."""
+    try:
+        new = load_config(path)
+    except ConfigError as e:
+        logger.error("configuration reload failed; keeping the running configuration",
+                     extra={"file": path, "error": str(e)})
+        return
+    if web is not None:
+        web.refresh()
+    pending = app.reload(new)
+    if pending:
+        logger.warning("configuration reloaded; some changes apply only after a restart",
+                       extra={"file": path, "restart_needed": ", ".join(pending)})
+    else:
+        logger.info("configuration reloaded", extra={"file": path})
 
 
 def _commit_detail(argv: list[str]) -> int:

@@ -13,20 +13,25 @@ import httpx
 
 from aicode_exporter.config.file import Config
 from aicode_exporter.config.otlp import resolve as resolve_otlp
+from aicode_exporter.expose import catalog
 from aicode_exporter.expose.landing import otlp_note
 from aicode_exporter.expose.push import OtlpPusher
 from aicode_exporter.expose.server import MetricsServer
 from aicode_exporter.expose.snapshot import Publisher
 from aicode_exporter.expose.telemetry import Telemetry
+from aicode_exporter.pipeline.cardinality import LabelLimits
 from aicode_exporter.pipeline.poller import Poller, interruptible_sleep
 from aicode_exporter.pipeline.state import SeriesStarts, StateStore
 from aicode_exporter.pipeline.statelock import StateLock
 from aicode_exporter.pipeline.teams import TeamMapSource
+from aicode_exporter.toolkit.http.budget import MemoryBudget
+from aicode_exporter.toolkit.labelcap import GaugeFolder
 from aicode_exporter.toolkit.otlp.starts import FixedStartTimes, SplitStartTimes
 from aicode_exporter.toolkit.process import process_families, standard_collectors
 from aicode_exporter.toolkit.web.auth import WebConfigSource
-from aicode_exporter.vendors.base import Wiring
+from aicode_exporter.vendors.base import Vendor, Wiring
 from aicode_exporter.vendors.registry import all_specs, build_provider, persisted_names
+from aicode_exporter.vendors.registry import vendors as registered
 
 logger = logging.getLogger(__name__)
 
@@ -57,16 +62,26 @@ class App:
             raise
         self.teams = (TeamMapSource(cfg.teams.file, cfg.teams.unassigned, clock=wall)
                       if cfg.teams is not None else None)
+        self.budget = MemoryBudget()  # shared by every provider's client
         wiring = Wiring(telemetry=self.telemetry, users=cfg.users, store=self.store,
+                        labels=cfg.labels, budget=self.budget,
                         teams=self.teams, transport=transport,
                         clock=clock, wall=wall, sleep=sleep or interruptible_sleep(self.stopping))
         self.providers = [build_provider(p, wiring) for p in cfg.providers]
+        # The key each provider entry's requests carry now (SIGHUP may rotate them).
+        self._keys = {(p.type, p.name): p.key.get_secret_value() for p in cfg.providers}
         collectors = standard_collectors() if exporter_metrics else ()
+        limits = LabelLimits(cfg.labels)
+        # Gauges are folded when published; `user` by users.max_users, as counters are.
+        self.folder = GaugeFolder(
+            lambda name: cfg.users.max_users if name == "user" else limits.cap(name),
+            cfg.labels.max_length, scope=catalog.BASE)
         self.publisher = Publisher(extra=lambda: [
             *self.telemetry.families(), *process_families(collectors),
             *(self.teams.families() if self.teams else ()),
-            *(self.otlp.families() if self.otlp else ())],
-            catalogue={s.name: s for s in all_specs()})
+            *(self.otlp.families() if self.otlp else ()),
+            *self.folder.families(catalog.LABEL_VALUES_FOLDED)],
+            catalogue={s.name: s for s in all_specs()}, fold=self.folder.fold)
         self.otlp = self._otlp(cfg, clock, wall)
         self.poller = Poller(self.providers, self.publisher, self.telemetry, clock=clock,
                              wall=wall, stopping=self.stopping)
@@ -101,6 +116,26 @@ class App:
                 if ep.restore is not None:
                     for part, families in ep.restore().parts.items():
                         self.publisher.publish((p.vendor, p.org, ep.name, part), families)
+
+    def reload(self, new: Config) -> list[str]:
+        """Apply what can change while running from a validated new configuration: API
+        keys (a rotated key file), and the teams file is read again. Returns the settings
+        that differ but only apply after a restart (empty: all applied)."""
+        if self.teams is not None:
+            self.teams.refresh()
+        runtimes = {(p.vendor, p.org): p for p in self.providers}
+        rotated = 0
+        for p in new.providers:
+            entry, key = (p.type, p.name), p.key.get_secret_value()
+            if entry not in self._keys or self._keys[entry] == key:
+                continue
+            for client in runtimes[entry].clients:
+                client.set_credentials(vendor_of(p.type).auth(key), [key])
+            self._keys[entry] = key
+            rotated += 1
+        if rotated:
+            logger.info("API keys rotated", extra={"providers": rotated})
+        return _restart_needed(self.cfg, new)
 
     def run_once(self, report_after: float | None = None) -> bytes:
         """Poll every provider once and return the text exposition; with `report_after`,
@@ -156,3 +191,31 @@ class App:
             p.close()
         self.store.close()
         self.lock.release()
+
+
+def vendor_of(name: str) -> Vendor:
+    return registered()[name]
+
+
+def _dump(cfg: Config, section: str) -> object:
+    """A section as plain data, keys left out (compared on their own)."""
+    value = getattr(cfg, section)
+    if section == "providers":
+        return {(p.type, p.name): p.model_dump(exclude={"api_key"}) for p in value}
+    return value.model_dump() if hasattr(value, "model_dump") else value
+
+
+def _restart_needed(old: Config, new: Config) -> list[str]:
+    """Top-level settings (and provider entries) that differ and apply at the next start."""
+    out = []
+    for section in type(old).model_fields:
+        a, b = _dump(old, section), _dump(new, section)
+        if a == b:
+            continue
+        if section == "providers" and isinstance(a, dict) and isinstance(b, dict):
+            out += [f"providers {t}/{n}" for t, n in sorted(set(a) | set(b))
+                    if a.get((t, n)) != b.get((t, n))]
+        else:
+            out.append(section)
+    return out
+

@@ -4,12 +4,14 @@ provider model (vendors/<name>/config.py). Imports no vendor."""
 from __future__ import annotations
 
 import os
+import ssl
 from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
+import httpx
 import yaml
 from pydantic import (
     BaseModel,
@@ -211,6 +213,13 @@ def check_base_url(url: str) -> str:
     return raw.rstrip("/")
 
 
+def _ssl_reason(e: Exception) -> str:
+    """An ssl or file error as a short reason (no key material is ever in it)."""
+    if isinstance(e, ssl.SSLError):
+        return e.reason or str(e)
+    return getattr(e, "strerror", None) or str(e)
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -247,6 +256,30 @@ class UsersConfig(Strict):
         return self._hmac_key
 
 
+class LabelsConfig(Strict):
+    """Bounds on the values of vendor-supplied labels (repo, model, extension, source,
+    team, ...): beyond `max_values` distinct values of one label (per stream for counters,
+    per published family for gauges) the rest fold into `__other__`; a value longer than
+    `max_length` characters is cut, keeping a hash of the whole so values stay distinct.
+    `user` is bounded by users.max_users instead."""
+
+    max_values: int = Field(default=1000, ge=1, le=1_000_000)
+    max_values_per_label: dict[str, int] = Field(default_factory=dict)
+    max_length: int = Field(default=128, ge=32, le=16384)
+
+    @field_validator("max_values_per_label")
+    @classmethod
+    def _positive(cls, v: dict[str, int]) -> dict[str, int]:
+        for name, n in v.items():
+            if not 1 <= n <= 1_000_000:
+                raise ValueError(f"{name}: must be between 1 and 1000000, got {n}")
+        return v
+
+    def cap(self, label: str) -> int:
+        """How many distinct values of `label` are kept before folding."""
+        return self.max_values_per_label.get(label, self.max_values)
+
+
 class ProviderBase(Strict):
     """What every vendor's provider entry has. A vendor's model adds `type:
     Literal["<vendor>"]` (the discriminator), its `base_url`, its default
@@ -267,7 +300,14 @@ class ProviderBase(Strict):
     initial_backfill: Duration = timedelta(days=7)
     backfill_slice: Duration = timedelta(days=1)  # one transaction per slice of a stream
     endpoints: dict[str, EndpointOverride] = Field(default_factory=dict)
+    # A vendor behind a private CA (a proxy, a self-hosted gateway): the CA certificates
+    # (PEM) trusted for base_url instead of the system's, and a client certificate where
+    # the gateway asks for one.
+    ca_file: Path | None = None
+    client_cert_file: Path | None = None
+    client_key_file: Path | None = None
     _key: SecretStr = PrivateAttr(default=SecretStr(""))
+    _tls: ssl.SSLContext | None = PrivateAttr(default=None)
 
     known_endpoints: ClassVar[tuple[str, ...]] = ()
 
@@ -322,7 +362,40 @@ class ProviderBase(Strict):
         if unknown:
             raise ValueError(f"endpoints: unknown endpoint {unknown[0]!r} for this provider "
                              f"type (known: {', '.join(self.known_endpoints)})")
+        self._tls = self._tls_context()
         return self
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """The TLS settings as a context, loaded now so that a missing or broken file is
+        a configuration error naming its key, not a failing poll."""
+        if self.ca_file is None and self.client_cert_file is None:
+            if self.client_key_file is not None:
+                raise ValueError("client_key_file: needs client_cert_file")
+            return None
+        if not self.base_url.lower().startswith("https://"):
+            raise ValueError("ca_file, client_cert_file: base_url must be https://")
+        try:
+            # Without ca_file, the same trust store as every other request (httpx's).
+            ctx = (ssl.create_default_context(cafile=str(self.ca_file)) if self.ca_file
+                   else httpx.create_ssl_context())
+        except (OSError, ssl.SSLError) as e:
+            raise ValueError(f"ca_file: cannot load {str(self.ca_file)!r}: "
+                             f"{_ssl_reason(e)}") from None
+        if self.client_cert_file is not None:
+            try:
+                ctx.load_cert_chain(str(self.client_cert_file),
+                                    str(self.client_key_file) if self.client_key_file
+                                    else None)
+            except (OSError, ssl.SSLError) as e:
+                raise ValueError(f"client_cert_file: cannot load {str(self.client_cert_file)!r}"
+                                 f"{' with client_key_file' if self.client_key_file else ''}"
+                                 f": {_ssl_reason(e)}") from None
+        return ctx
+
+    def tls(self) -> ssl.SSLContext | bool:
+        """How requests to base_url verify the server (and present a client
+        certificate): the context of ca_file / client_cert_file, else the default."""
+        return self._tls if self._tls is not None else True
 
     @property
     def key(self) -> SecretStr:

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, create_model, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from aicode_exporter.config.base import (
+    LabelsConfig,
     ProviderBase,
     UsersConfig,
     describe_error,
@@ -35,8 +36,9 @@ ENV_PREFIX = "AICODE_"
 # (key files against `key_dir` when that is set), so a config means the same thing
 # whatever directory the exporter starts in.
 _KEY_FILES = (("users", "hmac_key_file"), ("providers", "api_key_file"),
-              ("otlp", "headers_file"))
-_DATA_FILES = (("teams", "file"), ("otlp", "ca_file"))
+              ("providers", "client_key_file"), ("otlp", "headers_file"))
+_DATA_FILES = (("teams", "file"), ("otlp", "ca_file"), ("providers", "ca_file"),
+               ("providers", "client_cert_file"))
 
 class Config(BaseSettings):
     """The whole file, with `AICODE_*` environment variables overriding its top-level
@@ -53,6 +55,7 @@ class Config(BaseSettings):
     state_dir: Path | None = None
     key_dir: Path | None = None
     users: UsersConfig = Field(default_factory=UsersConfig)
+    labels: LabelsConfig = Field(default_factory=LabelsConfig)
     providers: list[ProviderBase] = Field(min_length=1)
     teams: TeamsConfig | None = None
     otlp: OtlpConfig | None = None

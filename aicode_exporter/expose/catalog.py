@@ -153,8 +153,10 @@ RECORDS_DUPLICATE = _spec("aicode_records_duplicate_total", "counter",
                           "Records read again (look-back overlap, re-ingestion) and not "
                           "counted.", *_STREAM)
 RECORDS_INVALID = _spec("aicode_records_invalid_total", "counter",
-                        "Records skipped, once each: a required field (id) missing or "
-                        "unparsable, or a line count that is not a finite number in 0-1e9.",
+                        "Records skipped, once per version of the record: a required field "
+                        "(id) missing or unparsable, a line count that is not a finite "
+                        "number in 0-1e9, or a record that cannot be mapped at all (nested "
+                        "too deep, wrong types); a corrected version is counted.",
                         *_STREAM)
 RECORDS_OUT_OF_WINDOW = _spec("aicode_records_out_of_window_total", "counter",
                               "Records the vendor returned from before the requested time "
@@ -164,8 +166,22 @@ USER_RECORDS_FOLDED = _spec("aicode_user_records_folded_total", "counter",
                             "Records whose user was beyond users.max_users and was counted "
                             "as user=\"__other__\".", *_STREAM)
 NEWEST_RECORD = _spec("aicode_newest_record_timestamp_seconds", "gauge",
-                      "Event time (commit time, or change time) of the newest record seen.",
-                      *_STREAM)
+                      "Event time (commit time, or change time) of the newest record seen; "
+                      "a record dated more than 10 minutes ahead of the exporter's clock "
+                      "counts as read at the time it was read.", *_STREAM)
+RECORDS_FUTURE = _spec("aicode_records_future_total", "counter",
+                       "Records dated more than 10 minutes ahead of the exporter's clock "
+                       "(a vendor clock ahead, a commit dated 2100): counted, but their "
+                       "time moves aicode_newest_record_timestamp_seconds only to when "
+                       "they were read.", *_STREAM)
+LABEL_RECORDS_FOLDED = _spec("aicode_label_records_folded_total", "counter",
+                             "Records with a value of `label` beyond labels.max_values (or "
+                             "labels.max_values_per_label) for this stream, counted as "
+                             "label=\"__other__\".", *_STREAM, "label")
+LABEL_VALUES_FOLDED = _spec("aicode_label_values_folded", "gauge",
+                            "Distinct values of `label` folded into __other__ (beyond "
+                            "labels.max_values) in the gauges currently published: the "
+                            "most in any one published part (e.g. one window).", "label")
 
 STREAM_LAG = _spec("aicode_stream_lag_seconds", "gauge",
                    "Now minus the stream's committed watermark: everything before it has "
@@ -176,7 +192,7 @@ POLLS_COALESCED = Spec("aicode_polls_coalesced_total", "counter",
                        "still going (a long catch-up, a paced endpoint).", _EP)
 
 STREAM_META = (RECORDS_INGESTED, RECORDS_DUPLICATE, RECORDS_INVALID, RECORDS_OUT_OF_WINDOW,
-               USER_RECORDS_FOLDED)
+               USER_RECORDS_FOLDED, RECORDS_FUTURE, LABEL_RECORDS_FOLDED)
 
 RENDER_FAILURES = Spec("aicode_render_failures_total", "counter",
                        "Renders of a metric family (or of the whole exposition) that failed; "
@@ -185,7 +201,8 @@ RENDER_FAILURES = Spec("aicode_render_failures_total", "counter",
 
 # Every spec that needs no vendor: the exporter's own metrics and the stream bookkeeping.
 CORE = (BUILD_INFO, UP, LAST_SUCCESS, POLL_DURATION, API_REQUESTS, API_RATE_LIMITED,
-        POLLS_COALESCED, *STREAM_META, NEWEST_RECORD, STREAM_LAG, RENDER_FAILURES)
+        POLLS_COALESCED, *STREAM_META, NEWEST_RECORD, STREAM_LAG, RENDER_FAILURES,
+        LABEL_VALUES_FOLDED)
 
 
 # -- shared daily figures: the newest complete UTC day, no `window` ------------------------

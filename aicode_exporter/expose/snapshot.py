@@ -147,8 +147,12 @@ class Publisher:
     whole fails, the last good snapshot stays served and that counts too."""
 
     def __init__(self, extra: Callable[[], list[Family]] = list,
-                 catalogue: Mapping[str, Spec] | None = None) -> None:
+                 catalogue: Mapping[str, Spec] | None = None,
+                 fold: Callable[[PartKey, tuple[Family, ...]], tuple[Family, ...]]
+                 | None = None) -> None:
         self._extra = extra
+        # Bounds the label values of what a part publishes (toolkit/labelcap.py).
+        self._fold = fold
         # name -> the catalogue's spec: its HELP wins over what a mapping built the
         # family with (a shared metric's HELP names every vendor that feeds it).
         self._catalogue = dict(catalogue or {})
@@ -190,8 +194,11 @@ class Publisher:
         return failed
 
     def publish(self, key: PartKey, families: Iterable[Family]) -> None:
+        fams = tuple(families)
+        if self._fold is not None:
+            fams = self._fold(key, fams)
         with self._lock:
-            self._parts[key] = tuple(families)
+            self._parts[key] = fams
 
     def render(self) -> Snapshot:
         with self._render_lock:

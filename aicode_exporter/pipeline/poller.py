@@ -119,6 +119,8 @@ class Poller:
             outcome = Outcome(failures=[Failure(f"internal error: {type(e).__name__}", e)])
         finally:
             self._set_next_poll(job_id, key)
+            for client in p.clients:  # the job is done with the answers it was given
+                client.release_held()
         for part, families in outcome.parts.items():
             publish(part, families)
         if self._remember_wait(job_id, outcome):

@@ -1,4 +1,5 @@
-"""SQLite state: de-dup ids, counter totals, watermarks, admitted users.
+"""SQLite state: de-dup ids, counter totals, watermarks, admitted users and label values,
+the time of the last request per rate bucket.
 
 Exactly-once counting rests on one rule: everything a slice of a stream taught us (new
 ids, counter deltas, the new watermark) is written in ONE transaction. A crash before the
@@ -44,6 +45,12 @@ CREATE TABLE IF NOT EXISTS streams (
 CREATE TABLE IF NOT EXISTS users (
   provider TEXT NOT NULL, org TEXT NOT NULL, label TEXT NOT NULL,
   PRIMARY KEY (provider, org, label)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS label_values (
+  provider TEXT NOT NULL, org TEXT NOT NULL, stream TEXT NOT NULL, label TEXT NOT NULL,
+  value TEXT NOT NULL, PRIMARY KEY (provider, org, stream, label, value)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS pacing (
+  provider TEXT NOT NULL, org TEXT NOT NULL, bucket TEXT NOT NULL, last_request REAL NOT NULL,
+  PRIMARY KEY (provider, org, bucket)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS series_start (
   metric TEXT NOT NULL, labels TEXT NOT NULL, start REAL NOT NULL,
   PRIMARY KEY (metric, labels)) WITHOUT ROWID;
@@ -70,6 +77,7 @@ class PollBatch:
     drop_ids: set[str] = field(default_factory=set)  # ids to forget (deleted first)
     deltas: dict[CounterKey, float] = field(default_factory=dict)
     new_users: set[str] = field(default_factory=set)
+    new_label_values: set[tuple[str, str]] = field(default_factory=set)  # (label, value)
     watermark: float | None = None  # moves forward only
     newest_record: float | None = None
     deep: tuple[float | None, float | None] | None = None  # (deep_last, deep_resume) to set
@@ -265,6 +273,49 @@ class StateStore:
             return {r[0] for r in self._db.execute(
                 "SELECT label FROM users WHERE provider=? AND org=?", (provider, org))}
 
+    def label_values(self, provider: str, org: str, stream: str) -> dict[str, set[str]]:
+        """The values of each capped label a stream admitted (pipeline/cardinality.py)."""
+        out: dict[str, set[str]] = {}
+        with self._lock:
+            for label, value in self._db.execute(
+                    "SELECT label, value FROM label_values WHERE provider=? AND org=? "
+                    "AND stream=?", (provider, org, stream)):
+                out.setdefault(label, set()).add(value)
+        return out
+
+    def last_requests(self, provider: str, org: str) -> dict[str, float]:
+        """Rate bucket -> Unix time of its last request, as the last process left it."""
+        with self._lock:
+            return {b: t for b, t in self._db.execute(
+                "SELECT bucket, last_request FROM pacing WHERE provider=? AND org=?",
+                (provider, org))}
+
+    def note_request(self, provider: str, org: str, bucket: str, at: float) -> None:
+        """A request of `bucket` took its slot at Unix time `at` (kept if later)."""
+        with self._tx() as db:
+            db.execute("INSERT INTO pacing VALUES (?,?,?,?) ON CONFLICT (provider, org, "
+                       "bucket) DO UPDATE SET last_request = max(last_request, "
+                       "excluded.last_request)", (provider, org, bucket, at))
+
+    def clamp_newest_record(self, provider: str, org: str, stream: str,
+                            limit: float) -> tuple[float, float] | None:
+        """A stream's newest record time, if later than `limit` (a record from the
+        future, from a version that believed it), set back to the latest time of a
+        record still known that is not (else `limit`): (old, new), or None when nothing
+        was wrong."""
+        with self._tx() as db:
+            row = db.execute("SELECT newest_record FROM streams WHERE provider=? AND org=? "
+                             "AND stream=?", (provider, org, stream)).fetchone()
+            if row is None or row[0] is None or row[0] <= limit:
+                return None
+            found = db.execute("SELECT max(ts) FROM seen WHERE provider=? AND org=? "
+                               "AND stream=? AND ts<=?", (provider, org, stream, limit)
+                               ).fetchone()[0]
+            new = limit if found is None else float(found)
+            db.execute("UPDATE streams SET newest_record=? WHERE provider=? AND org=? "
+                       "AND stream=?", (new, provider, org, stream))
+        return float(row[0]), new
+
     def counters(self, provider: str, org: str) -> dict[CounterKey, float]:
         with self._lock:
             rows = self._db.execute(
@@ -293,6 +344,8 @@ class StateStore:
                 ((p, o, m, json.dumps(list(lbl)), d) for (m, lbl), d in batch.deltas.items()))
             db.executemany("INSERT OR IGNORE INTO users VALUES (?,?,?)",
                            ((p, o, u) for u in batch.new_users))
+            db.executemany("INSERT OR IGNORE INTO label_values VALUES (?,?,?,?,?)",
+                           ((p, o, s, label, v) for label, v in batch.new_label_values))
             db.execute(
                 "INSERT INTO streams (provider, org, stream, watermark, newest_record) "
                 "VALUES (?,?,?,?,?) ON CONFLICT (provider, org, stream) DO UPDATE SET "
@@ -308,6 +361,20 @@ class StateStore:
                              "AND stream=?", (p, o, s)).fetchone()
         self._check_file()
         return StreamState(*row)
+
+
+class RequestTimes:
+    """One provider entry's last request per rate bucket, in the state file: what the
+    HTTP client needs to keep a vendor's limit across processes (its PacingMemory)."""
+
+    def __init__(self, store: StateStore, provider: str, org: str) -> None:
+        self._store, self._provider, self._org = store, provider, org
+
+    def last_requests(self) -> dict[str, float]:
+        return self._store.last_requests(self._provider, self._org)
+
+    def note_request(self, bucket: str, at: float) -> None:
+        self._store.note_request(self._provider, self._org, bucket, at)
 
 
 class SeriesStarts:

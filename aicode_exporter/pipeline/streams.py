@@ -13,9 +13,21 @@ records.identify says when two sightings are one record). A record the vendor re
 from before the read's window (a vendor that ignores the date filter, or honours only its
 date part) is not counted but tallied in aicode_records_out_of_window_total: ids that old
 are pruned, so counting it would count it again on every poll. A record whose line counts
-are not counts (NaN, infinite, negative, absurdly large) is skipped whole, tallied once
-in aicode_records_invalid_total, and its id remembered, so it never blocks its stream
-and a re-read finds it a duplicate.
+are not counts (NaN, infinite, negative, absurdly large) is skipped whole and tallied in
+aicode_records_invalid_total once per version: what is remembered is that version's
+rejection (its id and the reason), not its id, so a re-read of the same bad version is a
+duplicate while the vendor's corrected version is counted (once: from then on its id is
+known). A record that cannot be mapped at all (any exception in its own code: nesting,
+types, encoding) is rejected the same way and its stream goes on.
+
+Times: a record dated more than FUTURE_SKEW ahead of now (a vendor clock ahead, a commit
+dated 2100) is counted, tallied in aicode_records_future_total, and moves
+aicode_newest_record_timestamp_seconds only to the time it was read, so the staleness
+alert keeps working; a state file that kept such a time is set right when the job starts.
+
+Labels: every increment's labels go through the stream's CounterFolder (cardinality.py):
+cut to labels.max_length, capped labels admitted or folded into `__other__`, and each
+record with a folded label tallied in aicode_label_records_folded_total{label}.
 
 The totals live in memory: loaded from the state file once, then moved by exactly the
 deltas each commit wrote, so publishing a slice reads no SQLite.
@@ -23,23 +35,27 @@ deltas each commit wrote, so publishing a slice reads no SQLite.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import math
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from aicode_exporter.config.base import MAX_WINDOW, UsersConfig
+from aicode_exporter.config.base import MAX_WINDOW, LabelsConfig, UsersConfig
 from aicode_exporter.errors import Cancelled, VendorError
 from aicode_exporter.expose import catalog
+from aicode_exporter.pipeline.cardinality import CounterFolder, LabelLimits
 from aicode_exporter.pipeline.jobs import Failure, Outcome, PollContext
-from aicode_exporter.pipeline.records import OTHER_USER, StreamRecord, key_prefix
-from aicode_exporter.pipeline.state import CounterKey, PollBatch, StateStore, StreamState
+from aicode_exporter.pipeline.records import OTHER_USER, Identity, StreamRecord, key_prefix
+from aicode_exporter.pipeline.state import PollBatch, StateStore, StreamState
 from aicode_exporter.pipeline.teams import TeamMapSource
 from aicode_exporter.pipeline.userlabels import UserLabeler
 from aicode_exporter.toolkit.families import Family, Spec
 from aicode_exporter.toolkit.http.csvstream import Skipped
+from aicode_exporter.toolkit.labelcap import truncate
 
 logger = logging.getLogger(__name__)
 
@@ -56,6 +72,46 @@ LOGGED_PER_SLICE = 5  # skipped records logged per slice (all are counted)
 DEEP_SLICE_SHARE = 0.25
 MIN_DEEP_SLICE = timedelta(minutes=15)
 DEEP_SLICE_GROWTH = 1.25
+# How far ahead of our clock a record's time may be and still be believed (clocks and
+# vendor pipelines differ by seconds; a developer's laptop by minutes).
+FUTURE_SKEW = timedelta(minutes=10)
+# Key prefixes of what the ids table remembers about records that were not counted: a
+# version rejected for its values, a record that could not be mapped.
+REJECTED = "\x1drejected:"
+FAILED = "\x1dfailed:"
+
+
+def _digest(prefix: str, *parts: str) -> str:
+    text = "\x1f".join(parts).encode("utf-8", "surrogatepass")
+    return prefix + hashlib.blake2b(text, digest_size=16).hexdigest()
+
+
+Increment = tuple[str, tuple[str, ...], float]
+
+
+@dataclass(frozen=True, slots=True)
+class _Window:
+    """The times one slice's records are judged against (Unix seconds)."""
+
+    floor: float  # before this, a record is out of the read's window
+    end: float  # the read's end
+    now: float  # when the read began
+
+    @property
+    def horizon(self) -> float:
+        """Later than this, a record's time is not believed."""
+        return self.now + FUTURE_SKEW.total_seconds()
+
+
+def _safe_id(rec: StreamRecord) -> str:
+    """How to name (and key) a record whose own code may be what fails."""
+    try:
+        return str(rec.record_id())
+    except Exception:
+        try:
+            return repr(rec)[:10_000]
+        except Exception:
+            return type(rec).__name__
 
 
 class _Seen:
@@ -64,13 +120,26 @@ class _Seen:
 
     def __init__(self, known: set[str], prefixes: set[str], asked: set[str],
                  ask: Callable[[str], bool], batch: PollBatch,
-                 pending_prefixes: set[str]) -> None:
+                 pending_prefixes: set[str], fetched: set[str] | None = None,
+                 ask_id: Callable[[str], bool] | None = None) -> None:
         self._known, self._prefixes, self._asked, self._ask = known, prefixes, asked, ask
         self._batch, self._pending = batch, pending_prefixes
+        self._fetched, self._ask_id = fetched or set(), ask_id
 
     def has(self, key: str) -> bool:
         return key in self._batch.new_ids or (key in self._known
                                               and key not in self._batch.drop_ids)
+
+    def known(self, key: str) -> bool:
+        """has(), asking the table about a key that was not fetched beforehand (rare:
+        the key of a record that could not be mapped)."""
+        if self.has(key) or key in self._fetched or self._ask_id is None:
+            return self.has(key)
+        self._fetched.add(key)
+        if key not in self._batch.drop_ids and self._ask_id(key):
+            self._known.add(key)
+            return True
+        return False
 
     def has_prefix(self, prefix: str) -> bool:
         # A prefix's only key is dropped together with a new key of the same prefix.
@@ -132,7 +201,9 @@ class StreamJob:
     def __init__(self, *, vendor: str, org: str, stream: str, fetch: Fetch,
                  store: StateStore, specs: Sequence[Spec], timing: StreamTiming,
                  users: UsersConfig, clock: Callable[[], float],
-                 teams: TeamMapSource | None = None) -> None:
+                 teams: TeamMapSource | None = None,
+                 labels: LabelsConfig | None = None,
+                 wall: Callable[[], float] = time.time) -> None:
         self.vendor, self.org, self.stream = vendor, org, stream
         self._teams = teams
         self._fetch = fetch
@@ -143,20 +214,37 @@ class StreamJob:
         self._users = users
         self._labeler = UserLabeler(users)
         self._per_user = users.per_user_counters and self._labeler.enabled
+        self._limits = LabelLimits(labels or LabelsConfig())
+        self._folder = CounterFolder(self._specs, self._limits,
+                                     store.label_values(vendor, org, stream))
         mine = {s.name for s in self._specs}
-        self._totals: dict[CounterKey, float] = {
-            (m, lbl): v for (m, lbl), v in store.counters(vendor, org).items()
-            if m in mine or lbl == (stream,)}
+        meta = {s.name for s in catalog.STREAM_META}
+        loaded = {(m, lbl): v for (m, lbl), v in store.counters(vendor, org).items()
+                  if m in mine or (m in meta and lbl[:1] == (stream,))}
+        # Values admitted by counters written before the caps existed (or cut to length
+        # now): written with the next slice.
+        self._totals, self._unsaved = self._folder.load(loaded)
+        self._fix_newest(wall())
         self._state = store.stream_state(vendor, org, stream)
         # Until a read has been timed, a quarter of backfill_slice: a first guess that
         # costs a few requests more where reads are quick, and overruns less where not.
         self._deep_slice = min(max(timing.backfill_slice / 4, MIN_DEEP_SLICE),
                                timing.backfill_slice)
         self._read_rate = 0.0  # seconds a timed slice took per second of its window
+        self._logged = 0  # records skipped and logged in the slice being read
 
     @property
     def state(self) -> StreamState:
         return self._state
+
+    def _fix_newest(self, now: float) -> None:
+        """A newest-record time from the future (kept by an older version) set back."""
+        fixed = self._store.clamp_newest_record(self.vendor, self.org, self.stream,
+                                                now + FUTURE_SKEW.total_seconds())
+        if fixed is not None:
+            logger.warning("newest record time was in the future; set back", extra={
+                **self._log_fields(), "was": _fmt(datetime.fromtimestamp(fixed[0], UTC)),
+                "now_newest": _fmt(datetime.fromtimestamp(fixed[1], UTC))})
 
     def catch_up_start(self, now: datetime) -> datetime:
         wm = _ts(self._state.watermark)
@@ -259,8 +347,16 @@ class StreamJob:
     def _commit(self, ctx: PollContext, batch: PollBatch, prune: float | None) -> None:
         """The one write of a slice, unless shutdown began while it was being read."""
         if ctx.stopping():
+            self._folder.rollback()
             raise Cancelled()
-        self._state = self._store.commit(batch, prune_before=prune)
+        batch.new_label_values |= self._unsaved | self._folder.pending()
+        try:
+            self._state = self._store.commit(batch, prune_before=prune)
+        except BaseException:
+            self._folder.rollback()
+            raise
+        self._folder.committed()
+        self._unsaved = set()
 
     def _read(self, ctx: PollContext, start: datetime, end: datetime, *,
               watermark: float | None,
@@ -269,26 +365,36 @@ class StreamJob:
         """Read one slice and commit it whole; a failure commits nothing."""
         now = ctx.now
         batch = PollBatch(self.vendor, self.org, self.stream, watermark=watermark, deep=deep)
-        tally = {"ingested": 0, "duplicate": 0, "invalid": 0, "folded": 0, "out_of_window": 0}
+        tally = {"ingested": 0, "duplicate": 0, "invalid": 0, "folded": 0, "out_of_window": 0,
+                 "future": 0}
         admitted = self._store.users(self.vendor, self.org) if self._per_user else set()
         pending: set[str] = set()
-        floor = (start - tolerance).timestamp()
+        self._logged = 0
+        window = _Window(floor=(start - tolerance).timestamp(), end=end.timestamp(),
+                         now=now.timestamp())
         buf: list[StreamRecord | Skipped] = []
         try:
             for item in self._fetch(start, end):
                 buf.append(item)
                 if len(buf) >= CHUNK:
-                    self._absorb(buf, batch, tally, admitted, pending, floor, end.timestamp())
+                    self._absorb(buf, batch, tally, admitted, pending, window)
                     buf.clear()
-            self._absorb(buf, batch, tally, admitted, pending, floor, end.timestamp())
+            self._absorb(buf, batch, tally, admitted, pending, window)
         except VendorError as e:
+            self._folder.rollback()
             return Failure(f"{_fmt(start)}..{_fmt(end)}", e)
+        except BaseException:
+            self._folder.rollback()
+            raise
         s = (self.stream,)
         batch.add(catalog.RECORDS_INGESTED.name, s, tally["ingested"])
         batch.add(catalog.RECORDS_DUPLICATE.name, s, tally["duplicate"])
         batch.add(catalog.RECORDS_INVALID.name, s, tally["invalid"])
         batch.add(catalog.RECORDS_OUT_OF_WINDOW.name, s, tally["out_of_window"])
         batch.add(catalog.USER_RECORDS_FOLDED.name, s, tally["folded"])
+        batch.add(catalog.RECORDS_FUTURE.name, s, tally["future"])
+        for label in self._folder.labels:  # at 0 until a record is folded
+            batch.add(catalog.LABEL_RECORDS_FOLDED.name, (self.stream, label), 0)
         # Ids that no later read can return again (the next slice starts at end - overlap,
         # the deep re-read at now - lookback; anything before a read's start less the
         # tolerance is out of its window) are no longer needed.
@@ -299,7 +405,8 @@ class StreamJob:
         logger.info("stream slice committed", extra={
             **self._log_fields(), "from": _fmt(start), "to": _fmt(end),
             "new": tally["ingested"], "duplicate": tally["duplicate"],
-            "invalid": tally["invalid"], "out_of_window": tally["out_of_window"]})
+            "invalid": tally["invalid"], "out_of_window": tally["out_of_window"],
+            "future": tally["future"]})
         return None
 
     def restore(self) -> Outcome:
@@ -310,78 +417,136 @@ class StreamJob:
     def _log_fields(self) -> dict[str, object]:
         return {"provider": self.vendor, "org": self.org, "stream": self.stream}
 
-    def _skip(self, tally: dict[str, int], record_id: str | None, reason: str) -> None:
-        tally["invalid"] += 1
-        if tally["invalid"] <= LOGGED_PER_SLICE:
+    def _skip_log(self, record_id: str | None, reason: str) -> None:
+        self._logged += 1
+        if self._logged <= LOGGED_PER_SLICE:
             fields = self._log_fields()
             if record_id is not None:
                 fields["id"] = record_id
             logger.warning("record skipped", extra={**fields, "reason": reason})
 
     def _absorb(self, buf: list[StreamRecord | Skipped], batch: PollBatch, tally: dict[str, int],
-                admitted: set[str], pending: set[str], floor: float, end: float) -> None:
+                admitted: set[str], pending: set[str], window: _Window) -> None:
         if not buf:
             return
         exact: list[str] = []
         prefixes: list[str] = []
+        # Per record: None, (reason, key) of a rejected version, or what its code raised
+        # (its keys unknown, it cannot be told from a duplicate: rejected below).
+        rejections: list[tuple[str, str] | Exception | None] = []
         for item in buf:
+            rejection: tuple[str, str] | Exception | None = None
             if isinstance(item, Skipped):
                 exact.append(item.key)
             else:
-                e, p = item.lookups()
-                exact += e
-                prefixes += p
+                try:
+                    e, p = item.lookups()
+                    reason = item.invalid_reason()
+                    if reason is not None:
+                        rejection = (reason, _digest(REJECTED, item.record_id(), reason))
+                        e = [*e, rejection[1]]
+                    exact += e
+                    prefixes += p
+                except Exception as error:  # a poison record: rejected below
+                    rejection = error
+            rejections.append(rejection)
+
         def ask(prefix: str) -> bool:
             return bool(self._store.known_prefixes(self.vendor, self.org, self.stream,
                                                    [prefix]))
 
+        def ask_id(key: str) -> bool:
+            return bool(self._store.known_ids(self.vendor, self.org, self.stream, [key]))
+
         seen = _Seen(self._store.known_ids(self.vendor, self.org, self.stream, exact),
                      self._store.known_prefixes(self.vendor, self.org, self.stream, prefixes),
-                     set(prefixes), ask, batch, pending)
-        for rec in buf:
+                     set(prefixes), ask, batch, pending, set(exact), ask_id)
+        for rec, rejection in zip(buf, rejections, strict=True):
             if isinstance(rec, Skipped):  # unreadable: counted once, by its content
-                if rec.key and seen.has(rec.key):
-                    tally["duplicate"] += 1
-                    continue
-                if rec.key:  # its time is unknown: kept as long as this read's end
-                    seen.remember((rec.key,), (), end)
-                self._skip(tally, None, rec.reason)
+                self._reject(seen, tally, rec.key, window.end, None, rec.reason)
                 continue
-            ident = rec.identify(seen)
-            last = rec.latest_time()
-            if ident.duplicate:
-                tally["duplicate"] += 1
-                seen.remember(ident.keys, ident.drop, last)
+            try:
+                if isinstance(rejection, Exception):
+                    raise rejection
+                verdict = self._judge(rec, seen, window, admitted, rejection)
+            except Exception as e:  # one record must not stop its stream
+                key = _digest(FAILED, _safe_id(rec), type(e).__name__)
+                self._reject(seen, tally, key, window.end, _safe_id(rec),
+                             f"cannot be mapped: {type(e).__name__}: {str(e)[:200]}")
                 continue
-            if last < floor:
-                # Older than this read's window (the vendor ignored the filter): its id
-                # would be pruned at once, and it would count again on every poll.
-                tally["out_of_window"] += 1
+            if isinstance(verdict, str):
+                tally[verdict] += 1
                 continue
+            ident, last, t, user, adds = verdict
             # Keep the ids for as long as any query could return the record again.
             seen.remember(ident.keys, ident.drop, last)
-            reason = rec.invalid_reason()
-            if reason is not None:
-                self._skip(tally, rec.record_id(), reason)
-                continue
             tally["ingested"] += 1
-            if batch.newest_record is None or rec.ts > batch.newest_record:
-                batch.newest_record = rec.ts
-            user = None
-            if self._per_user:
-                user = self._labeler.label(user_id=rec.user.id, email=rec.user.email,
-                                           name=rec.user.name)
-                if user not in admitted:
-                    if len(admitted) < self._users.max_users:
-                        admitted.add(user)
-                        batch.new_users.add(user)
-                    else:
-                        user = OTHER_USER
-                        tally["folded"] += 1
-            rec.increments(batch.add, user)
-            if self._teams is not None:
-                rec.team_increments(batch.add, self._teams.teams_for(rec.user.id,
-                                                                     rec.user.email))
+            if t > window.horizon:  # from the future: believed only as far as now
+                tally["future"] += 1
+                t = window.now
+            if batch.newest_record is None or t > batch.newest_record:
+                batch.newest_record = t
+            if user == OTHER_USER:
+                tally["folded"] += 1
+            elif user is not None and user not in admitted:
+                admitted.add(user)
+                batch.new_users.add(user)
+            folded: set[str] = set()
+            for metric, labels, delta in adds:
+                batch.add(metric, self._folder.fold(metric, labels, folded), delta)
+            for label in sorted(folded):
+                batch.add(catalog.LABEL_RECORDS_FOLDED.name, (self.stream, label), 1)
+
+    def _judge(self, rec: StreamRecord, seen: _Seen, window: _Window, admitted: set[str],
+               rejection: tuple[str, str] | None,
+               ) -> str | tuple[Identity, float, float, str | None, list[Increment]]:
+        """What to do with one record: a tally to add it to ("duplicate",
+        "out_of_window", "invalid" - rejections are remembered here), or what counting
+        it takes (identity, latest time, event time, user label, increments). Raises on
+        a record its own code cannot map; nothing is remembered or counted then."""
+        ident = rec.identify(seen)
+        last = rec.latest_time()
+        if ident.duplicate:
+            seen.remember(ident.keys, ident.drop, last)
+            return "duplicate"
+        if rejection is not None and seen.has(rejection[1]):
+            return "duplicate"  # this very version was rejected before
+        if last < window.floor:
+            # Older than this read's window (the vendor ignored the filter): its id
+            # would be pruned at once, and it would count again on every poll.
+            return "out_of_window"
+        if rejection is not None:
+            reason, key = rejection
+            seen.remember((key,), (), last)
+            self._skip_log(rec.record_id(), reason)
+            return "invalid"
+        user = None
+        if self._per_user:
+            label = truncate(self._labeler.label(user_id=rec.user.id, email=rec.user.email,
+                                                 name=rec.user.name),
+                             self._limits.max_length)
+            room = len(admitted) < self._users.max_users
+            user = label if label in admitted or room else OTHER_USER
+        adds: list[Increment] = []
+
+        def add(metric: str, labels: tuple[str, ...], delta: float) -> None:
+            adds.append((metric, labels, delta))
+
+        rec.increments(add, user)
+        if self._teams is not None:
+            rec.team_increments(add, self._teams.teams_for(rec.user.id, rec.user.email))
+        return ident, last, float(rec.ts), user, adds
+
+    def _reject(self, seen: _Seen, tally: dict[str, int], key: str, ts: float,
+                record_id: str | None, reason: str) -> None:
+        """A record not counted, remembered by `key` so that version counts once."""
+        if key and seen.known(key):
+            tally["duplicate"] += 1
+            return
+        if key:
+            seen.remember((key,), (), ts)
+        tally["invalid"] += 1
+        self._skip_log(record_id, reason)
 
     def families(self) -> list[Family]:
         base = (self.vendor, self.org)

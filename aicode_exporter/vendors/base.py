@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from aicode_exporter.config.base import ProviderBase, UsersConfig
+from aicode_exporter.config.base import LabelsConfig, ProviderBase, UsersConfig
 from aicode_exporter.expose.catalog import StreamCounter
 from aicode_exporter.expose.telemetry import Telemetry
 from aicode_exporter.pipeline.daily import DayFetch
@@ -33,6 +33,7 @@ from aicode_exporter.pipeline.records import StreamRecord
 from aicode_exporter.pipeline.state import StateStore
 from aicode_exporter.pipeline.teams import TeamMapSource
 from aicode_exporter.toolkit.families import Spec
+from aicode_exporter.toolkit.http.budget import MemoryBudget
 from aicode_exporter.toolkit.http.client import ApiClient
 from aicode_exporter.toolkit.http.csvstream import Skipped
 
@@ -44,6 +45,9 @@ class Wiring:
     telemetry: Telemetry
     users: UsersConfig
     store: StateStore | None = None  # None: nothing that counts records is built
+    labels: LabelsConfig = field(default_factory=LabelsConfig)  # bounds on label values
+    # JSON answers in flight and held, all clients together (None: one per client)
+    budget: MemoryBudget | None = None
     teams: TeamMapSource | None = None  # the user-to-team map, when teams: is configured
     transport: httpx.BaseTransport | None = None
     clock: Callable[[], float] = time.monotonic

@@ -17,6 +17,7 @@ from aicode_exporter.expose import push as otlp
 from aicode_exporter.pipeline import teams
 from aicode_exporter.pipeline.daily import DailyJob
 from aicode_exporter.pipeline.jobs import Endpoint, ProviderRuntime
+from aicode_exporter.pipeline.state import RequestTimes
 from aicode_exporter.pipeline.streams import StreamJob, StreamTiming
 from aicode_exporter.toolkit.families import Spec
 from aicode_exporter.toolkit.http.client import ApiClient
@@ -95,7 +96,10 @@ def make_api(cfg: ProviderBase, w: Wiring) -> ApiClient:
                      timeout=cfg.request_timeout.total_seconds(), rate_per_minute=rates,
                      bucket_of={ep: bucket for ep, (bucket, _) in buckets.items()},
                      observer=w.telemetry, transport=w.transport, clock=w.clock,
-                     wall=w.wall, sleep=w.sleep, user_agent=USER_AGENT)
+                     wall=w.wall, sleep=w.sleep, user_agent=USER_AGENT,
+                     budget=w.budget, verify=cfg.tls(),
+                     pacing=(RequestTimes(w.store, vendor.name, cfg.name)
+                             if w.store is not None else None))
 
 
 def build_provider(cfg: ProviderBase, w: Wiring) -> ProviderRuntime:
@@ -120,7 +124,8 @@ def build_provider(cfg: ProviderBase, w: Wiring) -> ProviderRuntime:
             sjob = StreamJob(vendor=vendor.name, org=cfg.name, stream=stream.name,
                              fetch=stream.open(cfg, api, w), store=w.store,
                              specs=[c.spec() for c in stream.counters], timing=timing,
-                             users=w.users, clock=w.clock, teams=w.teams)
+                             users=w.users, clock=w.clock, teams=w.teams,
+                             labels=w.labels, wall=w.wall)
             endpoints.append(Endpoint(stream.name, sjob.run, sjob.restore, stream=True,
                                       interval=stream.min_interval))
     # In the order the config model lists them (--once runs them in this order).

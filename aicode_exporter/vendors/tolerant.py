@@ -113,8 +113,22 @@ Num = Annotated[float, BeforeValidator(_zero_if_null)]
 Count = Annotated[float, BeforeValidator(_count)]
 Percent = Annotated[float, BeforeValidator(_percent)]
 Str = Annotated[str, BeforeValidator(_empty_if_null)]
-# A required, non-empty identifier (changeId, commitHash), cleaned like every string.
-Id = Annotated[str, BeforeValidator(_clean), Field(min_length=1)]
+def _id(v: Any) -> Any:
+    """An identifier sent as a JSON number (749356201, or 749356201.0) is the string of
+    its digits, so `749356201` and `"749356201"` are one record; any other number
+    (1.5, NaN, a boolean) is not an id and fails the record."""
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    return _clean(v)
+
+
+# A required, non-empty identifier (changeId, commitHash), cleaned like every string; a
+# whole number is taken as the string of its digits.
+Id = Annotated[str, BeforeValidator(_id), Field(min_length=1)]
 ListOf = Annotated[list[T], BeforeValidator(_list_if_null)]
 OptNum = Annotated[float | None, BeforeValidator(_none_if_blank)]
 OptBool = Annotated[bool | None, BeforeValidator(_none_if_blank)]

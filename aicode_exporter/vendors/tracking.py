@@ -5,7 +5,6 @@ choice of format and the stream declarations live here once."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
@@ -16,7 +15,8 @@ from aicode_exporter.expose import catalog
 from aicode_exporter.pipeline.records import StreamRecord
 from aicode_exporter.pipeline.streams import plan_pages
 from aicode_exporter.toolkit.http.client import ApiClient
-from aicode_exporter.toolkit.http.csvstream import Skipped, read_csv, validate_items
+from aicode_exporter.toolkit.http.csvstream import Skipped, read_csv, skipped, validate_items
+from aicode_exporter.toolkit.http.jsonbody import JsonTooCostly, loads
 from aicode_exporter.toolkit.http.paging import paginate
 from aicode_exporter.vendors.base import Fetch, RecordStream, Wiring
 from aicode_exporter.vendors.tolerant import Tolerant
@@ -34,11 +34,14 @@ ToRecord = Callable[[Any, float], StreamRecord]
 
 def parse_metadata_json(row: dict[str, Any]) -> dict[str, Any]:
     """A CSV export's `metadataJson` column (files of a change, as JSON text) as the
-    `metadata` list the JSON pages carry; a row whose column is not JSON is skipped."""
+    `metadata` list the JSON pages carry; a row whose column is not JSON, or is nested
+    deeper than a JSON answer may be, is skipped."""
     raw = row.pop("metadataJson", None)
     if raw is not None:
         try:
-            row["metadata"] = json.loads(raw)
+            row["metadata"] = loads(raw)
+        except JsonTooCostly as e:
+            raise ValueError(f"metadata_json is {e}") from None
         except ValueError:
             raise ValueError("metadata_json is not JSON") from None
     return row
@@ -166,6 +169,13 @@ def _fetch(cfg: ProviderBase, api: ApiClient, w: Wiring, client: TrackingClient,
         items = (client.csv_items(stream, start, end) if fmt == "csv"
                  else client.json_items(stream, start, end, plan))
         for item in items:
-            yield item if isinstance(item, Skipped) else convert(item, seen_at)
+            if isinstance(item, Skipped):
+                yield item
+                continue
+            try:
+                yield convert(item, seen_at)
+            except Exception as e:  # one record never stops its stream
+                yield skipped(f"cannot be mapped: {type(e).__name__}: {str(e)[:200]}",
+                              repr(item)[:100_000])
 
     return fetch

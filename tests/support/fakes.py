@@ -174,26 +174,28 @@ def make_app(cfg: Any, transport: httpx.BaseTransport | VendorFake | Handler,
 
 
 def qoder_config(tmp_path: Path, users: dict[str, Any] | None = None,
-                 **overrides: Any) -> Any:
+                 top: dict[str, Any] | None = None, **overrides: Any) -> Any:
     provider = {"type": "qoder", "name": "acme", "base_url": "http://qoder.test",
                 "organization_id": "org_test", "api_key": QODER_KEY,
                 "windows": ["7d"], **overrides}
-    return make_config(tmp_path, [provider], users)
+    return make_config(tmp_path, [provider], users, top)
 
 
 def cursor_config(tmp_path: Path, users: dict[str, Any] | None = None,
-                  **overrides: Any) -> Any:
+                  top: dict[str, Any] | None = None, **overrides: Any) -> Any:
     provider = {"type": "cursor", "name": "acme", "base_url": "http://cursor.test",
                 "api_key": CURSOR_KEY, **overrides}
-    return make_config(tmp_path, [provider], users)
+    return make_config(tmp_path, [provider], users, top)
 
 
 def make_config(tmp_path: Path, providers: list[dict[str, Any]],
-                users: dict[str, Any] | None = None) -> Any:
+                users: dict[str, Any] | None = None, top: dict[str, Any] | None = None) -> Any:
+    """A validated config; `top`: further top-level keys (labels:, teams:...)."""
     from aicode_exporter.config.file import config_model
 
     return config_model().model_validate({"state_path": str(tmp_path / "state.db"),
-                                  "users": users or {}, "providers": providers})
+                                          "users": users or {}, "providers": providers,
+                                          **(top or {})})
 
 
 @dataclass

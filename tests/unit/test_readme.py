@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from aicode_exporter.config.base import UsersConfig
+from aicode_exporter.config.base import LabelsConfig, UsersConfig
 from aicode_exporter.vendors.registry import all_specs, vendors
 from tests.ops.helpers import github_anchors, load_script, markdown_section
 
@@ -63,8 +63,11 @@ def test_every_config_key_is_documented() -> None:
         assert f"`providers[].{key}" in reference or f"`{key}`" in reference, key
     for key in UsersConfig.model_fields:
         assert f"`users.{key}`" in reference, key
+    for key in LabelsConfig.model_fields:
+        assert f"`labels.{key}`" in reference, key
     example = (ROOT / "config.example.yaml").read_text()
-    for key in keys | set(UsersConfig.model_fields) | {"listen_address", "state_path"}:
+    for key in (keys | set(UsersConfig.model_fields) | set(LabelsConfig.model_fields)
+                | {"listen_address", "state_path"}):
         assert re.search(rf"^\s*#?\s*(- )?{key}:", example, re.M), key
 
 

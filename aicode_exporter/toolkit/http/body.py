@@ -10,7 +10,12 @@ instead of hanging. Time the caller spends between reads is not counted. A body 
 than `limit` is a SchemaError before more than that is buffered (with `truncate`, it is
 cut at `limit` instead: an error response read for its message). A body cut off mid-way
 is Unavailable. `on_error` is called before any of these raises; `keep(body)` gets the
-whole body once it was read to the end, unless it grew past `keep_limit`.
+whole body once it was read to the end, unless it grew past `keep_limit`; `on_chunk` sees
+each chunk before it is taken and may refuse it by raising a VendorError.
+
+The chunks are the body as decoded (`response_chunks`): each layer of Content-Encoding is
+undone in bounded pieces (decode.py), so `limit` counts decompressed bytes as they
+inflate; a coding we do not decode, or bytes that are not what it says, is a SchemaError.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import httpx
 
 from aicode_exporter.errors import SchemaError, Unavailable, VendorError
 from aicode_exporter.toolkit.http.deadline import within
+from aicode_exporter.toolkit.http.decode import DecodeError, decoded
 
 Budget = tuple[float, float, float | None]  # started, end, deadline (monotonic times)
 
@@ -36,11 +42,26 @@ def size_text(n: int) -> str:
     return f"{n >> 20} MiB" if n and n % (1 << 20) == 0 else f"{n} bytes"
 
 
-def too_large(endpoint: str, limit: int, setting: str = "max_body_bytes") -> SchemaError:
-    """A body over `limit`; `setting` is what raises the limit."""
-    return SchemaError(f"response from endpoint {endpoint} is larger than the "
+def too_large(endpoint: str, limit: int, setting: str = "max_body_bytes",
+              encoded: bool = False) -> SchemaError:
+    """A body over `limit`; `setting` is what raises the limit, `encoded` that the limit
+    was reached while inflating a compressed body."""
+    what = " decompressed" if encoded else ""
+    return SchemaError(f"response from endpoint {endpoint} is larger{what} than the "
                        f"{size_text(limit)} allowed per request ({setting})",
                        endpoint=endpoint)
+
+
+def response_chunks(resp: httpx.Response) -> Iterator[bytes]:
+    """The body of a streamed response as it arrives, its Content-Encoding undone in
+    bounded pieces. A response built in memory (a replayed 304, a test's MockTransport
+    answer with bytes) was read, and decoded, by httpx when it was made: its content as
+    it is."""
+    try:
+        body = resp.content
+    except httpx.ResponseNotRead:
+        return decoded(resp.iter_raw(), resp.headers.get("content-encoding", ""))
+    return iter((body,) if body else ())
 
 
 class BodyReader(io.RawIOBase):
@@ -51,7 +72,9 @@ class BodyReader(io.RawIOBase):
                  limit: int | None = None, truncate: bool = False, declared: str = "",
                  keep: Callable[[bytes], None] | None = None, keep_limit: int = 0,
                  on_error: Callable[[], None] | None = None,
-                 limit_name: str = "max_body_bytes") -> None:
+                 limit_name: str = "max_body_bytes",
+                 on_chunk: Callable[[bytes], None] | None = None,
+                 encoded: bool = False) -> None:
         self._chunks = chunks
         self._limit_name = limit_name
         self._endpoint = endpoint
@@ -69,6 +92,8 @@ class BodyReader(io.RawIOBase):
         self._kept: list[bytes] = []
         self._kept_size = 0
         self._on_error = on_error
+        self._on_chunk = on_chunk
+        self._encoded = encoded
 
     def readable(self) -> bool:
         return True
@@ -109,10 +134,19 @@ class BodyReader(io.RawIOBase):
         except httpx.HTTPError as e:
             raise self._fail(Unavailable(f"response body cut off: {type(e).__name__}",
                                          endpoint=self._endpoint)) from None
+        except DecodeError as e:
+            raise self._fail(SchemaError(f"response from endpoint {self._endpoint}: {e}",
+                                         endpoint=self._endpoint)) from None
         if self._limit is not None and self._size + len(chunk) > self._limit:
             if not self._truncate:
-                raise self._fail(too_large(self._endpoint, self._limit, self._limit_name))
+                raise self._fail(too_large(self._endpoint, self._limit, self._limit_name,
+                                           self._encoded))
             chunk, self._done = chunk[:self._limit - self._size], True
+        if self._on_chunk is not None:
+            try:
+                self._on_chunk(chunk)
+            except VendorError as e:
+                raise self._fail(e) from None
         self._size += len(chunk)
         if self._keep is not None:
             self._kept_size += len(chunk)
@@ -156,11 +190,13 @@ class BodyReader(io.RawIOBase):
 
 
 def read_body(resp: httpx.Response, endpoint: str, *, clock: Callable[[], float],
-              started: float, end: float, limit: int, truncate: bool = False) -> bytes:
+              started: float, end: float, limit: int, truncate: bool = False,
+              on_chunk: Callable[[bytes], None] | None = None) -> bytes:
     """The whole body of a streamed response, within (started, end), then closed."""
-    reader = BodyReader(resp.iter_bytes(), endpoint, clock=clock, budget=(started, end, None),
-                        limit=limit, truncate=truncate,
-                        declared=resp.headers.get("content-length", ""))
+    reader = BodyReader(response_chunks(resp), endpoint, clock=clock,
+                        budget=(started, end, None), limit=limit, truncate=truncate,
+                        declared=resp.headers.get("content-length", ""), on_chunk=on_chunk,
+                        encoded=bool(resp.headers.get("content-encoding", "").strip()))
     try:
         return reader.read_all()
     finally:

@@ -33,6 +33,17 @@ file, whose query string is its credential) is fetched by a second httpx client 
 no auth and none of the API's headers, follows redirects without adding any, and is never
 paced by a bucket. Its body is read line by line as it streams, under its own size and
 line-length bounds. Errors and logs name the link as scheme://host/path, never its query.
+
+Memory: bodies are decoded in bounded pieces (decode.py: gzip and deflate, stacked too),
+so `max_body_bytes` counts decompressed bytes as they inflate. A JSON answer is also
+refused, as its bytes arrive, once parsing it would cost more than `max_json_cost`
+(jsonbody.py estimates it), and it reserves that cost from the process-wide `budget`
+(budget.py) shared by every client; once parsed, the thread that asked holds the part its
+objects take until its next request or `release_held()`. JSON nested deeper than
+jsonbody.MAX_DEPTH is a SchemaError.
+
+API redirects are never followed (the key would go with them): a 3xx is a BadRequest
+naming its status and target.
 """
 
 from __future__ import annotations
@@ -60,9 +71,18 @@ from aicode_exporter.errors import (
     Unavailable,
     VendorError,
 )
-from aicode_exporter.toolkit.http.body import BodyReader, overrun, read_body, size_text
+from aicode_exporter.toolkit.http.body import (
+    BodyReader,
+    overrun,
+    read_body,
+    response_chunks,
+    size_text,
+)
+from aicode_exporter.toolkit.http.budget import MemoryBudget
 from aicode_exporter.toolkit.http.deadline import DeadlineTransport, within
+from aicode_exporter.toolkit.http.decode import ACCEPT_ENCODING
 from aicode_exporter.toolkit.http.etag import EtagCache
+from aicode_exporter.toolkit.http.jsonbody import JsonCost, JsonTooCostly, loads
 from aicode_exporter.toolkit.http.ratelimit import TokenBucket
 from aicode_exporter.toolkit.http.redact import Redactor
 from aicode_exporter.toolkit.http.waits import parse_wait
@@ -74,6 +94,7 @@ BACKOFF_BASE = 1.0
 BACKOFF_CAP = 30.0
 CONNECT_TIMEOUT = 10.0  # at most, within the request's budget
 MAX_BODY_BYTES = 64 << 20  # per response, after content decoding
+MAX_JSON_COST = 48 << 20  # estimated memory to parse one JSON answer (jsonbody.py)
 ERROR_BODY_BYTES = 64 << 10  # of an error response, read for its message; the rest dropped
 MAX_WAIT = 300.0  # default cap on an unusable server wait (one default poll interval)
 MAX_DOWNLOAD_REDIRECTS = 5
@@ -87,6 +108,14 @@ _UNASKED_304 = "304 Not Modified to a request without If-None-Match"
 
 
 EndpointKey = tuple[str, str, str]  # vendor, org, endpoint
+
+
+class PacingMemory(Protocol):
+    """Where the wall time of each bucket's last request is kept across processes."""
+
+    def last_requests(self) -> Mapping[str, float]: ...
+
+    def note_request(self, bucket: str, at: float) -> None: ...
 
 
 class RequestObserver(Protocol):
@@ -132,6 +161,40 @@ def _snippet(body: bytes, content_type: str = "",
     return f"non-JSON body ({content_type or 'no content-type'}): {text!r}"
 
 
+class _JsonShare:
+    """One JSON answer's share of the memory budget: its estimated parse cost, checked
+    against the per-request cap and reserved as its bytes arrive."""
+
+    def __init__(self, budget: MemoryBudget, limit: int, endpoint: str) -> None:
+        self.budget, self.limit, self.endpoint = budget, limit, endpoint
+        self.cost = JsonCost()
+        self.reserved = 0
+
+    def add(self, chunk: bytes) -> None:
+        grow = self.cost.add(chunk)
+        if self.cost.estimate > self.limit:
+            raise SchemaError(
+                f"the JSON answer from endpoint {self.endpoint} would take about "
+                f"{self.cost.estimate / 2**20:.0f} MiB of memory to parse "
+                f"({self.cost.size / 2**20:.1f} MiB read so far), more than the "
+                f"{size_text(self.limit)} allowed per request (max_json_cost); "
+                "was the page size ignored?", endpoint=self.endpoint)
+        if not self.budget.reserve(grow):
+            raise Unavailable(
+                f"JSON answers being read or held by the exporter need more than its "
+                f"{size_text(self.budget.total)} memory budget; this one "
+                f"({self.cost.size / 2**20:.1f} MiB so far) is tried again later",
+                endpoint=self.endpoint)
+        self.reserved += grow
+
+    def release(self, keep: int = 0) -> int:
+        """Give back all but `keep` bytes of the reservation; returns what is kept."""
+        keep = min(keep, self.reserved)
+        self.budget.release(self.reserved - keep)
+        self.reserved = 0
+        return keep
+
+
 class _Reply(NamedTuple):
     """A response whose status and headers are in; `body` holds the whole body unless it
     is streamed to the caller (stream_text), where `started` and `end` bound its reading."""
@@ -140,6 +203,7 @@ class _Reply(NamedTuple):
     body: bytes
     started: float  # monotonic time the request went out
     end: float  # monotonic time by which the whole body must have arrived
+    share: _JsonShare | None = None  # the body's reservation, when read as JSON
 
 
 class ApiClient:
@@ -173,24 +237,29 @@ class ApiClient:
         max_wait: float = MAX_WAIT,
         max_body_bytes: int = MAX_BODY_BYTES,
         user_agent: str = f"python-httpx/{httpx.__version__}",
+        max_json_cost: int = MAX_JSON_COST,
+        budget: MemoryBudget | None = None,
+        verify: Any = True,
+        pacing: PacingMemory | None = None,
     ) -> None:
         self.vendor = vendor
         self.org = org
         self._timeout = float(timeout)
-        transport = transport if transport is not None else DeadlineTransport()
         self._client = httpx.Client(
             base_url=base_url.rstrip("/"),
             auth=auth,
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
-            headers={"User-Agent": user_agent, "Accept": "application/json"},
-            transport=transport,
+            headers={"User-Agent": user_agent, "Accept": "application/json",
+                     "Accept-Encoding": ACCEPT_ENCODING},
+            transport=transport if transport is not None else DeadlineTransport(verify=verify),
             follow_redirects=False,
         )
         # Downloads of links the vendor hands out: no auth, no vendor headers; redirects
         # followed (httpx adds nothing to them: there is nothing to add).
         self._plain = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, CONNECT_TIMEOUT)),
-            headers={"User-Agent": user_agent}, transport=transport,
+            headers={"User-Agent": user_agent, "Accept-Encoding": ACCEPT_ENCODING},
+            transport=transport if transport is not None else DeadlineTransport(),
             follow_redirects=True, max_redirects=MAX_DOWNLOAD_REDIRECTS)
         self._buckets = {name: TokenBucket(r, clock=clock, sleep=sleep)
                          for name, r in rate_per_minute.items()}
@@ -198,14 +267,25 @@ class ApiClient:
         if unknown:
             raise ValueError(f"bucket_of names bucket(s) without a rate: {', '.join(unknown)}")
         self._bucket_of = dict(bucket_of)
+        self._pacing = pacing
+        if pacing is not None:  # where the last process left each bucket
+            now = wall()
+            for name, last in pacing.last_requests().items():
+                if name in self._buckets:
+                    self._buckets[name].resume_after(last, now)
         self._observer = observer
         self._clock = clock
         self._wall = wall
         self._rng = rng or random.Random()
         self.cache = cache if cache is not None else EtagCache()
-        self.redact = Redactor(secrets)
+        self._secrets = list(secrets)
+        self.redact = Redactor(self._secrets)
         self.max_wait = float(max_wait)
         self.max_body_bytes = int(max_body_bytes)
+        self.max_json_cost = int(max_json_cost)
+        self.budget = budget if budget is not None else MemoryBudget()
+        self._held: dict[int, int] = {}  # thread id -> bytes its last JSON answer holds
+        self._held_lock = threading.Lock()
         self._warned: set[tuple[str, str]] = set()  # (endpoint, header) said once
         self._warned_lock = threading.Lock()
         self._origin = _origin(self._client.base_url)
@@ -214,6 +294,32 @@ class ApiClient:
     def close(self) -> None:
         self._plain.close()
         self._client.close()
+        self.release_held(every_thread=True)
+
+    def set_credentials(self, auth: httpx.Auth, secrets: Sequence[str]) -> None:
+        """A rotated key: requests from now on carry `auth`; text from the server keeps
+        having the old secrets redacted as well as the new ones."""
+        self._secrets = [*self._secrets, *secrets]
+        self.redact = Redactor(self._secrets)
+        self._client.auth = auth
+
+    def release_held(self, *, every_thread: bool = False) -> None:
+        """The calling thread (or every thread) is done with the JSON it was given: its
+        share of the memory budget goes back. Poll jobs call this when they end."""
+        with self._held_lock:
+            if every_thread:
+                held, self._held = sum(self._held.values()), {}
+            else:
+                held = self._held.pop(threading.get_ident(), 0)
+        self.budget.release(held)
+
+    def _hold(self, n: int) -> None:
+        """The calling thread now holds `n` bytes of parsed JSON instead of what it held."""
+        with self._held_lock:
+            old = self._held.pop(threading.get_ident(), 0)
+            if n:
+                self._held[threading.get_ident()] = n
+        self.budget.release(old)
 
     def bucket(self, endpoint: str) -> TokenBucket:
         """The bucket that paces `endpoint`: the one bucket_of names, else its own."""
@@ -267,12 +373,13 @@ class ApiClient:
                 def keep(body: bytes) -> None:
                     self._remember(req, resp, body)
         try:
-            raw = BodyReader(resp.iter_bytes(), endpoint, clock=self._clock,
+            raw = BodyReader(response_chunks(resp), endpoint, clock=self._clock,
                              budget=(reply.started, reply.end, deadline),
                              limit=self.max_body_bytes,
                              declared=resp.headers.get("content-length", ""),
                              keep=keep, keep_limit=self.cache.body_limit,
-                             on_error=lambda: count("error"))
+                             on_error=lambda: count("error"),
+                             encoded=bool(resp.headers.get("content-encoding", "").strip()))
             yield io.TextIOWrapper(io.BufferedReader(raw, 65536), encoding="utf-8",
                                    errors="replace", newline="")
         finally:
@@ -345,9 +452,10 @@ class ApiClient:
                 counted = True
                 self._observer.request(key, code)
 
-        raw = BodyReader(resp.iter_bytes(), endpoint, clock=self._clock,
+        raw = BodyReader(response_chunks(resp), endpoint, clock=self._clock,
                          budget=(started, end, deadline), limit=max_bytes,
-                         limit_name=limit_name, on_error=lambda: count("error"))
+                         limit_name=limit_name, on_error=lambda: count("error"),
+                         encoded=bool(resp.headers.get("content-encoding", "").strip()))
         reader = io.BufferedReader(raw, 1 << 16)
 
         def lines() -> Iterator[bytes]:
@@ -373,13 +481,26 @@ class ApiClient:
         return {"provider": self.vendor, "org": self.org, "endpoint": endpoint}
 
     def _decode(self, endpoint: str, reply: _Reply) -> Any:
+        """The body as JSON, within the memory and nesting bounds; the calling thread
+        then holds its objects' share of the budget."""
+        share = reply.share
+        if share is None:  # a replayed 304: the kept body is parsed again
+            share = _JsonShare(self.budget, self.max_json_cost, endpoint)
+            share.add(reply.body)
         try:
-            return json.loads(reply.body)  # bytes: no str copy of the whole body first
+            data = loads(reply.body)  # bytes: no str copy of the whole body first
+        except JsonTooCostly as e:
+            share.release()
+            raise SchemaError(f"JSON answer {e}", endpoint=endpoint,
+                              status=reply.resp.status_code) from None
         except (ValueError, UnicodeDecodeError):
+            share.release()
             snippet = _snippet(reply.body, reply.resp.headers.get("content-type", ""),
                                self.redact)
             raise SchemaError(f"expected JSON, got {snippet}", endpoint=endpoint,
                               status=reply.resp.status_code) from None
+        self._hold(share.release(keep=share.cost.objects))
+        return data
 
     def _backoff(self, attempt: int) -> float:
         return self._rng.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt))
@@ -411,9 +532,9 @@ class ApiClient:
 
     def _send(self, endpoint: str, req: httpx.Request, deadline: float | None,
               *, stream: bool) -> _Reply:
-        """Send with retries. A 2xx comes back with its whole body read (unless `stream`:
-        then the caller reads it, and counts it), a 304 with none; everything else
-        raises its typed error."""
+        """Send with retries. A 2xx comes back with its whole body read as JSON, its
+        reservation in the budget taken (unless `stream`: then the caller reads it, and
+        counts it), a 304 with none; everything else raises its typed error."""
         key = self._key(endpoint)
         bucket = self.bucket(endpoint)
         last: VendorError | None = None
@@ -424,6 +545,9 @@ class ApiClient:
                      else self._clock() + self.max_wait + bucket.interval)
             self._doing(key, f"waiting for a request slot (limit {bucket.per_minute:g}/min)")
             slot = bucket.acquire_slot(limit)
+            if slot is not None and self._pacing is not None:
+                self._pacing.note_request(self._bucket_of.get(endpoint, endpoint),
+                                          self._wall())
             started = self._clock()
             end = started + self._timeout
             if deadline is not None:
@@ -453,6 +577,12 @@ class ApiClient:
                 last = overrun(endpoint, budget)
             except httpx.HTTPError as e:
                 self._observer.request(key, "error")
+                untrusted = _untrusted_certificate(e)
+                if untrusted is not None:  # the same on every attempt: not retried
+                    raise Unavailable(
+                        f"TLS: the server's certificate is not trusted ({untrusted}); a "
+                        "vendor behind a private CA needs its CA in ca_file",
+                        endpoint=endpoint) from None
                 last = Unavailable(
                     f"connection failed: {type(e).__name__}: {self.redact(str(e))}",
                     endpoint=endpoint)
@@ -471,9 +601,17 @@ class ApiClient:
                         return _Reply(resp, b"", started, end)  # counted by the reader
                     limit_bytes = (self.max_body_bytes if resp.is_success
                                    else ERROR_BODY_BYTES)
-                    body = read_body(resp, endpoint, clock=self._clock, started=started,
-                                     end=end, limit=limit_bytes,
-                                     truncate=not resp.is_success)
+                    share = (_JsonShare(self.budget, self.max_json_cost, endpoint)
+                             if resp.is_success else None)
+                    try:
+                        body = read_body(resp, endpoint, clock=self._clock, started=started,
+                                         end=end, limit=limit_bytes,
+                                         truncate=not resp.is_success,
+                                         on_chunk=share.add if share else None)
+                    except BaseException:
+                        if share is not None:
+                            share.release()
+                        raise
                 except VendorError as e:
                     resp.close()
                     self._observer.request(key, "error")
@@ -483,7 +621,7 @@ class ApiClient:
                 else:
                     self._observer.request(key, str(status))
                     if resp.is_success:
-                        return _Reply(resp, body, started, end)
+                        return _Reply(resp, body, started, end, share)
                     if status == 304:
                         if "if-none-match" in req.headers:
                             return _Reply(resp, b"", started, end)
@@ -576,6 +714,8 @@ class ApiClient:
         common: dict[str, Any] = {"endpoint": endpoint, "status": status,
                                   "code": f.get("code", ""), "request_id": f.get("request_id", "")}
         msg = f.get("message") or resp.reason_phrase
+        if 300 <= status < 400:
+            msg = self._redirect(resp)
         # `message` is LogRecord's own: the vendor's message is the field `error`.
         logger.warning("vendor error", extra={
             **self._log_fields(endpoint), "status": status, "code": common["code"] or "-",
@@ -601,15 +741,42 @@ class ApiClient:
                                **common), retry_after
         if status in (401, 403):
             return AuthError(f"authentication failed: {msg}", **common), None
+        if 300 <= status < 400:
+            return BadRequest(msg, **common), None
         if status >= 500:
             return Unavailable(f"server error: {msg}", **common), 0.0
         return BadRequest(f"request rejected: {msg}", **common), None
+
+    def _redirect(self, resp: httpx.Response) -> str:
+        """What a redirect says, naming its target without its query (which may carry
+        a token); never followed, so the key is never sent to it."""
+        location = resp.headers.get("location", "").strip()
+        if not location:
+            return f"redirected ({resp.status_code}) without a Location; not followed"
+        try:
+            url = resp.request.url.join(location)
+            target = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}{url.path}"
+        except (httpx.InvalidURL, ValueError):
+            target = repr(location[:200])
+        here = resp.request.url.netloc.decode("ascii", "replace")
+        moved = ("another host" if target.split("/")[2:3] != [here] else "another path")
+        return (f"redirected ({resp.status_code}) to {self.redact(target)} ({moved}); "
+                "not followed, so the API key is never sent there: if the vendor moved, "
+                "set base_url to the new address")
 
 
 def _origin(url: httpx.URL) -> str:
     """scheme://host[:port] of a base URL: where requests go, without path or query."""
     port = f":{url.port}" if url.port is not None else ""
     return f"{url.scheme}://{url.host}{port}"
+
+
+def _untrusted_certificate(e: BaseException) -> str | None:
+    """What a failed certificate verification says, if that is what `e` comes from."""
+    for cause in _causes(e):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return cause.verify_message or "certificate verify failed"
+    return "certificate verify failed" if "CERTIFICATE_VERIFY_FAILED" in str(e) else None
 
 
 def _causes(e: BaseException) -> Iterator[BaseException]:
@@ -631,7 +798,9 @@ def _connect_failure(e: httpx.HTTPError, redact: Callable[[str], str]) -> str:
         if isinstance(cause, ConnectionRefusedError):
             return "connection refused"
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS certificate not trusted ({cause.verify_message or cause.reason})"
+            return (f"TLS: the server's certificate is not trusted "
+                    f"({cause.verify_message or cause.reason}); "
+                    "a vendor behind a private CA needs its CA in ca_file")
         if isinstance(cause, ssl.SSLError):
             return f"TLS handshake failed ({cause.reason or cause})"
     return f"connection failed: {type(e).__name__}: {redact(str(e))}"

@@ -1,7 +1,8 @@
 """Streaming CSV reading for API exports: rows parsed as they arrive, never the whole
 body in memory. Structural damage (a short row, an unclosed quote, a header that lacks a
 required column) fails the read so the caller commits nothing; a single bad record is
-skipped and counted. What a column means is the caller's: `row_hook` may reshape a row
+skipped and counted, whatever fails in it (a hook or a model raising anything but the
+read's own SchemaError). What a column means is the caller's: `row_hook` may reshape a row
 (parse a JSON column, say) or refuse it."""
 
 from __future__ import annotations
@@ -38,6 +39,11 @@ class Skipped:
     key: str = ""
 
 
+def skipped(reason: str, raw: str) -> Skipped:
+    """A record that could not be read, keyed by a digest of `raw` (its content)."""
+    return _skipped(reason, raw)
+
+
 def _skipped(reason: str, raw: str) -> Skipped:
     digest = hashlib.blake2b(raw.encode("utf-8", "surrogatepass"), digest_size=16)
     return Skipped(reason.encode("utf-8", "replace").decode("utf-8"),
@@ -59,8 +65,18 @@ def validate_items(model: type[M], items: Iterable[Any]) -> Iterator[M | Skipped
         try:
             yield model.model_validate(item)
         except ValidationError as e:
-            raw = json.dumps(item, sort_keys=True, default=str)  # ASCII: surrogates escaped
-            yield _skipped(f"item {i}: {_first_error(e)}", raw)
+            yield _skipped(f"item {i}: {_first_error(e)}", _raw(item))
+        except Exception as e:  # one item never fails its page
+            yield _skipped(f"item {i}: {type(e).__name__}: {str(e)[:200]}", _raw(item))
+
+
+def _raw(item: Any) -> str:
+    """What a JSON item's digest is taken of: its canonical JSON (ASCII: surrogates
+    escaped), or its repr when even that fails."""
+    try:
+        return json.dumps(item, sort_keys=True, default=str)
+    except (ValueError, TypeError, RecursionError):
+        return repr(item)[:100_000]
 
 
 def read_csv(text: Iterable[str], model: type[M], *, required: Iterable[str], endpoint: str,
@@ -95,14 +111,20 @@ def read_csv(text: Iterable[str], model: type[M], *, required: Iterable[str], en
                                     for c, v in zip(columns, row, strict=False)}
             try:
                 data = row_hook(data)
-            except ValueError as e:
-                yield _skipped(f"CSV row {reader.line_num}: {e}", "\x1f".join(row))
+            except SchemaError:
+                raise
+            except Exception as e:  # ValueError says why; anything else too
+                why = str(e) if isinstance(e, ValueError) else f"{type(e).__name__}: {e}"
+                yield _skipped(f"CSV row {reader.line_num}: {why[:300]}", "\x1f".join(row))
                 continue
             try:
                 yield model.model_validate(data)
             except ValidationError as e:
                 yield _skipped(f"CSV row {reader.line_num}: {_first_error(e)}",
                                "\x1f".join(row))
+            except Exception as e:
+                yield _skipped(f"CSV row {reader.line_num}: {type(e).__name__}: "
+                               f"{str(e)[:200]}", "\x1f".join(row))
     except csv.Error as e:
         raise SchemaError(f"malformed CSV near line {reader.line_num}: {e}",
                           endpoint=endpoint) from None

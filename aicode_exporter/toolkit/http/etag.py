@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 CACHE_ENTRIES = 256  # URLs kept per client (LRU)
 CACHE_BODY_LIMIT = 8 << 20  # bodies larger than this are not kept
-CACHE_TOTAL_LIMIT = 16 << 20  # all kept bodies of one client together (pods get 256Mi)
+CACHE_TOTAL_LIMIT = 16 << 20  # all kept bodies of one client together (docs/deployment.md)
 
 
 class CachedBody(NamedTuple):

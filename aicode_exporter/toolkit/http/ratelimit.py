@@ -7,6 +7,10 @@ and the vendor's counter.
 
 Pauses the vendor asked for (Retry-After, X-RateLimit-Reset) are remembered with the header
 that asked, so a request that would have to wait for one can say why instead of sleeping.
+
+A vendor's limit outlives our process: `resume_after` starts a new bucket where the last
+process left it (its last request's wall time, kept by the caller), so `--once` followed
+by the daemon, or a restart, still spaces requests an interval apart.
 """
 
 from __future__ import annotations
@@ -54,6 +58,16 @@ class TokenBucket:
         if wait > 0:
             self._sleep(wait)
         return start
+
+    def resume_after(self, last_wall: float, wall_now: float) -> None:
+        """The previous process took its last slot at `last_wall` (Unix time): no token
+        before an interval after it. A time in the future (a clock set back) waits one
+        interval at most."""
+        if not math.isfinite(last_wall):
+            return
+        wait = min(max(0.0, last_wall + self.interval - wall_now), self.interval)
+        with self._lock:
+            self._next = max(self._next, self._clock() + wait)
 
     def refund(self, slot: float) -> bool:
         """Give back the token of `slot` (the vendor did not count that request, e.g. a

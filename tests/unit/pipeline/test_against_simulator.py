@@ -78,3 +78,44 @@ def test_late_records_are_caught_by_the_lookback(tmp_path: Path) -> None:
     fresh.close()
     assert got == want
     assert got != first  # the second poll did add records, late ones among them
+
+
+def test_once_then_the_daemon_keeps_a_sliding_window_limit(tmp_path: Path) -> None:
+    """`--once` and then the daemon (or a restart) on the same state file: the new
+    process starts where the last one's requests left each rate bucket, so the vendor's
+    5 per minute in any 60 s holds across both (before: the sixth request, a 429)."""
+    clock = FakeClock(wall_time=datetime(2026, 6, 10, 12, tzinfo=UTC).timestamp())
+    sim = Simulator(users=40, repos=4, now=lambda: datetime.fromtimestamp(clock.wall_time, UTC),
+                    clock=clock.monotonic)
+    cfg = make_config(tmp_path, [{
+        "type": "cursor", "name": "sim", "base_url": "http://cursor.sim", "api_key": "sim-key",
+        "initial_backfill": "30h", "backfill_slice": "6h",  # five requests per stream
+        "endpoints": {"commits": {"format": "csv"}, "changes": {"format": "csv"}}}])
+    once = make_app(cfg, sim_transport(sim), clock)
+    once.run_once()  # closes it, as --once does
+    daemon = make_app(cfg, sim_transport(sim), clock)  # a new process: new buckets
+    for _ in range(3):
+        daemon.poller.poll_all_once()
+        clock.mono += 60
+        clock.wall_time += 60
+    daemon.close()
+    per_path: dict[str, int] = {}
+    for r in sim.requests:
+        per_path[r.path] = per_path.get(r.path, 0) + 1
+    assert all(n >= 6 for n in per_path.values())  # more than one window's worth each
+    assert [r.status for r in sim.requests if r.status == 429] == []
+
+
+def test_every_job_gives_back_its_share_of_the_memory_budget(tmp_path: Path) -> None:
+    clock = FakeClock(wall_time=datetime(2026, 6, 10, 12, tzinfo=UTC).timestamp())
+    sim = Simulator(users=40, repos=4, now=lambda: datetime.fromtimestamp(clock.wall_time, UTC),
+                    clock=clock.monotonic, cursor_rate_limit_per_minute=0)
+    cfg = make_config(tmp_path, [{
+        "type": "cursor", "name": "sim", "base_url": "http://cursor.sim", "api_key": "sim-key",
+        "rate_limit_per_minute": 6000,
+        "endpoints": {"commits": {"format": "json"}, "changes": {"format": "json"}}}])
+    app = make_app(cfg, sim_transport(sim), clock)
+    app.poller.poll_all_once()
+    assert app.budget.peak > 0 and app.budget.used == 0
+    assert all(c.budget is app.budget for p in app.providers for c in p.clients)
+    app.close()

@@ -49,3 +49,34 @@ def test_without_bucket_of_every_endpoint_has_its_own_bucket() -> None:
 def test_bucket_of_naming_a_bucket_without_a_rate_is_refused() -> None:
     with pytest.raises(ValueError, match="missing"):
         make({"reports": 60}, {"usage": "missing"})
+
+
+class Memory:
+    """A PacingMemory in a dict: the last process's requests, and this one's."""
+
+    def __init__(self, last: dict[str, float]) -> None:
+        self.last = dict(last)
+        self.noted: list[tuple[str, float]] = []
+
+    def last_requests(self) -> dict[str, float]:
+        return self.last
+
+    def note_request(self, bucket: str, at: float) -> None:
+        self.noted.append((bucket, at))
+        self.last[bucket] = at
+
+
+@pytest.mark.parametrize("ago,wait", [(2.0, 60 / 5 * 1.02 - 2.0), (300.0, 0.0),
+                                      (-3600.0, 60 / 5 * 1.02)])  # a clock set back
+def test_a_new_client_starts_where_the_last_process_left_its_buckets(
+        ago: float, wait: float) -> None:
+    clock = FakeClock()
+    memory = Memory({"reports": clock.wall_time - ago, "gone": clock.wall_time})
+    api = ApiClient(vendor="v", org="o", base_url="http://api.test", auth=basic_auth("k"),
+                    timeout=5, rate_per_minute={"reports": 5}, observer=Observer(),
+                    transport=httpx.MockTransport(lambda r: httpx.Response(200, json={})),
+                    clock=clock.monotonic, wall=clock.wall, sleep=clock.sleep,
+                    bucket_of={"usage": "reports"}, pacing=memory)
+    api.get_json("usage", "/u", {}, deadline=None)
+    assert sum(clock.sleeps) == pytest.approx(wait)
+    assert memory.noted == [("reports", clock.wall_time)]  # the bucket, not the endpoint

@@ -22,6 +22,7 @@ from aicode_exporter.pipeline.jobs import Endpoint, Failure, Outcome, PollContex
 from aicode_exporter.pipeline.poller import Poller
 from aicode_exporter.toolkit.http import paging
 from aicode_exporter.toolkit.http.auth import BearerAuth, basic_auth
+from aicode_exporter.toolkit.http.budget import MemoryBudget
 from aicode_exporter.toolkit.http.client import ApiClient
 from aicode_exporter.toolkit.http.waits import parse_wait
 from aicode_exporter.toolkit.logfmt import JsonFormatter, LogfmtFormatter
@@ -191,7 +192,8 @@ def test_a_declared_length_over_the_cap_is_refused_unread() -> None:
 def test_the_default_cap_is_64_mib() -> None:
     mib = b" " * (1 << 20)  # one object, many references: the test itself stays small
     api, _, _ = make(lambda r: httpx.Response(200, stream=Trickle(
-        FakeClock(), [mib] * 70, step=0.0)))
+        FakeClock(), [mib] * 70, step=0.0)),  # the byte cap alone
+        max_json_cost=1 << 40, budget=MemoryBudget(1 << 40))
     assert api.max_body_bytes == 64 << 20
     with pytest.raises(SchemaError, match="64 MiB"):
         api.get_json(EP, PATH, {}, deadline=None)

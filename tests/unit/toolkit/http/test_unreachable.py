@@ -103,7 +103,7 @@ def test_untrusted_certificate_is_not_retried(caplog: pytest.LogCaptureFixture) 
     with caplog.at_level(logging.WARNING), pytest.raises(Unavailable) as e:
         api.get_json("commits", "/x", {}, deadline=None)
     assert calls.n == 1
-    assert "TLS certificate not trusted (self-signed certificate)" in str(e.value)
+    assert "the server's certificate is not trusted (self-signed certificate)" in str(e.value)
     assert "cannot reach the vendor" in caplog.text
 
 
