@@ -1,4 +1,5 @@
-"""SQLite state: de-dup ids, counter totals, watermarks, admitted users.
+"""SQLite state: de-dup ids, counter totals, watermarks, admitted users, and what the
+backfill learnt of the past (counter deltas by event hour, past days' families).
 
 Exactly-once counting rests on one rule: everything a slice of a stream taught us (new
 ids, counter deltas, the new watermark) is written in ONE transaction. A crash before the
@@ -16,7 +17,7 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 CounterKey = tuple[str, tuple[str, ...]]  # metric name, label values after (provider, org)
+HOUR = 3600
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -47,7 +49,19 @@ CREATE TABLE IF NOT EXISTS users (
 CREATE TABLE IF NOT EXISTS series_start (
   metric TEXT NOT NULL, labels TEXT NOT NULL, start REAL NOT NULL,
   PRIMARY KEY (metric, labels)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history_streams (
+  provider TEXT NOT NULL, org TEXT NOT NULL, stream TEXT NOT NULL,
+  since REAL NOT NULL, until REAL, PRIMARY KEY (provider, org, stream));
+CREATE TABLE IF NOT EXISTS history (
+  metric TEXT NOT NULL, provider TEXT NOT NULL, org TEXT NOT NULL, labels TEXT NOT NULL,
+  hour INTEGER NOT NULL, stream TEXT NOT NULL, delta REAL NOT NULL,
+  PRIMARY KEY (metric, provider, org, labels, hour)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history_points (
+  provider TEXT NOT NULL, org TEXT NOT NULL, endpoint TEXT NOT NULL, at REAL NOT NULL,
+  families TEXT NOT NULL, PRIMARY KEY (provider, org, endpoint, at)) WITHOUT ROWID;
 """
+# The history_* tables are the backfill's (aicode-exporter backfill): an older version
+# opening the file ignores them, so adding them needed no new schema version.
 
 _STREAM_COLS = "watermark, newest_record, deep_last, deep_resume"
 _ID_CHUNK = 500  # SQLite's default host-parameter limit is far above this
@@ -73,10 +87,47 @@ class PollBatch:
     watermark: float | None = None  # moves forward only
     newest_record: float | None = None
     deep: tuple[float | None, float | None] | None = None  # (deep_last, deep_resume) to set
+    history: HourlyHistory | None = None  # the backfill's: the same deltas by event hour
 
     def add(self, metric: str, labels: tuple[str, ...], delta: float) -> None:
         key = (metric, labels)
         self.deltas[key] = self.deltas.get(key, 0.0) + delta
+
+
+@dataclass
+class HourlyHistory:
+    """A slice's counter deltas by the UTC hour of their record's event time, kept by the
+    backfill beside the totals (same transaction): what lets it write, for any past
+    hour, the value the counter would have had then. `since`: where the stream's counting
+    (and so its history) began."""
+
+    since: float
+    deltas: dict[tuple[str, tuple[str, ...], int], float] = field(default_factory=dict)
+
+    def add(self, metric: str, labels: tuple[str, ...], hour: int, delta: float) -> None:
+        key = (metric, labels, hour)
+        self.deltas[key] = self.deltas.get(key, 0.0) + delta
+
+
+@dataclass(frozen=True)
+class HistorySpan:
+    """A stream counted with history: from `since` (its first read's start) to `until`
+    (the watermark of its last commit with history)."""
+
+    since: float
+    until: float | None
+
+
+@dataclass(frozen=True)
+class HistorySeries:
+    """One counter series' history: (hour start, delta) in hour order."""
+
+    metric: str
+    provider: str
+    org: str
+    stream: str
+    labels: tuple[str, ...]
+    hours: list[tuple[int, float]]
 
 
 @dataclass(frozen=True)
@@ -304,10 +355,95 @@ class StateStore:
             if batch.deep is not None:
                 db.execute("UPDATE streams SET deep_last=?, deep_resume=? WHERE provider=? "
                            "AND org=? AND stream=?", (*batch.deep, p, o, s))
+            if batch.history is not None:
+                self._commit_history(db, batch, batch.history)
             row = db.execute(f"SELECT {_STREAM_COLS} FROM streams WHERE provider=? AND org=? "
                              "AND stream=?", (p, o, s)).fetchone()
         self._check_file()
         return StreamState(*row)
+
+
+    @staticmethod
+    def _commit_history(db: sqlite3.Connection, batch: PollBatch, h: HourlyHistory) -> None:
+        p, o, s = batch.vendor, batch.org, batch.stream
+        db.executemany(
+            "INSERT INTO history VALUES (?,?,?,?,?,?,?) ON CONFLICT (metric, provider, org, "
+            "labels, hour) DO UPDATE SET delta = delta + excluded.delta",
+            ((m, p, o, json.dumps(list(lbl)), hour, s, d)
+             for (m, lbl, hour), d in h.deltas.items()))
+        db.execute(
+            "INSERT INTO history_streams VALUES (?,?,?,?,?) ON CONFLICT (provider, org, "
+            "stream) DO UPDATE SET until = max(coalesce(until, excluded.until), "
+            "coalesce(excluded.until, until))", (p, o, s, h.since, batch.watermark))
+
+    # -- the backfill's history -----------------------------------------------------------
+
+    def history_span(self, provider: str, org: str, stream: str) -> HistorySpan | None:
+        """Where this stream's counting with history began and got to; None if it never
+        was (a fresh stream, or one only the daemon counted)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT since, until FROM history_streams WHERE provider=? AND org=? "
+                "AND stream=?", (provider, org, stream)).fetchone()
+        return None if row is None else HistorySpan(*row)
+
+    def history_series(self) -> Iterator[HistorySeries]:
+        """Every counter series with history, by metric name, then provider, org and
+        labels (the table's key order), read in chunks: one series in memory at once."""
+        with self._lock:
+            cur = self._db.execute(
+                "SELECT metric, provider, org, labels, stream, hour, delta FROM history "
+                "ORDER BY metric, provider, org, labels, hour")
+        current: _Building | None = None
+        while True:
+            with self._lock:
+                rows = cur.fetchmany(10_000)
+            if not rows:
+                break
+            for m, p, o, lbl, s, hour, d in rows:
+                if current is None or (m, p, o, lbl) != current.key:
+                    if current is not None:
+                        yield current.series
+                    current = _Building((m, p, o, lbl), s)
+                current.hours.append((int(hour), float(d)))
+        if current is not None:
+            yield current.series
+
+    def points(self, provider: str, org: str, endpoint: str) -> dict[float, str]:
+        """The backfill's stored points of one endpoint: time -> families (JSON)."""
+        with self._lock:
+            return {float(at): str(f) for at, f in self._db.execute(
+                "SELECT at, families FROM history_points WHERE provider=? AND org=? AND "
+                "endpoint=?", (provider, org, endpoint))}
+
+    def all_points(self) -> list[tuple[str, str, str, float, str]]:
+        """Every stored point: (provider, org, endpoint, time, families as JSON)."""
+        with self._lock:
+            return [(str(p), str(o), str(e), float(at), str(f)) for p, o, e, at, f in
+                    self._db.execute("SELECT provider, org, endpoint, at, families FROM "
+                                     "history_points ORDER BY provider, org, endpoint, at")]
+
+    def store_points(self, provider: str, org: str, endpoint: str,
+                     points: Mapping[float, str]) -> None:
+        """Keep what a past read brought (time -> families as JSON), replacing what was
+        kept for those times, in one transaction."""
+        with self._tx() as db:
+            db.executemany("INSERT OR REPLACE INTO history_points VALUES (?,?,?,?,?)",
+                           ((provider, org, endpoint, at, f) for at, f in points.items()))
+
+
+@dataclass
+class _Building:
+    """A history series while its rows are read."""
+
+    key: tuple[str, str, str, str]  # metric, provider, org, labels (JSON)
+    stream: str
+    hours: list[tuple[int, float]] = field(default_factory=list)
+
+    @property
+    def series(self) -> HistorySeries:
+        m, p, o, lbl = self.key
+        return HistorySeries(m, p, o, self.stream, tuple(json.loads(lbl)), self.hours)
 
 
 class SeriesStarts:
