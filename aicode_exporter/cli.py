@@ -20,7 +20,8 @@ def exporter_parser() -> argparse.ArgumentParser:
         prog="aicode-exporter",
         description="Prometheus exporter for Qoder and Cursor AI-code metrics. "
                     "Subcommands: `simulate` (fake vendor APIs), `demo` (simulator + "
-                    "exporter, no key needed), `commit-detail`, `hash-password`.")
+                    "exporter, no key needed), `backfill` (the vendors' past for "
+                    "Prometheus), `commit-detail`, `hash-password`.")
     p.add_argument("--config.file", dest="config_file", metavar="PATH",
                    help="YAML configuration file (required)")
     p.add_argument("--web.listen-address", dest="listen", metavar="HOST:PORT",
@@ -38,8 +39,8 @@ def exporter_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _logging_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--log.level", dest="log_level", default="info",
+def _logging_flags(p: argparse.ArgumentParser, level: str = "info") -> None:
+    p.add_argument("--log.level", dest="log_level", default=level,
                    choices=["debug", "info", "warning", "error"])
     p.add_argument("--log.format", dest="log_format", default="logfmt",
                    choices=["logfmt", "json"])
@@ -109,6 +110,32 @@ def commit_detail_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
     p.add_argument("hashes", nargs="+", metavar="HASH")
     _logging_flags(p)
+    return p
+
+
+def backfill_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="aicode-exporter backfill",
+        description="Read the vendors' past for every configured provider and write it as "
+                    "OpenMetrics with timestamps for `promtool tsdb create-blocks-from "
+                    "openmetrics`: the same metrics as /metrics, continuous with the live "
+                    "series when the daemon then starts on the same state file. Resumes "
+                    "where an interrupted run stopped. Exit 0 all read, 1 any failed (the "
+                    "output holds what was read), 2 invalid configuration.")
+    p.add_argument("--config.file", dest="config_file", metavar="PATH", required=True)
+    p.add_argument("--since", required=True, metavar="90d|YYYY-MM-DD",
+                   help="how far back: a duration before now or a date (00:00 UTC); record "
+                        "streams reach back at most 90 days")
+    p.add_argument("--until", metavar="YYYY-MM-DD",
+                   help="the last day (to its end) or a duration before now; default and "
+                        "latest: now minus 3 hours (Prometheus's head block)")
+    p.add_argument("--label", action="append", default=[], metavar="NAME=VALUE",
+                   help="a label for every series, repeatable: e.g. job and instance of "
+                        "the scrape target, so the backfilled series are the scraped ones")
+    p.add_argument("--output", default="aicode-history.om", metavar="FILE|-",
+                   help="where to write (default aicode-history.om; - for standard "
+                        "output)")
+    _logging_flags(p, level="warning")
     return p
 
 
