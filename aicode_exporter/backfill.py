@@ -45,10 +45,12 @@ from typing import IO, Any, BinaryIO
 
 import httpx
 
+from aicode_exporter.app import open_state, team_map
 from aicode_exporter.config.base import MAX_WINDOW
 from aicode_exporter.config.file import Config
 from aicode_exporter.durations import parse_duration
 from aicode_exporter.errors import Cancelled, ConfigError, VendorError
+from aicode_exporter.expose import catalog
 from aicode_exporter.expose.families import Family, LabelValues, Spec
 from aicode_exporter.expose.history import HistoryStats, HistoryWriter, check_label_name
 from aicode_exporter.expose.telemetry import EndpointKey, Telemetry
@@ -56,10 +58,8 @@ from aicode_exporter.fetch.httpclient import ApiClient
 from aicode_exporter.pipeline.daily import DailyJob, day_ranges
 from aicode_exporter.pipeline.jobs import Endpoint, PollContext
 from aicode_exporter.pipeline.poller import interruptible_sleep
-from aicode_exporter.pipeline.state import HOUR, HistorySeries, HistorySpan, StateStore
-from aicode_exporter.pipeline.statelock import StateLock
+from aicode_exporter.pipeline.state import HOUR, HistorySeries, HistorySpan
 from aicode_exporter.pipeline.streams import StreamJob
-from aicode_exporter.pipeline.teams import TeamMapSource
 from aicode_exporter.vendors.base import Wiring
 from aicode_exporter.vendors.registry import (
     all_specs,
@@ -249,18 +249,10 @@ class Backfill:
         self._now = (now or datetime.fromtimestamp(wall(), UTC)).timestamp()
         self.telemetry = CountingTelemetry(wall)
         self.notes: list[str] = []
-        self.lock = StateLock(cfg.state_path)
-        if str(cfg.state_path) != ":memory:":
-            self.lock.acquire()
-        try:
-            self.store = StateStore(cfg.state_path)
-        except BaseException:
-            self.lock.release()
-            raise
-        teams = (TeamMapSource(cfg.teams.file, cfg.teams.unassigned, clock=wall)
-                 if cfg.teams is not None else None)
+        self.lock, self.store = open_state(cfg)
         self.wiring = Wiring(telemetry=self.telemetry, users=cfg.users, store=self.store,
-                             teams=teams, transport=transport, clock=clock, wall=wall,
+                             teams=team_map(cfg, wall), transport=transport, clock=clock,
+                             wall=wall,
                              sleep=sleep or interruptible_sleep(self.stopping))
         self._apis: list[ApiClient] = []
         self.tasks: list[Task] = []
@@ -289,7 +281,8 @@ class Backfill:
                 tasks.append(Task((vendor.name, cfg.name, ep.name), "aggregate", ndays,
                                   self._aggregate(ep, first, last)))
         start = max(self.since.timestamp(), self._now - MAX_WINDOW.total_seconds())
-        if start > self.since.timestamp() + 60 and any(cfg.enabled(s.name) for s in vendor.streams):
+        streams = any(cfg.enabled(s.name) for s in vendor.streams)
+        if streams and start > self.since.timestamp() + 60:
             self.notes.append(
                 f"{vendor.name}/{cfg.name}: record streams read from {_iso(start)}, "
                 f"{MAX_WINDOW.days} days back, not from --since (the vendors' limit)")
@@ -392,7 +385,7 @@ class Backfill:
     def _ingested(self, key: EndpointKey) -> float:
         vendor, org, stream = key
         return self.store.counters(vendor, org).get(
-            ("aicode_records_ingested_total", (stream,)), 0.0)
+            (catalog.RECORDS_INGESTED.name, (stream,)), 0.0)
 
     def _check_stop(self) -> None:
         if self.stopping.is_set():
