@@ -420,7 +420,7 @@ class Backfill:
             task.done = task.days
         except Cancelled:
             task.state = "interrupted"
-            task.detail = "interrupted; run the same command again to resume"
+            task.detail = "run the same command again to resume"
         except (VendorError, _Failed) as e:
             task.state = "failed"
             task.detail = str(e)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -46,11 +47,26 @@ class World:
             {"type": "qoder", "organization_id": "org_sim", "windows": ["7d"], **common},
             {"type": "cursor", **common}])
 
-    def backfill(self, cfg: Any, since: str = "14d") -> tuple[Backfill, str]:
+    def backfill(self, cfg: Any, since: str = "14d",
+                 stop_after: int | None = None) -> tuple[Backfill, str]:
+        """Run and write; with `stop_after`, a stop (SIGINT) comes after that many
+        requests."""
         until, _ = backfill.parse_until(None, NOW)
+        stopping = threading.Event()
+        inner = sim_transport(self.sim)
+        sent = 0
+
+        def handle(request: httpx.Request) -> httpx.Response:
+            nonlocal sent
+            sent += 1
+            if stop_after is not None and sent >= stop_after:
+                stopping.set()
+            return inner.handle_request(request)
+
         b = Backfill(cfg, since=parse_since(since, NOW), until=until,
-                     transport=sim_transport(self.sim), clock=self.clock.monotonic,
-                     wall=self.clock.wall, sleep=self.clock.sleep, now=NOW)
+                     transport=httpx.MockTransport(handle), clock=self.clock.monotonic,
+                     wall=self.clock.wall, sleep=self.clock.sleep, now=NOW,
+                     stopping=stopping)
         try:
             b.run()
             out = io.BytesIO()
@@ -194,6 +210,22 @@ def test_a_failing_endpoint_fails_the_run_and_the_rest_is_written(world: World) 
     data = series(text)
     assert not [n for n, _ in data if n.startswith("aicode_daily_commits")]
     assert [n for n, _ in data if n == "aicode_commits_total"]
+
+
+def test_a_stop_ends_the_run_and_the_output_holds_what_was_read(world: World) -> None:
+    cfg = world.config()
+    b, text = world.backfill(cfg, stop_after=25)
+    assert not world.result.ok and world.result.interrupted
+    assert {t.state for t in b.tasks} <= {"done", "interrupted"}
+    assert "interrupted" in {t.state for t in b.tasks}
+    partial = series(text)  # valid OpenMetrics, counters from where they began
+    assert partial
+    b, text = world.backfill(cfg)  # resumes
+    assert world.result.ok
+    whole = series(text)
+    for key, points in partial.items():
+        if key[0].endswith("_total"):  # what was written stays true, up to its last hour
+            assert set(points[:-1]) <= set(whole[key]), key
 
 
 def test_counter_points_are_sparse() -> None:
