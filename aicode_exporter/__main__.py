@@ -122,7 +122,11 @@ def _backfill(argv: list[str]) -> int:
         since = backfill.parse_since(args.since, now)
         until, note = backfill.parse_until(args.until, now)
         labels = backfill.parse_labels(args.label)
-        backfill.check_output(args.output)
+        output = args.output or (None if args.remote_write else "aicode-history.om")
+        if output is not None:
+            backfill.check_output(output)
+        if args.remote_write is not None:
+            backfill.check_url(args.remote_write)
     except (ConfigError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return EXIT_CONFIG
@@ -137,7 +141,8 @@ def _backfill(argv: list[str]) -> int:
     signal.signal(signal.SIGINT, _stop)
     try:
         return backfill.run_command(cfg, now=now, since=since, until=until, labels=labels,
-                                    output=args.output, stderr=sys.stderr,
+                                    output=output, remote_write=args.remote_write,
+                                    stderr=sys.stderr,
                                     notes=[note] if note else [], stopping=stopping)
     except ConfigError as e:
         print(f"error: {args.config_file}: {e}", file=sys.stderr)

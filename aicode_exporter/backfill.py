@@ -52,7 +52,13 @@ from aicode_exporter.durations import parse_duration
 from aicode_exporter.errors import Cancelled, ConfigError, VendorError
 from aicode_exporter.expose import catalog
 from aicode_exporter.expose.families import Family, LabelValues, Spec
-from aicode_exporter.expose.history import HistoryStats, HistoryWriter, check_label_name
+from aicode_exporter.expose.history import (
+    HistorySink,
+    HistoryStats,
+    HistoryWriter,
+    check_label_name,
+)
+from aicode_exporter.expose.remotewrite import RemoteWriteError, RemoteWriter
 from aicode_exporter.expose.telemetry import EndpointKey, Telemetry
 from aicode_exporter.fetch.httpclient import ApiClient
 from aicode_exporter.pipeline.daily import DailyJob, day_ranges
@@ -438,7 +444,11 @@ class Backfill:
 
     def write(self, out: BinaryIO, labels: Sequence[tuple[str, str]] = ()) -> HistoryStats:
         """Everything the state file holds of [since, until], as OpenMetrics."""
-        writer = HistoryWriter(out, labels)
+        return self.send(HistoryWriter(out, labels))
+
+    def send(self, writer: HistorySink) -> HistoryStats:
+        """Everything the state file holds of [since, until], family by family, to a
+        writer (the OpenMetrics file, a remote-write push)."""
         catalogue = {s.name: s for s in all_specs()}
         lo, hi = self.since.timestamp(), self.until.timestamp()
         gauges: dict[str, tuple[Spec, dict[LabelValues, dict[float, float]]]] = {}
@@ -585,7 +595,17 @@ def progress_line(b: Backfill) -> str:
     return line
 
 
-def summary(r: Result, output: str) -> list[str]:
+@dataclass(frozen=True)
+class Delivered:
+    """Where the history went: a file (or standard output) or a remote-write push."""
+
+    where: str  # a file name, "-", or the receiver's URL
+    pushed: bool
+    stats: HistoryStats
+    error: str = ""
+
+
+def summary(r: Result, delivered: Sequence[Delivered]) -> list[str]:
     lines = [f"backfill: {'done' if r.ok else 'incomplete'} in {_span(r.seconds)}, "
              f"{r.requests:,} requests; history {_iso(r.since.timestamp())} .. "
              f"{_iso(r.until.timestamp())}"]
@@ -593,38 +613,44 @@ def summary(r: Result, output: str) -> list[str]:
         what = t.detail or t.state
         lines.append(f"  {t.name}: {t.state}" + (f": {what}" if what != t.state else ""))
     lines += [f"  note: {n}" for n in r.notes]
-    st = r.stats
-    where = "standard output" if output == "-" else output
-    if st.samples:
-        lines.append(
-            f"wrote {where}: {st.families} families, {st.series:,} series, "
-            f"{st.samples:,} samples, {st.days} days, {_iso(st.first or 0)} .. "
-            f"{_iso(st.last or 0)}, {st.bytes / 1e6:.1f} MB")
-        target = "history.om" if output == "-" else output
-        retention = math.ceil((time.time() - (st.first or 0)) / DAY) + 1
-        lines += [
-            "next: promtool tsdb create-blocks-from openmetrics --max-block-duration=24h "
-            f"{target} ./blocks",
-            "      then move ./blocks/* into Prometheus's data directory "
-            "(--storage.tsdb.path); its retention must reach back "
-            f"{retention} days (--storage.tsdb.retention.time={retention}d) or the "
-            "blocks are deleted",
-        ]
-    else:
-        lines.append(f"wrote {where}: no samples")
+    for d in delivered:
+        st = d.stats
+        where = "standard output" if d.where == "-" else d.where
+        what = (f"{st.families} families, {st.series:,} series, {st.samples:,} samples, "
+                f"{st.days} days, {_iso(st.first or 0)} .. {_iso(st.last or 0)}, "
+                f"{st.bytes / 1e6:.1f} MB" if st.samples else "no samples")
+        if d.pushed:
+            lines.append(f"pushed to {where}: {what}" if not d.error else
+                         f"push to {where} failed: {d.error}")
+            continue
+        lines.append(f"wrote {where}: {what}")
+        if st.samples:
+            target = "history.om" if d.where == "-" else d.where
+            retention = math.ceil((time.time() - (st.first or 0)) / DAY) + 1
+            lines += [
+                "next: promtool tsdb create-blocks-from openmetrics --max-block-duration=24h "
+                f"{target} ./blocks",
+                "      then move ./blocks/* into Prometheus's data directory "
+                "(--storage.tsdb.path); its retention must reach back "
+                f"{retention} days (--storage.tsdb.retention.time={retention}d) or the "
+                "blocks are deleted",
+            ]
     return lines
 
 
 def run_command(cfg: Config, *, now: datetime, since: datetime, until: datetime,
-                labels: Sequence[tuple[str, str]], output: str, stderr: IO[str],
-                notes: Sequence[str] = (), stopping: threading.Event | None = None,
+                labels: Sequence[tuple[str, str]], output: str | None, stderr: IO[str],
+                remote_write: str | None = None, notes: Sequence[str] = (),
+                stopping: threading.Event | None = None,
                 transport: httpx.BaseTransport | None = None,
                 progress_every: float | None = None) -> int:
-    """The backfill subcommand after its arguments were checked: 0 all read, 1 not."""
+    """The backfill subcommand after its arguments were checked: 0 all read (and
+    delivered), 1 not. The history goes to `output` and, when given, to `remote_write`."""
     started = time.monotonic()
     b = Backfill(cfg, since=since, until=until, transport=transport, stopping=stopping,
                  now=now)
     b.notes += notes
+    delivered: list[Delivered] = []
     try:
         tty = stderr.isatty()
         every = progress_every or (PROGRESS_EVERY_TTY if tty else PROGRESS_EVERY)
@@ -637,14 +663,23 @@ def run_command(cfg: Config, *, now: datetime, since: datetime, until: datetime,
         b.run(show, every)
         if tty:
             stderr.write("\n")
-        with AtomicOutput(output) as out:
-            stats = b.write(out, labels)
-        result = b.result(stats, started)
+        if output is not None:
+            with AtomicOutput(output) as out:
+                delivered.append(Delivered(output, False, b.write(out, labels)))
+        if remote_write is not None:
+            push = RemoteWriter(remote_write, labels, transport=transport)
+            try:
+                delivered.append(Delivered(remote_write, True, b.send(push)))
+            except RemoteWriteError as e:
+                push.close()
+                delivered.append(Delivered(remote_write, True, push.stats,
+                                           f"{e} ({push.accepted:,} samples were taken)"))
+        result = b.result(delivered[0].stats if delivered else HistoryStats(), started)
     finally:
         b.close()
-    for line in summary(result, output):
+    for line in summary(result, delivered):
         print(line, file=stderr)
-    return 0 if result.ok else 1
+    return 0 if result.ok and not any(d.error for d in delivered) else 1
 
 
 class AtomicOutput:
@@ -689,3 +724,14 @@ def check_output(output: str) -> None:
         raise ValueError(f"--output {output!r}: the folder {str(folder)!r} is not writable")
     if Path(output).is_dir():
         raise ValueError(f"--output {output!r} is a folder; give a file name")
+
+
+def check_url(url: str) -> None:
+    """A remote-write URL must be http(s) with a host; ValueError if not."""
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL as e:
+        raise ValueError(f"--remote-write {url!r}: {e}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ValueError(f"--remote-write {url!r}: expected an http:// or https:// URL, "
+                         "e.g. http://prometheus:9090/api/v1/write")

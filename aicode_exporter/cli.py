@@ -132,9 +132,13 @@ def backfill_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", action="append", default=[], metavar="NAME=VALUE",
                    help="a label for every series, repeatable: e.g. job and instance of "
                         "the scrape target, so the backfilled series are the scraped ones")
-    p.add_argument("--output", default="aicode-history.om", metavar="FILE|-",
-                   help="where to write (default aicode-history.om; - for standard "
-                        "output)")
+    p.add_argument("--output", metavar="FILE|-",
+                   help="where to write (default aicode-history.om unless --remote-write "
+                        "is given; - for standard output)")
+    p.add_argument("--remote-write", dest="remote_write", metavar="URL",
+                   help="also (or, without --output, instead) push the history over "
+                        "Prometheus remote write to a receiver that takes past samples: "
+                        "Prometheus with an out-of-order window, VictoriaMetrics /api/v1/write")
     _logging_flags(p, level="warning")
     return p
 

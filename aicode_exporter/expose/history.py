@@ -26,7 +26,7 @@ import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from aicode_exporter.expose.families import LabelValues, Spec
 
@@ -73,6 +73,14 @@ class HistoryStats:
     @property
     def days(self) -> int:
         return len(self.day_numbers)
+
+
+class HistorySink(Protocol):
+    """Where a history goes: this file's writer, or a remote-write push."""
+
+    def family(self, spec: Spec, series: Iterable[tuple[LabelValues, Points]]) -> None: ...
+
+    def close(self) -> HistoryStats: ...
 
 
 class HistoryWriter:

@@ -16,6 +16,7 @@ import urllib.parse
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -140,6 +141,11 @@ def _until(stderr: str) -> float:
     return datetime.fromisoformat(end.replace("Z", "+00:00")).timestamp()
 
 
+def _ready(url: str) -> bool | None:
+    r = get(f"{url}/-/ready")
+    return (r is not None and r.status_code == 200) or None
+
+
 def midnights(st: Stack) -> list[float]:
     return [float(m) for m in range(math.ceil(st.since / DAY) * DAY, int(st.until), DAY)]
 
@@ -211,3 +217,69 @@ def test_the_history_is_there_from_the_first_day(stack: Stack) -> None:
     assert got and float(got[0]["value"][1]) > 0
     assert stack.query(f'count(aicode_commits_total{{job="{JOB}"}})', first)
     assert "promtool tsdb create-blocks-from openmetrics" in stack.backfill_log
+
+
+def test_remote_write_to_a_prometheus_with_an_out_of_order_window(tmp_path: Path) -> None:
+    """The same history pushed over remote write: a Prometheus whose out-of-order window
+    covers it holds what the file would have given; one without it refuses, and the
+    backfill says what to set and exits 1."""
+    frozen = datetime.now(UTC) - timedelta(hours=4)
+    sim = Simulator(users=6, repos=3, days=8, now=lambda: frozen,
+                    cursor_rate_limit_per_minute=0)
+    sim.start()
+    ports = {"ooo": free_port(), "plain": free_port()}
+    try:
+        common = {"name": "demo", "base_url": sim.url, "api_key": "sim-key",
+                  "rate_limit_per_minute": 6000, "backfill_slice": "7d"}
+        config = {"state_path": str(tmp_path / "state.db"), "providers": [
+            {"type": "qoder", "organization_id": "org_sim", "windows": ["7d"], **common},
+            {"type": "cursor", **common}]}
+        (tmp_path / "exporter.yml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        for name, window in (("ooo", {"storage": {"tsdb": {
+                "out_of_order_time_window": "30d"}}}), ("plain", {})):
+            (tmp_path / f"{name}.yml").write_text(yaml.safe_dump(
+                {"global": {"scrape_interval": "15s"}, **window}), encoding="utf-8")
+        proms = {name: [tool("prometheus"), f"--config.file={tmp_path / name}.yml",
+                        f"--storage.tsdb.path={tmp_path / name}",
+                        "--storage.tsdb.retention.time=100d",
+                        "--web.enable-remote-write-receiver",
+                        f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn"]
+                 for name, port in ports.items()}
+        with running(proms["ooo"], tmp_path / "ooo.log"), \
+                running(proms["plain"], tmp_path / "plain.log"):
+            for port in ports.values():
+                wait_for(lambda p=port: _ready(f"http://127.0.0.1:{p}"), 30, "prometheus")
+
+            def push(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
+                return subprocess.run(exporter_cmd(
+                    "backfill", "--config.file", str(tmp_path / "exporter.yml"),
+                    "--since", "10d", "--label", f"job={JOB}", *extra, "--remote-write",
+                    f"http://127.0.0.1:{ports[name]}/api/v1/write"),
+                    capture_output=True, text=True, timeout=300, cwd=ROOT)
+
+            ok = push("ooo", "--output", str(tmp_path / "history.om"))
+            assert ok.returncode == 0, ok.stderr
+            assert "pushed to http://127.0.0.1:" in ok.stderr
+            refused = push("plain")
+            assert refused.returncode == 1, refused.stderr
+            assert "out_of_order_time_window" in refused.stderr
+            assert "Traceback" not in refused.stderr
+            text = (tmp_path / "history.om").read_text()
+            want = {}
+            for line in text.splitlines():
+                if line.startswith("aicode_commits_total{") and 'provider="cursor"' in line:
+                    _, value, at = line.rsplit(" ", 2)
+                    want[float(at)] = want.get(float(at), 0.0) + float(value)
+            url = f"http://127.0.0.1:{ports['ooo']}"
+            checked = 0
+            for at, value in sorted(want.items()):
+                if at % DAY:
+                    continue
+                r = httpx.get(f"{url}/api/v1/query", params={
+                    "query": f'sum(aicode_commits_total{{job="{JOB}",provider="cursor"}})',
+                    "time": f"{at:.0f}"}, timeout=30).json()
+                assert [float(x["value"][1]) for x in r["data"]["result"]] == [value], at
+                checked += 1
+            assert checked >= 8
+    finally:
+        sim.stop()
