@@ -166,16 +166,17 @@ def _span(seconds: float) -> str:
 # -- families kept in the state file ----------------------------------------------------
 
 def dump_families(families: Iterable[Family]) -> str:
-    """Families as JSON (NaN and infinities as JSON's extensions, which loads reads)."""
-    return json.dumps([[f.spec.name, f.spec.kind, f.spec.help, list(f.spec.labelnames),
+    """Families as JSON (NaN and infinities as JSON's extensions, which loads reads); the
+    HELP is the catalogue's when written, so it is not kept."""
+    return json.dumps([[f.spec.name, f.spec.kind, list(f.spec.labelnames),
                         [[list(v), x] for v, x in f.samples]] for f in families],
                       separators=(",", ":"))
 
 
 def load_families(text: str) -> list[Family]:
-    return [Spec(name, kind, help_, tuple(labelnames)).family(
+    return [Spec(name, kind, name, tuple(labelnames)).family(
         (tuple(v), float(x)) for v, x in samples)
-        for name, kind, help_, labelnames, samples in json.loads(text)]
+        for name, kind, labelnames, samples in json.loads(text)]
 
 
 # -- what is read -----------------------------------------------------------------------

@@ -12,7 +12,8 @@ endpoint by default), so a 429 is a failure.
 
 Printed per endpoint: requests, the bound (requests / rate), the virtual time the
 backfill took and their ratio (target: at most 1.1), 429s (target 0), records counted,
-samples and bytes of its part of the output; then the whole backfill, endpoints in
+samples and bytes of its part of the output, and the size of its state file after
+the backfill (the history it keeps included); then the whole backfill, endpoints in
 parallel: the slowest endpoint's time against its bound. --promtool also converts each
 part with promtool (--max-block-duration=24h) and sums the seconds.
 
@@ -86,6 +87,7 @@ class Part:
     series: int = 0
     samples: int = 0
     bytes: int = 0
+    state_bytes: int = 0  # the state file after the backfill (history included)
     cpu_seconds: float = 0.0
     promtool_seconds: float | None = None
 
@@ -136,6 +138,8 @@ def run_part(s: Settings, job_id: str, sim: Simulator, wire: Any, tmp: Path) -> 
             ("aicode_records_ingested_total", (endpoint,)), 0.0)
     finally:
         b.close()
+    db = tmp / f"{vendor}-{endpoint}.db"
+    part.state_bytes = sum(p.stat().st_size for p in db.parent.glob(f"{db.name}*"))
     (task,) = b.tasks
     part.state, part.detail = task.state, task.detail
     part.requests = sum(1 for h in wire.hits if h.status != 304)
@@ -190,6 +194,7 @@ def run_bench(s: Settings, procs: int) -> dict[str, Any]:
                   "series": sum(p.series for p in parts),
                   "samples": sum(p.samples for p in parts),
                   "bytes": sum(p.bytes for p in parts),
+                  "state_bytes": sum(p.state_bytes for p in parts),
                   "promtool_seconds": (sum(p.promtool_seconds or 0 for p in parts)
                                        if s.promtool else None)},
         "targets": targets,
@@ -207,7 +212,7 @@ def render(res: dict[str, Any]) -> str:
         rows.append([p["job_id"], p["requests"], f"{p['rate']:g}/min",
                      scale.dur(p["bound"]), scale.dur(p["seconds"]), ratio,
                      p["rate_limited"], p["records"], p["samples"],
-                     f"{p['bytes'] / 1e6:.1f}",
+                     f"{p['bytes'] / 1e6:.1f}", f"{p['state_bytes'] / 1e6:.1f}",
                      scale.verdict(all(t.values())) if p["state"] == "done"
                      else f"FAIL ({p['state']}: {p['detail'][:60]})"])
     out = [
@@ -217,12 +222,13 @@ def render(res: dict[str, Any]) -> str:
         "",
         scale.table("per endpoint (virtual time; bound = requests / rate)",
                     ["endpoint", "requests", "rate", "bound", "took", "ratio", "429",
-                     "records", "samples", "MB", "verdict"], rows),
+                     "records", "samples", "MB", "state MB", "verdict"], rows),
         "",
         f"whole backfill, endpoints in parallel: {scale.dur(w['seconds'])} "
         f"({w['slowest']}) against a bound of {scale.dur(w['bound'])} "
         f"({w['bound_endpoint']}); {w['requests']} requests",
-        f"output: {w['series']} series, {w['samples']} samples, {w['bytes'] / 1e6:.0f} MB"
+        f"output: {w['series']} series, {w['samples']} samples, {w['bytes'] / 1e6:.0f} MB; "
+        f"state files {w['state_bytes'] / 1e6:.0f} MB"
         + (f"; promtool (--max-block-duration=24h) {w['promtool_seconds']:.0f}s"
            if w["promtool_seconds"] is not None else ""),
         f"targets (ratio <= {SLACK}, no 429, every endpoint done): "

@@ -52,16 +52,20 @@ CREATE TABLE IF NOT EXISTS series_start (
 CREATE TABLE IF NOT EXISTS history_streams (
   provider TEXT NOT NULL, org TEXT NOT NULL, stream TEXT NOT NULL,
   since REAL NOT NULL, until REAL, PRIMARY KEY (provider, org, stream));
+CREATE TABLE IF NOT EXISTS history_series (
+  id INTEGER PRIMARY KEY, metric TEXT NOT NULL, provider TEXT NOT NULL, org TEXT NOT NULL,
+  labels TEXT NOT NULL, stream TEXT NOT NULL, UNIQUE (metric, provider, org, labels));
 CREATE TABLE IF NOT EXISTS history (
-  metric TEXT NOT NULL, provider TEXT NOT NULL, org TEXT NOT NULL, labels TEXT NOT NULL,
-  hour INTEGER NOT NULL, stream TEXT NOT NULL, delta REAL NOT NULL,
-  PRIMARY KEY (metric, provider, org, labels, hour)) WITHOUT ROWID;
+  series INTEGER NOT NULL, hour INTEGER NOT NULL, delta NUMERIC NOT NULL,
+  PRIMARY KEY (series, hour)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS history_points (
   provider TEXT NOT NULL, org TEXT NOT NULL, endpoint TEXT NOT NULL, at REAL NOT NULL,
   families TEXT NOT NULL, PRIMARY KEY (provider, org, endpoint, at)) WITHOUT ROWID;
 """
 # The history_* tables are the backfill's (aicode-exporter backfill): an older version
-# opening the file ignores them, so adding them needed no new schema version.
+# opening the file ignores them, so adding them needed no new schema version. A history
+# row is a series id, an hour number (hours since 1970) and a delta stored as an integer
+# where it is one: a few bytes each, as a large organisation has millions of them.
 
 _STREAM_COLS = "watermark, newest_record, deep_last, deep_resume"
 _ID_CHUNK = 500  # SQLite's default host-parameter limit is far above this
@@ -366,10 +370,16 @@ class StateStore:
     @staticmethod
     def _commit_history(db: sqlite3.Connection, batch: PollBatch, h: HourlyHistory) -> None:
         p, o, s = batch.vendor, batch.org, batch.stream
+        keys = {(m, json.dumps(list(lbl))) for m, lbl, _ in h.deltas}
+        db.executemany("INSERT OR IGNORE INTO history_series (metric, provider, org, labels, "
+                       "stream) VALUES (?,?,?,?,?)", ((m, p, o, lbl, s) for m, lbl in keys))
+        ids = {(m, lbl): db.execute(
+            "SELECT id FROM history_series WHERE metric=? AND provider=? AND org=? AND "
+            "labels=?", (m, p, o, lbl)).fetchone()[0] for m, lbl in keys}
         db.executemany(
-            "INSERT INTO history VALUES (?,?,?,?,?,?,?) ON CONFLICT (metric, provider, org, "
-            "labels, hour) DO UPDATE SET delta = delta + excluded.delta",
-            ((m, p, o, json.dumps(list(lbl)), hour, s, d)
+            "INSERT INTO history VALUES (?,?,?) ON CONFLICT (series, hour) DO UPDATE SET "
+            "delta = delta + excluded.delta",
+            ((ids[(m, json.dumps(list(lbl)))], hour // HOUR, d)
              for (m, lbl, hour), d in h.deltas.items()))
         db.execute(
             "INSERT INTO history_streams VALUES (?,?,?,?,?) ON CONFLICT (provider, org, "
@@ -389,25 +399,17 @@ class StateStore:
 
     def history_series(self) -> Iterator[HistorySeries]:
         """Every counter series with history, by metric name, then provider, org and
-        labels (the table's key order), read in chunks: one series in memory at once."""
+        labels: one series in memory at once."""
         with self._lock:
-            cur = self._db.execute(
-                "SELECT metric, provider, org, labels, stream, hour, delta FROM history "
-                "ORDER BY metric, provider, org, labels, hour")
-        current: _Building | None = None
-        while True:
+            series = self._db.execute(
+                "SELECT id, metric, provider, org, labels, stream FROM history_series "
+                "ORDER BY metric, provider, org, labels").fetchall()
+        for sid, m, p, o, lbl, s in series:
             with self._lock:
-                rows = cur.fetchmany(10_000)
-            if not rows:
-                break
-            for m, p, o, lbl, s, hour, d in rows:
-                if current is None or (m, p, o, lbl) != current.key:
-                    if current is not None:
-                        yield current.series
-                    current = _Building((m, p, o, lbl), s)
-                current.hours.append((int(hour), float(d)))
-        if current is not None:
-            yield current.series
+                hours = [(int(h) * HOUR, float(d)) for h, d in self._db.execute(
+                    "SELECT hour, delta FROM history WHERE series=? ORDER BY hour", (sid,))]
+            if hours:
+                yield HistorySeries(m, p, o, s, tuple(json.loads(lbl)), hours)
 
     def points(self, provider: str, org: str, endpoint: str) -> dict[float, str]:
         """The backfill's stored points of one endpoint: time -> families (JSON)."""
@@ -430,20 +432,6 @@ class StateStore:
         with self._tx() as db:
             db.executemany("INSERT OR REPLACE INTO history_points VALUES (?,?,?,?,?)",
                            ((provider, org, endpoint, at, f) for at, f in points.items()))
-
-
-@dataclass
-class _Building:
-    """A history series while its rows are read."""
-
-    key: tuple[str, str, str, str]  # metric, provider, org, labels (JSON)
-    stream: str
-    hours: list[tuple[int, float]] = field(default_factory=list)
-
-    @property
-    def series(self) -> HistorySeries:
-        m, p, o, lbl = self.key
-        return HistorySeries(m, p, o, self.stream, tuple(json.loads(lbl)), self.hours)
 
 
 class SeriesStarts:
