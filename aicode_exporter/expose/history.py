@@ -74,6 +74,24 @@ class HistoryStats:
     def days(self) -> int:
         return len(self.day_numbers)
 
+    def count(self, points: Points) -> None:
+        """One more series of these points (in time order)."""
+        self.series += 1
+        self.samples += len(points)
+        self.day_numbers.update(int(t // 86_400) for t, _ in points)
+        first, last = points[0][0], points[-1][0]
+        self.first = first if self.first is None else min(self.first, first)
+        self.last = last if self.last is None else max(self.last, last)
+
+
+def check_labels(labels: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    """Labels to add to every series; ValueError for a name that cannot be one."""
+    for name, _ in labels:
+        why = check_label_name(name)
+        if why:
+            raise ValueError(why)
+    return tuple(labels)
+
 
 class HistorySink(Protocol):
     """Where a history goes: this file's writer, or a remote-write push."""
@@ -87,12 +105,8 @@ class HistoryWriter:
     """Writes families one at a time to a binary file; close() ends the text."""
 
     def __init__(self, out: BinaryIO, labels: Sequence[tuple[str, str]] = ()) -> None:
-        for name, _ in labels:
-            why = check_label_name(name)
-            if why:
-                raise ValueError(why)
         self._out = out
-        self._labels = tuple(labels)
+        self._labels = check_labels(labels)
         self._extra = "".join(f',{n}="{_escape(v)}"' for n, v in labels)
         self._names: set[str] = set()
         self.stats = HistoryStats()
@@ -135,7 +149,6 @@ class HistoryWriter:
                 if counter and (v < before_v or v < 0):
                     raise ValueError(f"{spec.name}{{{labels}}}: counter decreases at {t}")
                 lines.append(f"{prefix}{_number(v)} {_number(t)}\n")
-                st.day_numbers.add(int(t // 86_400))
                 before_t, before_v = t, v
             if not wrote_head:
                 self._write(head)
@@ -143,11 +156,7 @@ class HistoryWriter:
                 st.families += 1
                 wrote_head = True
             self._write("".join(lines))
-            st.series += 1
-            st.samples += len(lines)
-            first, last = points[0][0], points[-1][0]
-            st.first = first if st.first is None else min(st.first, first)
-            st.last = last if st.last is None else max(st.last, last)
+            st.count(points)
 
     def _write(self, text: str) -> None:
         data = text.encode("utf-8")

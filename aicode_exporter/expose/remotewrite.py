@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 import httpx
 
 from aicode_exporter.expose.families import LabelValues, Spec
-from aicode_exporter.expose.history import HistoryStats, Points, check_label_name
+from aicode_exporter.expose.history import HistoryStats, Points, check_labels
 
 BATCH_SAMPLES = 5000
 ATTEMPTS = 3
@@ -87,12 +87,8 @@ class RemoteWriter:
                  transport: httpx.BaseTransport | None = None, timeout: float = 60.0,
                  batch: int = BATCH_SAMPLES,
                  sleep: Callable[[float], None] = time.sleep) -> None:
-        for name, _ in labels:
-            why = check_label_name(name)
-            if why:
-                raise ValueError(why)
         self.url = url
-        self._labels = tuple(labels)
+        self._labels = check_labels(labels)
         self._client = httpx.Client(transport=transport, timeout=timeout,
                                     follow_redirects=False)
         self._batch = max(1, batch)
@@ -113,12 +109,7 @@ class RemoteWriter:
                 continue
             labels = [("__name__", name), *self._labels,
                       *((n, v) for n, v in zip(spec.labelnames, values, strict=True) if v)]
-            st = self.stats
-            st.series += 1
-            st.samples += len(points)
-            st.day_numbers.update(int(t // 86_400) for t, _ in points)
-            st.first = points[0][0] if st.first is None else min(st.first, points[0][0])
-            st.last = points[-1][0] if st.last is None else max(st.last, points[-1][0])
+            self.stats.count(points)
             wrote = True
             for i in range(0, len(points), self._batch):
                 part = points[i:i + self._batch]

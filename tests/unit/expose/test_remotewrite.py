@@ -16,16 +16,21 @@ COUNTER = Spec("aicode_commits_total", "counter", "Commits.", ("provider", "org"
 GAUGE = Spec("aicode_daily_commits", "gauge", "Commits per day.", ("provider", "org"))
 
 
-def unsnappy(data: bytes) -> bytes:
-    """Snappy's block format: a varint length, then literal and copy elements."""
-    pos, n, shift = 0, 0, 0
+def varint(data: bytes, pos: int) -> tuple[int, int]:
+    """(the base-128 varint at pos, the position after it)"""
+    n = shift = 0
     while True:
         b = data[pos]
         pos += 1
         n |= (b & 0x7F) << shift
         shift += 7
         if b < 0x80:
-            break
+            return n, pos
+
+
+def unsnappy(data: bytes) -> bytes:
+    """Snappy's block format: a varint length, then literal and copy elements."""
+    n, pos = varint(data, 0)
     out = bytearray()
     while pos < len(data):
         tag = data[pos]
@@ -46,29 +51,18 @@ def fields(data: bytes) -> list[tuple[int, object]]:
     """(field number, value) of one protobuf message: varints, 64-bit, bytes."""
     out: list[tuple[int, object]] = []
     pos = 0
-
-    def varint() -> int:
-        nonlocal pos
-        n = shift = 0
-        while True:
-            b = data[pos]
-            pos += 1
-            n |= (b & 0x7F) << shift
-            shift += 7
-            if b < 0x80:
-                return n
-
     while pos < len(data):
-        key = varint()
+        key, pos = varint(data, pos)
         number, wire = key >> 3, key & 7
         if wire == 0:
-            out.append((number, varint()))
+            value, pos = varint(data, pos)
+            out.append((number, value))
         elif wire == 1:
             out.append((number, struct.unpack("<d", data[pos:pos + 8])[0]))
             pos += 8
         else:
             assert wire == 2
-            size = varint()
+            size, pos = varint(data, pos)
             out.append((number, data[pos:pos + size]))
             pos += size
     return out
