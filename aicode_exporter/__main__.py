@@ -9,12 +9,14 @@ import signal
 import sys
 import tempfile
 import threading
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aicode_exporter import commitdetail, healthcheck
+from aicode_exporter import backfill, commitdetail, healthcheck
 from aicode_exporter.app import App
 from aicode_exporter.cli import (
+    backfill_parser,
     commit_detail_parser,
     demo_parser,
     exporter_parser,
@@ -40,7 +42,8 @@ ONCE_REPORT_AFTER = 3.0  # --once: an endpoint slower than this says what it is 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     commands = {"simulate": _simulate, "demo": _demo, "commit-detail": _commit_detail,
-                "hash-password": _hash_password, "healthcheck": _healthcheck}
+                "hash-password": _hash_password, "healthcheck": _healthcheck,
+                "backfill": _backfill}
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
     args = exporter_parser().parse_args(argv)
@@ -166,6 +169,42 @@ def _commit_detail(argv: list[str]) -> int:
         return 1
     commitdetail.render(rows, args.hashes, sys.stdout, args.json)
     return 0
+
+
+def _backfill(argv: list[str]) -> int:
+    args = backfill_parser().parse_args(argv)
+    setup_logging(args.log_level, args.log_format)
+    now = datetime.now(UTC)
+    try:
+        cfg = load_config(args.config_file)
+        since = backfill.parse_since(args.since, now)
+        until, note = backfill.parse_until(args.until, now)
+        labels = backfill.parse_labels(args.label)
+        output = args.output or (None if args.remote_write else "aicode-history.om")
+        if output is not None:
+            backfill.check_output(output)
+        if args.remote_write is not None:
+            backfill.check_url(args.remote_write)
+    except (ConfigError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    stopping = threading.Event()
+
+    def _stop(signum: int, _frame: object) -> None:
+        logger.warning("signal received: stopping; run the same command again to resume",
+                       extra={"signal": signal.Signals(signum).name})
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        return backfill.run_command(cfg, now=now, since=since, until=until, labels=labels,
+                                    output=output, remote_write=args.remote_write,
+                                    stderr=sys.stderr,
+                                    notes=[note] if note else [], stopping=stopping)
+    except ConfigError as e:
+        print(f"error: {args.config_file}: {e}", file=sys.stderr)
+        return EXIT_CONFIG
 
 
 def _simulate(argv: list[str]) -> int:

@@ -36,6 +36,26 @@ from aicode_exporter.vendors.registry import vendors as registered
 logger = logging.getLogger(__name__)
 
 
+def open_state(cfg: Config) -> tuple[StateLock, StateStore]:
+    """The state file, locked for this process: ConfigError when another process holds
+    it or it cannot be opened (the daemon, --once and the backfill all open it so)."""
+    lock = StateLock(cfg.state_path)
+    if str(cfg.state_path) != ":memory:":
+        lock.acquire()
+    try:
+        return lock, StateStore(cfg.state_path)
+    except BaseException:
+        lock.release()
+        raise
+
+
+def team_map(cfg: Config, wall: Callable[[], float]) -> TeamMapSource | None:
+    """The user-to-team map, when `teams:` is configured."""
+    if cfg.teams is None:
+        return None
+    return TeamMapSource(cfg.teams.file, cfg.teams.unassigned, clock=wall)
+
+
 class App:
     def __init__(
         self,
@@ -52,16 +72,8 @@ class App:
         self.cfg = cfg
         self.stopping = threading.Event()
         self.telemetry = Telemetry(wall=wall)
-        self.lock = StateLock(cfg.state_path)
-        if str(cfg.state_path) != ":memory:":
-            self.lock.acquire()
-        try:
-            self.store = StateStore(cfg.state_path)
-        except BaseException:
-            self.lock.release()
-            raise
-        self.teams = (TeamMapSource(cfg.teams.file, cfg.teams.unassigned, clock=wall)
-                      if cfg.teams is not None else None)
+        self.lock, self.store = open_state(cfg)
+        self.teams = team_map(cfg, wall)
         self.budget = MemoryBudget()  # shared by every provider's client
         wiring = Wiring(telemetry=self.telemetry, users=cfg.users, store=self.store,
                         labels=cfg.labels, budget=self.budget,

@@ -30,8 +30,8 @@ def exporter_parser() -> argparse.ArgumentParser:
         description="Prometheus exporter for Qoder, Cursor and GitHub Copilot AI-code "
                     "metrics. "
                     "Subcommands: `simulate` (fake vendor APIs), `demo` (simulator + "
-                    "exporter, no key needed), `commit-detail`, `hash-password`, "
-                    "`healthcheck`.")
+                    "exporter, no key needed), `backfill` (the vendors' past for "
+                    "Prometheus), `commit-detail`, `hash-password`, `healthcheck`.")
     p.add_argument("--config.file", dest="config_file", metavar="PATH",
                    help="YAML configuration file (required)")
     p.add_argument("--web.listen-address", dest="listen", metavar="HOST:PORT",
@@ -56,8 +56,8 @@ def exporter_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _logging_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--log.level", dest="log_level", default="info",
+def _logging_flags(p: argparse.ArgumentParser, level: str = "info") -> None:
+    p.add_argument("--log.level", dest="log_level", default=level,
                    choices=["debug", "info", "warning", "error"])
     p.add_argument("--log.format", dest="log_format", default="logfmt",
                    choices=["logfmt", "json"])
@@ -127,6 +127,36 @@ def commit_detail_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="JSON instead of a table")
     p.add_argument("hashes", nargs="+", metavar="HASH")
     _logging_flags(p)
+    return p
+
+
+def backfill_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="aicode-exporter backfill",
+        description="Read the vendors' past for every configured provider and write it as "
+                    "OpenMetrics with timestamps for `promtool tsdb create-blocks-from "
+                    "openmetrics`: the same metrics as /metrics, continuous with the live "
+                    "series when the daemon then starts on the same state file. Resumes "
+                    "where an interrupted run stopped. Exit 0 all read, 1 any failed (the "
+                    "output holds what was read), 2 invalid configuration.")
+    p.add_argument("--config.file", dest="config_file", metavar="PATH", required=True)
+    p.add_argument("--since", required=True, metavar="90d|YYYY-MM-DD",
+                   help="how far back: a duration before now or a date (00:00 UTC); record "
+                        "streams reach back at most 90 days")
+    p.add_argument("--until", metavar="YYYY-MM-DD",
+                   help="the last day (to its end) or a duration before now; default and "
+                        "latest: now minus 3 hours (Prometheus's head block)")
+    p.add_argument("--label", action="append", default=[], metavar="NAME=VALUE",
+                   help="a label for every series, repeatable: e.g. job and instance of "
+                        "the scrape target, so the backfilled series are the scraped ones")
+    p.add_argument("--output", metavar="FILE|-",
+                   help="where to write (default aicode-history.om unless --remote-write "
+                        "is given; - for standard output)")
+    p.add_argument("--remote-write", dest="remote_write", metavar="URL",
+                   help="also (or, without --output, instead) push the history over "
+                        "Prometheus remote write to a receiver that takes past samples: "
+                        "Prometheus with an out-of-order window, VictoriaMetrics /api/v1/write")
+    _logging_flags(p, level="warning")
     return p
 
 

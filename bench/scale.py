@@ -63,7 +63,7 @@ import sys
 import tempfile
 import time
 from collections import Counter, OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -479,6 +479,19 @@ def analyse(results: list[JobResult], s: Settings) -> dict[str, Any]:
     }
 
 
+def fan_out(run: Callable[..., list[Any]], s: Any, job_ids: Sequence[str],
+            procs: int) -> tuple[list[Any], int]:
+    """run(s, ids, worker) over job_ids split between `procs` processes: the results
+    (each with a job_id) in job_ids order, and how many processes ran."""
+    groups = partition(job_ids, procs)
+    if len(groups) <= 1:
+        return run(s, list(job_ids)), 1
+    with ProcessPoolExecutor(len(groups)) as pool:
+        futures = [pool.submit(run, s, g, i) for i, g in enumerate(groups)]
+        done = {r.job_id: r for f in futures for r in f.result()}
+    return [done[j] for j in job_ids], len(groups)
+
+
 def run_bench(s: Settings, procs: int = 1) -> dict[str, Any]:
     """Simulate every endpoint (split over `procs` processes) and analyse the runs."""
     t0 = time.perf_counter()
@@ -487,17 +500,10 @@ def run_bench(s: Settings, procs: int = 1) -> dict[str, Any]:
         job_ids = probe.poller.job_ids
         probe.close()
     selected = [j for j in job_ids if not s.only or any(o in j for o in s.only)]
-    groups = partition(selected, procs)
-    if len(groups) <= 1:
-        results = simulate(s, selected)
-    else:
-        with ProcessPoolExecutor(len(groups)) as pool:
-            futures = [pool.submit(simulate, s, g, i) for i, g in enumerate(groups)]
-            done = {r.job_id: r for f in futures for r in f.result()}
-        results = [done[j] for j in selected]
+    results, processes = fan_out(simulate, s, selected, procs)
     out = analyse(results, s)
     out["wall_seconds"] = time.perf_counter() - t0
-    out["processes"] = len(groups)
+    out["processes"] = processes
     return out
 
 

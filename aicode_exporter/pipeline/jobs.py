@@ -61,6 +61,10 @@ class Endpoint:
     # Poll this endpoint every `interval` instead of the provider's poll_interval, when
     # longer (a vendor that asks to be polled at most hourly).
     interval: timedelta | None = None
+    # run() answers for a past ctx.now what a poll at that time would have published (a
+    # window aggregate the vendor computes for any date range): the backfill runs it at
+    # the last second of each past day. Not for current state (seats, spend).
+    history: bool = False
 
 
 @dataclass

@@ -1,5 +1,6 @@
 """SQLite state: de-dup ids, counter totals, watermarks, admitted users and label values,
-the time of the last request per rate bucket.
+the time of the last request per rate bucket, and what the backfill learnt of the past
+(counter deltas by event hour, past days' families).
 
 Exactly-once counting rests on one rule: everything a slice of a stream taught us (new
 ids, counter deltas, the new watermark) is written in ONE transaction. A crash before the
@@ -17,7 +18,7 @@ import re
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 2
 CounterKey = tuple[str, tuple[str, ...]]  # metric name, label values after (provider, org)
+HOUR = 3600
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,7 +56,23 @@ CREATE TABLE IF NOT EXISTS pacing (
 CREATE TABLE IF NOT EXISTS series_start (
   metric TEXT NOT NULL, labels TEXT NOT NULL, start REAL NOT NULL,
   PRIMARY KEY (metric, labels)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history_streams (
+  provider TEXT NOT NULL, org TEXT NOT NULL, stream TEXT NOT NULL,
+  since REAL NOT NULL, until REAL, PRIMARY KEY (provider, org, stream));
+CREATE TABLE IF NOT EXISTS history_series (
+  id INTEGER PRIMARY KEY, metric TEXT NOT NULL, provider TEXT NOT NULL, org TEXT NOT NULL,
+  labels TEXT NOT NULL, stream TEXT NOT NULL, UNIQUE (metric, provider, org, labels));
+CREATE TABLE IF NOT EXISTS history (
+  series INTEGER NOT NULL, hour INTEGER NOT NULL, delta NUMERIC NOT NULL,
+  PRIMARY KEY (series, hour)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history_points (
+  provider TEXT NOT NULL, org TEXT NOT NULL, endpoint TEXT NOT NULL, at REAL NOT NULL,
+  families TEXT NOT NULL, PRIMARY KEY (provider, org, endpoint, at)) WITHOUT ROWID;
 """
+# The history_* tables are the backfill's (aicode-exporter backfill): an older version
+# opening the file ignores them, so adding them needed no new schema version. A history
+# row is a series id, an hour number (hours since 1970) and a delta stored as an integer
+# where it is one: a few bytes each, as a large organisation has millions of them.
 
 _STREAM_COLS = "watermark, newest_record, deep_last, deep_resume"
 _ID_CHUNK = 500  # SQLite's default host-parameter limit is far above this
@@ -81,10 +99,47 @@ class PollBatch:
     watermark: float | None = None  # moves forward only
     newest_record: float | None = None
     deep: tuple[float | None, float | None] | None = None  # (deep_last, deep_resume) to set
+    history: HourlyHistory | None = None  # the backfill's: the same deltas by event hour
 
     def add(self, metric: str, labels: tuple[str, ...], delta: float) -> None:
         key = (metric, labels)
         self.deltas[key] = self.deltas.get(key, 0.0) + delta
+
+
+@dataclass
+class HourlyHistory:
+    """A slice's counter deltas by the UTC hour of their record's event time, kept by the
+    backfill beside the totals (same transaction): what lets it write, for any past
+    hour, the value the counter would have had then. `since`: where the stream's counting
+    (and so its history) began."""
+
+    since: float
+    deltas: dict[tuple[str, tuple[str, ...], int], float] = field(default_factory=dict)
+
+    def add(self, metric: str, labels: tuple[str, ...], hour: int, delta: float) -> None:
+        key = (metric, labels, hour)
+        self.deltas[key] = self.deltas.get(key, 0.0) + delta
+
+
+@dataclass(frozen=True)
+class HistorySpan:
+    """A stream counted with history: from `since` (its first read's start) to `until`
+    (the watermark of its last commit with history)."""
+
+    since: float
+    until: float | None
+
+
+@dataclass(frozen=True)
+class HistorySeries:
+    """One counter series' history: (hour start, delta) in hour order."""
+
+    metric: str
+    provider: str
+    org: str
+    stream: str
+    labels: tuple[str, ...]
+    hours: list[tuple[int, float]]
 
 
 @dataclass(frozen=True)
@@ -357,10 +412,78 @@ class StateStore:
             if batch.deep is not None:
                 db.execute("UPDATE streams SET deep_last=?, deep_resume=? WHERE provider=? "
                            "AND org=? AND stream=?", (*batch.deep, p, o, s))
+            if batch.history is not None:
+                self._commit_history(db, batch, batch.history)
             row = db.execute(f"SELECT {_STREAM_COLS} FROM streams WHERE provider=? AND org=? "
                              "AND stream=?", (p, o, s)).fetchone()
         self._check_file()
         return StreamState(*row)
+
+    @staticmethod
+    def _commit_history(db: sqlite3.Connection, batch: PollBatch, h: HourlyHistory) -> None:
+        p, o, s = batch.vendor, batch.org, batch.stream
+        keys = {(m, json.dumps(list(lbl))) for m, lbl, _ in h.deltas}
+        db.executemany("INSERT OR IGNORE INTO history_series (metric, provider, org, labels, "
+                       "stream) VALUES (?,?,?,?,?)", ((m, p, o, lbl, s) for m, lbl in keys))
+        ids = {(m, lbl): db.execute(
+            "SELECT id FROM history_series WHERE metric=? AND provider=? AND org=? AND "
+            "labels=?", (m, p, o, lbl)).fetchone()[0] for m, lbl in keys}
+        db.executemany(
+            "INSERT INTO history VALUES (?,?,?) ON CONFLICT (series, hour) DO UPDATE SET "
+            "delta = delta + excluded.delta",
+            ((ids[(m, json.dumps(list(lbl)))], hour // HOUR, d)
+             for (m, lbl, hour), d in h.deltas.items()))
+        db.execute(
+            "INSERT INTO history_streams VALUES (?,?,?,?,?) ON CONFLICT (provider, org, "
+            "stream) DO UPDATE SET until = max(coalesce(until, excluded.until), "
+            "coalesce(excluded.until, until))", (p, o, s, h.since, batch.watermark))
+
+    # -- the backfill's history -----------------------------------------------------------
+
+    def history_span(self, provider: str, org: str, stream: str) -> HistorySpan | None:
+        """Where this stream's counting with history began and got to; None if it never
+        was (a fresh stream, or one only the daemon counted)."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT since, until FROM history_streams WHERE provider=? AND org=? "
+                "AND stream=?", (provider, org, stream)).fetchone()
+        return None if row is None else HistorySpan(*row)
+
+    def history_series(self) -> Iterator[HistorySeries]:
+        """Every counter series with history, by metric name, then provider, org and
+        labels: one series in memory at once."""
+        with self._lock:
+            series = self._db.execute(
+                "SELECT id, metric, provider, org, labels, stream FROM history_series "
+                "ORDER BY metric, provider, org, labels").fetchall()
+        for sid, m, p, o, lbl, s in series:
+            with self._lock:
+                hours = [(int(h) * HOUR, float(d)) for h, d in self._db.execute(
+                    "SELECT hour, delta FROM history WHERE series=? ORDER BY hour", (sid,))]
+            if hours:
+                yield HistorySeries(m, p, o, s, tuple(json.loads(lbl)), hours)
+
+    def points(self, provider: str, org: str, endpoint: str) -> dict[float, str]:
+        """The backfill's stored points of one endpoint: time -> families (JSON)."""
+        with self._lock:
+            return {float(at): str(f) for at, f in self._db.execute(
+                "SELECT at, families FROM history_points WHERE provider=? AND org=? AND "
+                "endpoint=?", (provider, org, endpoint))}
+
+    def all_points(self) -> list[tuple[str, str, str, float, str]]:
+        """Every stored point: (provider, org, endpoint, time, families as JSON)."""
+        with self._lock:
+            return [(str(p), str(o), str(e), float(at), str(f)) for p, o, e, at, f in
+                    self._db.execute("SELECT provider, org, endpoint, at, families FROM "
+                                     "history_points ORDER BY provider, org, endpoint, at")]
+
+    def store_points(self, provider: str, org: str, endpoint: str,
+                     points: Mapping[float, str]) -> None:
+        """Keep what a past read brought (time -> families as JSON), replacing what was
+        kept for those times, in one transaction."""
+        with self._tx() as db:
+            db.executemany("INSERT OR REPLACE INTO history_points VALUES (?,?,?,?,?)",
+                           ((provider, org, endpoint, at, f) for at, f in points.items()))
 
 
 class RequestTimes:

@@ -31,6 +31,10 @@ record with a folded label tallied in aicode_label_records_folded_total{label}.
 
 The totals live in memory: loaded from the state file once, then moved by exactly the
 deltas each commit wrote, so publishing a slice reads no SQLite.
+
+For the backfill (`history_from`), each slice also records the same deltas by the UTC
+hour of each record's event time, in the same transaction (state.HourlyHistory): the
+one counting path, with what the backfill needs to write the counters' past.
 """
 
 from __future__ import annotations
@@ -49,8 +53,14 @@ from aicode_exporter.errors import Cancelled, VendorError
 from aicode_exporter.expose import catalog
 from aicode_exporter.pipeline.cardinality import CounterFolder, LabelLimits
 from aicode_exporter.pipeline.jobs import Failure, Outcome, PollContext
-from aicode_exporter.pipeline.records import OTHER_USER, Identity, StreamRecord, key_prefix
-from aicode_exporter.pipeline.state import PollBatch, StateStore, StreamState
+from aicode_exporter.pipeline.records import OTHER_USER, Add, Identity, StreamRecord, key_prefix
+from aicode_exporter.pipeline.state import (
+    HOUR,
+    HourlyHistory,
+    PollBatch,
+    StateStore,
+    StreamState,
+)
 from aicode_exporter.pipeline.teams import TeamMapSource
 from aicode_exporter.pipeline.userlabels import UserLabeler
 from aicode_exporter.toolkit.families import Family, Spec
@@ -203,8 +213,11 @@ class StreamJob:
                  users: UsersConfig, clock: Callable[[], float],
                  teams: TeamMapSource | None = None,
                  labels: LabelsConfig | None = None,
-                 wall: Callable[[], float] = time.time) -> None:
+                 wall: Callable[[], float] = time.time,
+                 history_from: float | None = None) -> None:
         self.vendor, self.org, self.stream = vendor, org, stream
+        # Set by the backfill: keep each slice's deltas by event hour too (HourlyHistory).
+        self._history_from = history_from
         self._teams = teams
         self._fetch = fetch
         self._store = store
@@ -247,11 +260,19 @@ class StreamJob:
                 "now_newest": _fmt(datetime.fromtimestamp(fixed[1], UTC))})
 
     def catch_up_start(self, now: datetime) -> datetime:
+        """The watermark less the overlap; on a stream never read, initial_backfill
+        before now (the backfill's counting: history_from)."""
         wm = _ts(self._state.watermark)
-        start = now - self._t.initial_backfill if wm is None else wm - self._t.overlap
+        if wm is not None:
+            start = wm - self._t.overlap
+        elif self._history_from is not None:
+            start = datetime.fromtimestamp(self._history_from, UTC)
+        else:
+            start = now - self._t.initial_backfill
         return max(start, now - MAX_WINDOW)
 
-    def run(self, ctx: PollContext) -> Outcome:
+    def run(self, ctx: PollContext, *, deep: bool = True) -> Outcome:
+        """Catch up to ctx.now, then (with `deep`) the deep re-read when it is due."""
         run_started = self._clock()
         if self._teams is not None:
             self._teams.refresh()  # a changed map applies to records counted from now on
@@ -277,7 +298,7 @@ class StreamJob:
             ctx.progress(i + 1, len(pieces), self._state.watermark)
             if i + 1 < len(pieces):
                 ctx.publish("counters", tuple(self.families()))
-        failure = self._deep_reread(ctx, target)
+        failure = self._deep_reread(ctx, target) if deep else None
         outcome = self.restore()
         if failure is not None:
             outcome.failures.append(failure)
@@ -365,6 +386,8 @@ class StreamJob:
         """Read one slice and commit it whole; a failure commits nothing."""
         now = ctx.now
         batch = PollBatch(self.vendor, self.org, self.stream, watermark=watermark, deep=deep)
+        if self._history_from is not None:
+            batch.history = HourlyHistory(self._history_from)
         tally = {"ingested": 0, "duplicate": 0, "invalid": 0, "folded": 0, "out_of_window": 0,
                  "future": 0}
         admitted = self._store.users(self.vendor, self.org) if self._per_user else set()
@@ -491,9 +514,10 @@ class StreamJob:
             elif user is not None and user not in admitted:
                 admitted.add(user)
                 batch.new_users.add(user)
+            add = batch.add if batch.history is None else _with_history(batch, t, window.end)
             folded: set[str] = set()
             for metric, labels, delta in adds:
-                batch.add(metric, self._folder.fold(metric, labels, folded), delta)
+                add(metric, self._folder.fold(metric, labels, folded), delta)
             for label in sorted(folded):
                 batch.add(catalog.LABEL_RECORDS_FOLDED.name, (self.stream, label), 1)
 
@@ -559,6 +583,21 @@ class StreamJob:
             out.append(catalog.NEWEST_RECORD.family(
                 [((*base, self.stream), self._state.newest_record)]))
         return out
+
+
+def _with_history(batch: PollBatch, ts: float, end: float) -> Add:
+    """batch.add that also files each delta under the record's event hour. A record
+    stamped after the read's end (a clock running ahead) is filed in the end's hour: what
+    a backfill writes for a time never includes a record filed later."""
+    history = batch.history
+    assert history is not None
+    hour = int(min(ts, end) // HOUR * HOUR)
+
+    def add(metric: str, labels: tuple[str, ...], delta: float) -> None:
+        batch.add(metric, labels, delta)
+        history.add(metric, labels, hour, delta)
+
+    return add
 
 
 def plan_pages(*, vendor: str, org: str, stream: str, pages: int, per_minute: float,

@@ -17,11 +17,11 @@ from aicode_exporter.expose import push as otlp
 from aicode_exporter.pipeline import teams
 from aicode_exporter.pipeline.daily import DailyJob
 from aicode_exporter.pipeline.jobs import Endpoint, ProviderRuntime
-from aicode_exporter.pipeline.state import RequestTimes
+from aicode_exporter.pipeline.state import RequestTimes, StateStore
 from aicode_exporter.pipeline.streams import StreamJob, StreamTiming
 from aicode_exporter.toolkit.families import Spec
 from aicode_exporter.toolkit.http.client import ApiClient
-from aicode_exporter.vendors.base import Vendor, Wiring
+from aicode_exporter.vendors.base import DailyReport, RecordStream, Vendor, Wiring
 from aicode_exporter.version import __version__
 
 USER_AGENT = f"aicode-exporter/{__version__}"  # on every request to a vendor
@@ -102,30 +102,44 @@ def make_api(cfg: ProviderBase, w: Wiring) -> ApiClient:
                              if w.store is not None else None))
 
 
+def daily_jobs(cfg: ProviderBase, api: ApiClient,
+               w: Wiring) -> list[tuple[DailyReport, DailyJob]]:
+    """The provider's enabled daily reports as jobs (the daemon polls them, the backfill
+    reads their past days)."""
+    vendor = vendors()[cfg.type]
+    return [(report, DailyJob(vendor=vendor.name, org=cfg.name,
+                              fetch=report.open(cfg, api, w), max_days=report.max_days,
+                              lookback_days=report.lookback_days, dated=report.dates,
+                              newest_first=report.newest_first))
+            for report in vendor.daily if cfg.enabled(report.name)]
+
+
+def stream_jobs(cfg: ProviderBase, api: ApiClient, w: Wiring, store: StateStore,
+                history_from: float | None = None) -> list[tuple[RecordStream, StreamJob]]:
+    """The provider's enabled record streams as jobs counting into `store` (the backfill
+    passes `history_from` to keep their deltas by event hour too)."""
+    vendor = vendors()[cfg.type]
+    timing = StreamTiming(lookback=cfg.lookback, lookback_interval=cfg.lookback_interval,
+                          overlap=cfg.overlap, initial_backfill=cfg.initial_backfill,
+                          backfill_slice=cfg.backfill_slice)
+    return [(stream, StreamJob(vendor=vendor.name, org=cfg.name, stream=stream.name,
+                               fetch=stream.open(cfg, api, w), store=store,
+                               specs=[c.spec() for c in stream.counters], timing=timing,
+                               users=w.users, clock=w.clock, teams=w.teams,
+                               labels=w.labels, wall=w.wall, history_from=history_from))
+            for stream in vendor.streams if cfg.enabled(stream.name)]
+
+
 def build_provider(cfg: ProviderBase, w: Wiring) -> ProviderRuntime:
     """A provider entry as poll jobs: the vendor's own jobs, its daily reports, then its
     record streams (only with a state store: `commit-detail` builds no jobs)."""
     vendor = vendors()[cfg.type]
     api = make_api(cfg, w)
     endpoints = vendor.jobs(cfg, api, w) if vendor.jobs else []
-    for report in vendor.daily:
-        if cfg.enabled(report.name):
-            job = DailyJob(vendor=vendor.name, org=cfg.name, fetch=report.open(cfg, api, w),
-                           max_days=report.max_days, lookback_days=report.lookback_days,
-                           dated=report.dates, newest_first=report.newest_first)
-            endpoints.append(Endpoint(report.name, job.run, interval=report.min_interval))
+    for report, job in daily_jobs(cfg, api, w):
+        endpoints.append(Endpoint(report.name, job.run, interval=report.min_interval))
     if w.store is not None:
-        timing = StreamTiming(lookback=cfg.lookback, lookback_interval=cfg.lookback_interval,
-                              overlap=cfg.overlap, initial_backfill=cfg.initial_backfill,
-                              backfill_slice=cfg.backfill_slice)
-        for stream in vendor.streams:
-            if not cfg.enabled(stream.name):
-                continue
-            sjob = StreamJob(vendor=vendor.name, org=cfg.name, stream=stream.name,
-                             fetch=stream.open(cfg, api, w), store=w.store,
-                             specs=[c.spec() for c in stream.counters], timing=timing,
-                             users=w.users, clock=w.clock, teams=w.teams,
-                             labels=w.labels, wall=w.wall)
+        for stream, sjob in stream_jobs(cfg, api, w, w.store):
             endpoints.append(Endpoint(stream.name, sjob.run, sjob.restore, stream=True,
                                       interval=stream.min_interval))
     # In the order the config model lists them (--once runs them in this order).

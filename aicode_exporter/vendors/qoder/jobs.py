@@ -67,11 +67,13 @@ def aggregate_endpoints(cfg: QoderProvider, api: ApiClient, w: Wiring) -> list[E
         exts = client.file_extensions(start, end, deadline=deadline)
         return mapping.extension_families(exts, base, w)
 
+    # Each window is a date range the vendor answers for any past time (up to 90 days
+    # long): the backfill asks it as a poll at the end of each past day would have.
     jobs = [
-        Endpoint("overview", _per_window(cfg.windows, overview)),
-        Endpoint("member_ranking", _per_window(cfg.windows, ranking)),
-        Endpoint("repos", _per_window(cfg.windows, repos)),
-        Endpoint("file_extensions", _per_window(cfg.windows, extensions)),
+        Endpoint("overview", _per_window(cfg.windows, overview), history=True),
+        Endpoint("member_ranking", _per_window(cfg.windows, ranking), history=True),
+        Endpoint("repos", _per_window(cfg.windows, repos), history=True),
+        Endpoint("file_extensions", _per_window(cfg.windows, extensions), history=True),
     ]
     return [j for j in jobs if cfg.enabled(j.name)]
 
