@@ -139,6 +139,11 @@ class UsersConfig(Strict):
     def hmac_key(self) -> bytes:
         return self._hmac_key
 
+    @property
+    def per_user(self) -> bool:
+        """Per-user series are exported: per_user_counters on and a label other than none."""
+        return self.per_user_counters and self.label != "none"
+
 
 class ProviderBase(Strict):
     """What every vendor's provider entry has. A vendor's model adds `type:

@@ -80,6 +80,8 @@ class DailyReport:
     lookback_days: int = 7  # how far back the live poll looks for the newest complete day
     dates: bool = False  # this report's day is the provider's aicode_daily_date_timestamp_seconds
     min_interval: timedelta | None = None
+    # Per-user data: built only when users.per_user (per_user_counters, label not none).
+    per_user: bool = False
 
 
 @dataclass(frozen=True)

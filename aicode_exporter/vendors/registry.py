@@ -101,7 +101,7 @@ def build_provider(cfg: ProviderBase, w: Wiring) -> ProviderRuntime:
     api = make_api(cfg, w)
     endpoints = vendor.jobs(cfg, api, w) if vendor.jobs else []
     for report in vendor.daily:
-        if cfg.enabled(report.name):
+        if cfg.enabled(report.name) and (w.users.per_user or not report.per_user):
             job = DailyJob(vendor=vendor.name, org=cfg.name, fetch=report.open(cfg, api, w),
                            max_days=report.max_days, lookback_days=report.lookback_days,
                            dated=report.dates)
