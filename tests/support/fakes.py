@@ -250,11 +250,13 @@ _tracking_only = tracking_only
 
 
 def make_config(tmp_path: Path, providers: list[dict[str, Any]],
-                users: dict[str, Any] | None = None) -> Any:
+                users: dict[str, Any] | None = None, **top: Any) -> Any:
+    """The configuration of `providers`; `top` adds top-level keys (teams...)."""
     from aicode_exporter.config.file import config_model
 
     return config_model().model_validate({"state_path": str(tmp_path / "state.db"),
-                                  "users": users or {}, "providers": providers})
+                                          "users": users or {}, "providers": providers,
+                                          **top})
 
 
 @dataclass

@@ -108,8 +108,17 @@ def _epoch_ms(v: Any) -> Any:
     return v
 
 
-def _dict_if_null(v: Any) -> Any:
-    return {} if v is None else v
+def _entries_of(kind: type) -> Any:
+    """A map keyed by names (models, users' e-mails): entries whose value is not a `kind`
+    are fields Cursor added, not names, and are left out."""
+    def keep(v: Any) -> Any:
+        if v is None:
+            return {}
+        if isinstance(v, dict):
+            return {k: e for k, e in v.items() if isinstance(e, kind)}
+        return v
+
+    return BeforeValidator(keep)
 
 
 UserId = Annotated[str, BeforeValidator(_user_id)]
@@ -159,7 +168,7 @@ class ModelUse(Tolerant):
 
 class ModelsRow(Tolerant):
     date: Str = ""
-    model_breakdown: Annotated[dict[str, ModelUse], BeforeValidator(_dict_if_null)] = Field(
+    model_breakdown: Annotated[dict[str, ModelUse], _entries_of(dict)] = Field(
         default_factory=dict)
 
 
@@ -203,8 +212,7 @@ class Pagination(Tolerant):
 class ByUserReport(Tolerant):
     """`{"data": {email: [rows]}, "pagination": {...}, "params": {"userMappings": [...]}}`."""
 
-    data: Annotated[dict[str, list[Any]], BeforeValidator(_dict_if_null)] = Field(
-        default_factory=dict)
+    data: Annotated[dict[str, list[Any]], _entries_of(list)] = Field(default_factory=dict)
     pagination: Pagination = Field(default_factory=Pagination)
     params: AnalyticsParams = Field(default_factory=AnalyticsParams)
 
