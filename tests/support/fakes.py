@@ -177,8 +177,12 @@ def usage_page(data: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
     """The documented usage events between the request's startDate and endDate (both
     inclusive, epoch ms), newest first, paged as asked, with the envelope's counts."""
     lo, hi = body.get("startDate", 0), body.get("endDate", 2**62)
-    events = sorted((e for e in data["usageEvents"] if lo <= int(e["timestamp"]) <= hi),
-                    key=lambda e: -int(e["timestamp"]))
+
+    def when(e: dict[str, Any]) -> int:  # an event without a time is in every range
+        return int(e["timestamp"]) if e.get("timestamp") is not None else lo
+
+    events = sorted((e for e in data["usageEvents"] if lo <= when(e) <= hi),
+                    key=lambda e: -when(e))
     size, page = int(body.get("pageSize") or 100), int(body.get("page") or 1)
     pages = max(1, -(-len(events) // size))
     return {**data, "usageEvents": events[(page - 1) * size:page * size],

@@ -378,3 +378,34 @@ def test_a_refused_endpoint_flips_only_its_own_up_and_says_why(
     error = app.telemetry.statuses()[("cursor", "acme", endpoint)].last_error
     assert cause in error and f"endpoints.{endpoint}.enabled: false" in error
     assert fake.paths().count(path) == 1  # a refusal is not retried
+
+
+def test_every_page_of_the_leaderboard_and_by_user_reports_is_read(tmp_path: Path) -> None:
+    people = [f"u{i:04d}@x.io" for i in range(1234)]
+
+    def vendor(request: httpx.Request) -> httpx.Response:
+        p = request.url.params
+        page, size = int(p["page"]), int(p["pageSize"])
+        mine = people[(page - 1) * size:page * size]
+        pages = -(-len(people) // size)
+        paging = {"page": page, "pageSize": size, "totalUsers": len(people),
+                  "totalPages": pages, "hasNextPage": page < pages}
+        if request.url.path.endswith("leaderboard"):
+            rows = [{"email": e, "user_id": f"user_{e[:5]}", "total_accepts": 1,
+                     "total_lines_accepted": 2, "total_lines_suggested": 3} for e in mine]
+            return httpx.Response(200, json={
+                "data": {"tab_leaderboard": {"data": rows}, "agent_leaderboard": {"data": []}},
+                "pagination": paging})
+        return httpx.Response(200, json={
+            "data": {e: [{"event_date": p["endDate"], "client_version": "1.2.3"}]
+                     for e in mine},
+            "pagination": paging,
+            "params": {"userMappings": [{"id": 7, "email": e} for e in mine]}})
+
+    users = {"per_user_counters": True, "max_users": 5000}
+    app = app_at(tmp_path, ANALYTICS_NOW, vendor, "leaderboard", "by_user_client_versions",
+                 users=users)
+    got = parse(app.run_once())
+    accepted = [k for k in got if k.startswith("aicode_daily_user_suggestions_accepted{")]
+    versions = [k for k in got if k.startswith("aicode_daily_user_client_version{")]
+    assert len(accepted) == len(versions) == 1234
