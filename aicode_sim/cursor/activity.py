@@ -185,7 +185,7 @@ class Activity:
                 if ref.ingest_ms > now_ms:
                     complete = False
                     continue
-                ev, _ = events.event(ref)
+                ev = events.event(ref)
                 pd.events += 1
                 pd.modes[ev.mode] += 1
                 pd.kinds[ev.kind] += 1

@@ -324,7 +324,8 @@ class AdminApi:
             out[key] = out.get(key, 0.0) + v
 
         for ref in self.events.select(Query(start_ms, end_ms), now_ms).refs():
-            ev, item = self.events.stream.event(ref)
+            ev = self.events.stream.event(ref)
+            item = self.events.stream.record(ref)
             model = MODELS[ev.model][0]
             add(f"requests|{model}|{KINDS[ev.kind]}", 1)
             usage = item.get("tokenUsage")

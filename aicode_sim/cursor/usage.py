@@ -62,6 +62,19 @@ class Event(NamedTuple):
     cents: float  # chargedCents
 
 
+class _Draws(NamedTuple):
+    event: Event
+    max_mode: bool
+    conversation: int
+    in_conversation: bool
+    service_account: bool
+    tokens: tuple[int, int, int, int] | None  # input, output, cache read, cache write
+    discount: int
+    units: float  # requestsCosts of a call priced by request
+    total: float  # totalCents before discount and fee
+    fee: float  # cursorTokenFee (cents)
+
+
 def hourly_ingest(ts_ms: int, rand: Callable[[], float]) -> int:
     """Visible 5-20 minutes after the end of the event's hour, or hours later (late)."""
     hour_end = (ts_ms // HOUR_MS + 1) * HOUR_MS
@@ -102,60 +115,78 @@ class CursorUsageEvents(Stream):
                 rows.append((ts, ts, twin_ingest, day, user, record * 2 + 1, 0))
         return rows
 
-    def event(self, ref: Ref) -> tuple[Event, dict[str, object]]:
-        """The event's summary and its documented JSON object."""
-        person = self.population.people[ref.user]
+    def _draw(self, ref: Ref) -> _Draws:
+        """Every random choice of one event, in one fixed order."""
         rand = self.detail_rand(ref)
         model = gen.weighted_index(rand, _MODEL_WEIGHTS)
         mode = gen.weighted_index(rand, _MODE_WEIGHTS)
         kind = gen.weighted_index(rand, _KIND_WEIGHTS)
-        surface = self.surface(person, rand())
-        name, _, prices, third_party = MODELS[model]
-        max_mode = rand() < 0.2
-        conversation = str(uuid.UUID(gen.hex_digest(self.seed_bits, "conv", ref.gen_day,
-                                                    ref.user, int(rand() * 6), size=16)))
-        item: dict[str, object] = {"timestamp": str(ref.sort_ms)}
-        if person.email:  # people without one show the exporter a missing userEmail
-            item["userEmail"] = person.email
-        if rand() < 0.9:
-            item["conversationId"] = conversation
-        if surface == 2:
-            item["cloudAgentId"] = "bc-" + gen.hex_digest(self.seed_bits, "agent", ref.gen_day,
-                                                          ref.user, size=8)
-            if rand() < 0.2:
-                item["serviceAccountId"] = f"sa_{person.index % 3}"
-                item["serviceAccountName"] = "Nightly CI Agent"
-        token_based = rand() < 0.85
-        item.update(model=name, kind=KINDS[kind], maxMode=max_mode,
-                    isTokenBasedCall=token_based, isChargeable=kind == CHARGEABLE,
-                    isHeadless=surface != 0 and "serviceAccountId" in item)
-        if token_based:
-            tokens = (1 + gen.long_tail(rand, 2500, 200_000), 1 + gen.long_tail(rand, 450, 32_000),
+        surface = self.surface(self.population.people[ref.user], rand())
+        max_mode, conversation, in_conversation = rand() < 0.2, int(rand() * 6), rand() < 0.9
+        service_account = surface == 2 and rand() < 0.2
+        tokens: tuple[int, int, int, int] | None = None
+        discount, units = 0, 0.0
+        if rand() < 0.85:
+            tokens = (1 + gen.long_tail(rand, 2500, 200_000),
+                      1 + gen.long_tail(rand, 450, 32_000),
                       gen.long_tail(rand, 9000, 400_000) if rand() < 0.7 else 0,
                       gen.long_tail(rand, 3000, 200_000) if rand() < 0.5 else 0)
-            total = sum(n * p for n, p in zip(tokens, prices, strict=True)) / 1e6 * 100
             discount = 10 if rand() < 0.1 else 0
-            fee = sum(tokens) * TOKEN_FEE_PER_MILLION / 1e6 * 100 if third_party else 0.0
-            usage: dict[str, object] = {
-                "inputTokens": tokens[0], "outputTokens": tokens[1],
-                "cacheWriteTokens": tokens[3], "cacheReadTokens": tokens[2],
-                "totalCents": round(total, 5)}
-            if discount:
-                usage["discountPercentOff"] = discount
-            cents = round(total * (100 - discount) / 100 + fee, 5)
-            item["requestsCosts"] = round(max(0.5, total / 4), 1)
-            item["tokenUsage"] = usage
-            if fee:
-                item["cursorTokenFee"] = round(fee, 5)
         else:
             units = (1, 1.4, 2, 5)[int(rand() * 4)]
-            item["requestsCosts"] = units
+        total = fee = 0.0
+        if tokens is not None:
+            _, _, prices, third_party = MODELS[model]
+            total = sum(n * p for n, p in zip(tokens, prices, strict=True)) / 1e6 * 100
+            fee = sum(tokens) * TOKEN_FEE_PER_MILLION / 1e6 * 100 if third_party else 0.0
+            cents = round(total * (100 - discount) / 100 + fee, 5)
+        else:
             cents = units * 4.0
         if kind == API_KEY:
             cents = 0.0
-        item["chargedCents"] = cents
-        return Event(ref.sort_ms, ref.ingest_ms, ref.user, model, mode, kind, surface,
-                     cents), item
+        return _Draws(Event(ref.sort_ms, ref.ingest_ms, ref.user, model, mode, kind, surface,
+                            cents), max_mode, conversation, in_conversation, service_account,
+                      tokens, discount, units, total, fee)
+
+    def event(self, ref: Ref) -> Event:
+        """What the analytics, the daily usage and spend need of the event."""
+        return self._draw(ref).event
+
+    def record(self, ref: Ref) -> dict[str, object]:
+        """The event as filtered-usage-events lists it."""
+        d = self._draw(ref)
+        ev = d.event
+        person = self.population.people[ref.user]
+        item: dict[str, object] = {"timestamp": str(ref.sort_ms)}
+        if person.email:  # people without one show the exporter a missing userEmail
+            item["userEmail"] = person.email
+        if d.in_conversation:
+            item["conversationId"] = str(uuid.UUID(gen.hex_digest(
+                self.seed_bits, "conv", ref.gen_day, ref.user, d.conversation, size=16)))
+        if ev.surface == 2:
+            item["cloudAgentId"] = "bc-" + gen.hex_digest(self.seed_bits, "agent", ref.gen_day,
+                                                          ref.user, size=8)
+            if d.service_account:
+                item["serviceAccountId"] = f"sa_{person.index % 3}"
+                item["serviceAccountName"] = "Nightly CI Agent"
+        item.update(model=MODELS[ev.model][0], kind=KINDS[ev.kind], maxMode=d.max_mode,
+                    isTokenBasedCall=d.tokens is not None, isChargeable=ev.kind == CHARGEABLE,
+                    isHeadless=d.service_account)
+        if d.tokens is not None:
+            usage: dict[str, object] = {
+                "inputTokens": d.tokens[0], "outputTokens": d.tokens[1],
+                "cacheWriteTokens": d.tokens[3], "cacheReadTokens": d.tokens[2],
+                "totalCents": round(d.total, 5)}
+            if d.discount:
+                usage["discountPercentOff"] = d.discount
+            item["requestsCosts"] = round(max(0.5, d.total / 4), 1)
+            item["tokenUsage"] = usage
+            if d.fee:
+                item["cursorTokenFee"] = round(d.fee, 5)
+        else:
+            item["requestsCosts"] = d.units
+        item["chargedCents"] = ev.cents
+        return item
 
     @staticmethod
     def surface(person: Person, roll: float) -> int:
@@ -165,9 +196,6 @@ class CursorUsageEvents(Stream):
         if person.index % 5 == 0 and roll > 0.7:
             return 2
         return 0
-
-    def record(self, ref: Ref) -> dict[str, object]:
-        return self.event(ref)[1]
 
     def csv_row(self, ref: Ref) -> list[object]:
         raise NotImplementedError("usage events have no CSV export")

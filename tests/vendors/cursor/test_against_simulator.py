@@ -1,0 +1,192 @@
+"""A default Cursor provider against the simulator, in one process, on a fake clock shared
+by both: every endpoint at its own interval for hours of virtual time draws no 429 from
+the simulator's documented limits; the usage-event counters equal the simulator's true
+totals across overlapping polls, late events, twins and a restart; a key refused by one
+endpoint takes down that endpoint only."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from aicode_exporter.app import App
+from aicode_sim import Simulator, teams_csv
+from tests.support.exposition import parse
+from tests.support.fakes import FakeClock, make_app, make_config, sim_transport
+
+T0 = datetime(2026, 6, 10, 9, 30, tzinfo=UTC)
+OP = 'org="sim",provider="cursor"'
+DAY_MS = 86_400_000
+
+
+def simulator(clock: FakeClock, users: int = 60, **options: Any) -> Simulator:
+    return Simulator(seed=7, users=users, repos=6, days=20, clock=clock.monotonic,
+                     now=lambda: datetime.fromtimestamp(clock.wall_time, UTC),
+                     vendor_options={"cursor": options} if options else None)
+
+
+def provider(**overrides: Any) -> dict[str, Any]:
+    """A Cursor entry at its defaults: every endpoint, Cursor's own limits."""
+    return {"type": "cursor", "name": "sim", "base_url": "http://cursor.sim",
+            "api_key": "sim-key", **overrides}
+
+
+class Timed(httpx.BaseTransport):
+    """The simulator as a transport, each request logged with the clock's time."""
+
+    def __init__(self, sim: Simulator, clock: FakeClock) -> None:
+        self.inner = sim_transport(sim)
+        self.clock = clock
+        self.log: list[tuple[float, str, int]] = []
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        response = self.inner.handle_request(request)
+        self.log.append((self.clock.mono, request.url.path, response.status_code))
+        return response
+
+
+def run_for(app: App, clock: FakeClock, hours: float) -> None:
+    """The scheduler in virtual time: every endpoint at start, then on its own interval
+    (a run still going when its next one is due skips that one)."""
+    start = clock.mono
+    due = dict.fromkeys(app.poller.job_ids, start)
+    while True:
+        job_id = min(due, key=lambda j: due[j])
+        if due[job_id] > start + hours * 3600:
+            return
+        idle = max(0.0, due[job_id] - clock.mono)
+        clock.mono += idle
+        clock.wall_time += idle
+        app.poller.run_endpoint(job_id)
+        p, ep = app.poller.job(job_id)
+        interval = p.interval_of(ep).total_seconds()
+        while due[job_id] <= clock.mono:
+            due[job_id] += interval
+
+
+@pytest.mark.slow  # three virtual hours of every endpoint: seconds of CPU
+def test_a_default_provider_never_draws_a_429(tmp_path: Path) -> None:
+    clock = FakeClock(wall_time=T0.timestamp())
+    sim = simulator(clock)
+    (tmp_path / "teams.csv").write_text(teams_csv(sim))
+    cfg = make_config(tmp_path, [provider()], {"per_user_counters": True},
+                      teams={"file": str(tmp_path / "teams.csv")})
+    transport = Timed(sim, clock)
+    app = make_app(cfg, transport, clock)
+    run_for(app, clock, hours=3)
+    app.close()
+    statuses = Counter(status for _, _, status in transport.log)
+    assert statuses[429] == 0 and set(statuses) <= {200, 304}, statuses
+    assert statuses[304] > 0  # the Analytics ETags at work
+    paths = Counter(path for _, path, _ in transport.log)
+    for path in ("/analytics/team/dau", "/analytics/team/leaderboard",
+                 "/analytics/by-user/models", "/teams/members", "/teams/spend",
+                 "/teams/groups", "/teams/daily-usage-data", "/teams/filtered-usage-events",
+                 "/analytics/ai-code/changes.csv"):
+        assert paths[path] > 0, path
+    # hourly endpoints: the first run, then once an hour (3 hours: at most 4 runs)
+    assert paths["/teams/daily-usage-data"] <= 4
+    ups = {k: v for k, v in parse(app.publisher.render().text).items()
+           if k.startswith("aicode_up{")}
+    assert len(ups) == 16 and set(ups.values()) == {1.0}, ups
+    # the densest 60 s of each of Cursor's fixed windows stays within its limit
+    per_window = Counter((int(t // 60), bucket(path)) for t, path, s in transport.log
+                         if s != 304 and not path.startswith("/analytics/ai-code/"))
+    assert all(n <= limit(b) for (_, b), n in per_window.items()), per_window.most_common(3)
+    # the tracking API's 5 a minute holds in any 60 s (the simulator's sliding window)
+    for path in ("/analytics/ai-code/commits.csv", "/analytics/ai-code/changes.csv"):
+        times = [t for t, p, _ in transport.log if p == path]
+        assert all(b - a >= 60 for a, b in zip(times, times[5:], strict=False))
+
+
+def bucket(path: str) -> str:
+    """The simulator's rate bucket of a path (Cursor's documented limits)."""
+    if path.startswith("/analytics/team/"):
+        return "analytics_team"
+    if path.startswith("/analytics/by-user/"):
+        return "analytics_by_user"
+    return path
+
+
+def limit(bucket: str) -> int:
+    return {"analytics_team": 100, "analytics_by_user": 50,
+            "/teams/filtered-usage-events": 60}.get(bucket, 20)
+
+
+def usage_only(**overrides: Any) -> dict[str, Any]:
+    from aicode_exporter.vendors.cursor.config import ENDPOINTS
+
+    return provider(endpoints={ep: {"enabled": ep == "usage_events"} for ep in ENDPOINTS},
+                    **overrides)
+
+
+def usage_counters(app: App) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for key, v in parse(app.publisher.render().text, ("aicode_usage_",)).items():
+        name, _, labels = key.partition("{")
+        fields = {k: value.strip('"') for k, value in
+                  (part.split("=", 1) for part in labels.rstrip("}").split(","))}
+        if name == "aicode_usage_requests_total":
+            out[f"requests|{fields['model']}|{fields['kind']}"] = v
+        elif name == "aicode_usage_tokens_total":
+            out[f"tokens|{fields['model']}|{fields['type']}"] = v
+        elif name == "aicode_usage_cost_usd_total":
+            out[f"cost|{fields['model']}"] = v
+    return out
+
+
+def same(got: dict[str, float], want: dict[str, float]) -> bool:
+    return set(got) == set(want) and all(math.isclose(got[k], want[k], rel_tol=1e-9)
+                                         for k in want)
+
+
+@pytest.mark.slow  # seven virtual hours of hourly polls: over a second of CPU
+def test_usage_counters_equal_the_true_totals_across_polls_and_a_restart(
+        tmp_path: Path) -> None:
+    clock = FakeClock(wall_time=T0.timestamp())
+    sim = simulator(clock, users=20)
+    cursor = sim.api("cursor")
+    start_ms = int(T0.timestamp() * 1000) - 7 * DAY_MS  # initial_backfill 7d
+
+    def truth() -> dict[str, float]:
+        now = int(clock.wall_time * 1000)
+        return cursor.admin.usage_totals(start_ms, now, now)
+
+    cfg = make_config(tmp_path, [usage_only()])
+    app = make_app(cfg, sim_transport(sim), clock)
+    run_for(app, clock, hours=5)  # hourly polls: each reads again what the last one read
+    app.close()
+    counted = usage_counters(app)
+    assert same(counted, truth()) and counted
+    late = parse(app.publisher.render().text)
+    assert late[f'aicode_records_duplicate_total{{{OP},stream="usage_events"}}'] > 0
+    # a restart: the same state, the events read again, nothing counted twice
+    again = make_app(cfg, sim_transport(sim), clock)
+    clock.wall_time += 1800
+    clock.mono += 1800
+    run_for(again, clock, hours=2)
+    again.close()
+    assert same(usage_counters(again), truth())
+    assert usage_counters(again) != counted  # more events came meanwhile
+
+
+def test_a_key_refused_by_one_endpoint_downs_only_that_one(tmp_path: Path) -> None:
+    clock = FakeClock(wall_time=T0.timestamp())
+    sim = simulator(clock, users=20, forbidden=["/analytics/by-user/"])
+    cfg = make_config(tmp_path, [provider(initial_backfill="1d")], {"per_user_counters": True})
+    app = make_app(cfg, sim_transport(sim), clock)
+    app.poller.poll_all_once()
+    app.close()
+    ups = {k: v for k, v in parse(app.publisher.render().text).items()
+           if k.startswith("aicode_up{")}
+    down = {k for k, v in ups.items() if v == 0}
+    assert down == {f'aicode_up{{endpoint="by_user_models",{OP}}}',
+                    f'aicode_up{{endpoint="by_user_client_versions",{OP}}}'}
+    error = app.telemetry.statuses()[("cursor", "sim", "by_user_models")].last_error
+    assert "Enterprise access required" in error and "admin:* scope" in error
