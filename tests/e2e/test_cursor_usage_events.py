@@ -1,0 +1,79 @@
+"""Cursor's usage events, whose identity the exporter builds itself, counted exactly once
+through a kill -9 in the middle of the first read: the restart's counters equal an
+uninterrupted run's and the simulator's true totals."""
+
+from __future__ import annotations
+
+import math
+import signal
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from aicode_exporter.vendors.cursor.config import ENDPOINTS
+from aicode_sim import Simulator
+from tests.support.exposition import parse
+from tests.support.processes import exporter_cmd, wait_for, write_config
+
+
+def usage(text: bytes) -> dict[str, float]:
+    """The usage counters keyed as the simulator's usage_totals keys them."""
+    out: dict[str, float] = {}
+    for key, v in parse(text, ("aicode_usage_",)).items():
+        name, _, labels = key.partition("{")
+        f = {k: value.strip('"') for k, value in
+             (part.split("=", 1) for part in labels.rstrip("}").split(","))}
+        what = {"aicode_usage_requests_total": f"requests|{f['model']}|{f.get('kind')}",
+                "aicode_usage_tokens_total": f"tokens|{f['model']}|{f.get('type')}",
+                "aicode_usage_cost_usd_total": f"cost|{f['model']}"}[name]
+        out[what] = v
+    return out
+
+
+def same(got: dict[str, float], want: dict[str, float]) -> bool:
+    return set(got) == set(want) and all(math.isclose(got[k], want[k], rel_tol=1e-9)
+                                         for k in want)
+
+
+@pytest.mark.parametrize("kill_after_requests", [2, 6])
+def test_sigkill_mid_read_then_restart_counts_each_event_once(tmp_path: Path,
+                                                             kill_after_requests: int) -> None:
+    frozen = datetime.now(UTC).replace(microsecond=0)
+    sim = Simulator(users=120, repos=5, days=3, now=lambda: frozen,
+                    vendor_options={"cursor": {"usage_events_per_minute": 0}})
+    sim.start()
+
+    def events_requests() -> int:
+        return sum(1 for r in sim.requests if r.path == "/teams/filtered-usage-events")
+
+    try:
+        def config(name: str) -> Path:
+            endpoints = {ep: {"enabled": ep == "usage_events"} for ep in ENDPOINTS}
+            endpoints["usage_events"]["rate_limit_per_minute"] = 300
+            return write_config(tmp_path / f"{name}.yaml", tmp_path / f"{name}.db", [{
+                "type": "cursor", "name": "sim", "base_url": sim.url, "api_key": "sim-key",
+                "initial_backfill": "7d", "endpoints": endpoints}])
+
+        clean = subprocess.run(exporter_cmd("--config.file", str(config("clean")), "--once"),
+                               capture_output=True, timeout=120, check=True)
+        expected = usage(clean.stdout)
+        assert events_requests() > kill_after_requests + 3  # the kill lands mid-read
+
+        before = events_requests()
+        proc = subprocess.Popen(exporter_cmd("--config.file", str(config("killed")), "--once"),
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: events_requests() - before >= kill_after_requests
+                 or proc.poll() is not None, 60, "requests before the kill")
+        proc.kill()
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL, "the read ended before it could be killed"
+        resumed = subprocess.run(exporter_cmd("--config.file", str(config("killed")), "--once"),
+                                 capture_output=True, timeout=120, check=True)
+    finally:
+        sim.stop()
+    now = int(frozen.timestamp() * 1000)
+    truth = sim.api("cursor").admin.usage_totals(0, now, now)
+    assert same(expected, truth) and expected
+    assert same(usage(resumed.stdout), truth)
