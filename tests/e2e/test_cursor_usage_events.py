@@ -77,3 +77,38 @@ def test_sigkill_mid_read_then_restart_counts_each_event_once(tmp_path: Path,
     truth = sim.api("cursor").admin.usage_totals(0, now, now)
     assert same(expected, truth) and expected
     assert same(usage(resumed.stdout), truth)
+
+
+def test_the_demo_fills_every_cursor_metric_without_a_429(tmp_path: Path) -> None:
+    from aicode_exporter.expose.catalog import USAGE_COUNTERS
+    from aicode_exporter.vendors.cursor import VENDOR
+    from tests.support.processes import free_port, get, running
+
+    wanted = ({s.name for s in VENDOR.specs} | set(VENDOR.sources)
+              | {c.name for c in USAGE_COUNTERS})
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/metrics"
+
+    def cursor_series() -> dict[str, float]:
+        r = get(url)
+        return {k: v for k, v in parse(r.text).items()
+                if 'provider="cursor"' in k} if r else {}
+
+    with running(exporter_cmd("demo", "--poll-interval", "5s", "--web.listen-address",
+                              f"127.0.0.1:{port}"), tmp_path / "demo.log") as proc:
+        got = wait_for(lambda: (s := cursor_series())
+                       and wanted <= {k.split("{")[0] for k in s} and s, 60,
+                       "every Cursor metric")
+        # a few polls later: every endpoint still up, nothing rate limited
+        wait_for(lambda: (s := cursor_series())
+                 and s.get('aicode_api_requests_total{code="304",endpoint="dau",org="demo",'
+                           'provider="cursor"}', 0) >= 3 and s, 60, "revalidated polls")
+        last = cursor_series()
+        assert proc.poll() is None
+    assert got
+    ups = {k: v for k, v in last.items() if k.startswith("aicode_up{")}
+    # the tracking streams may still be on their first 5-a-minute backfill
+    analytics_admin = {k: v for k, v in ups.items()
+                       if 'endpoint="commits"' not in k and 'endpoint="changes"' not in k}
+    assert len(analytics_admin) == 14 and set(ups.values()) == {1.0}, ups
+    assert not [k for k in last if 'code="429"' in k]

@@ -82,7 +82,8 @@ def test_once_fills_every_contract_metric_and_promtool_accepts_it(tmp_path: Path
     missing = sorted(expected - names)
     assert not missing, f"--once lacks {missing}"
     ups = {k: v for k, v in got.items() if k.startswith("aicode_up{")}
-    assert len(ups) == 9 and set(ups.values()) == {1.0}  # 7 Qoder + 2 Cursor endpoints
+    # 7 Qoder endpoints; Cursor's 16 with per-user data (tracking, Analytics, Admin)
+    assert len(ups) == 23 and set(ups.values()) == {1.0}, ups
     for provider in ("qoder", "cursor"):
         assert any(k.startswith("aicode_commits_total{") and f'provider="{provider}"' in k
                    and v > 0 for k, v in got.items())

@@ -1,6 +1,7 @@
 """Cursor's Admin API, read endpoints only (an exporter never calls a write endpoint):
-seats, billing-cycle spend, billing groups as poll jobs, and the per-user daily usage as
-a daily report (Cursor aggregates it hourly and asks for at most one poll an hour).
+seats, billing-cycle spend, billing groups as poll jobs (members and groups at most once
+a minute, spend at most every 5 minutes), and the per-user daily usage as a daily report
+(Cursor aggregates it hourly and asks for at most one poll an hour).
 
 Members, spend, groups and daily usage share Cursor's 20 requests a minute; every page of
 a paginated answer is read before anything is published (a read that fails half-way
@@ -41,6 +42,11 @@ from aicode_exporter.vendors.cursor.peruser import fold
 SPEND_PAGE_SIZE = 100  # Cursor documents no default or maximum; its clients use 100
 USAGE_PAGE_SIZE = 1000  # users per page, as Cursor's own example asks
 MODES = ("chat", "composer", "agent", "cmdk", "bugbot")
+# Seats and spend change slowly and share Cursor's 20 requests a minute with the daily
+# usage: polled at most this often, however short poll_interval is (spend costs a request
+# per 100 members).
+EVERY = {"members": timedelta(minutes=1), "groups": timedelta(minutes=1),
+         "spend": timedelta(minutes=5)}
 
 Base = tuple[str, str]
 
@@ -113,7 +119,7 @@ def _job(name: str, body: Callable[[float], Sequence[Family]]) -> Endpoint:
         except VendorError as e:
             return Outcome(failures=[Failure("", e)])
 
-    return Endpoint(name, run)
+    return Endpoint(name, run, interval=EVERY[name])
 
 
 def _identity(user_id: str, email: str) -> str:
