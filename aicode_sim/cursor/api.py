@@ -162,21 +162,14 @@ class CursorApi:
             raise ApiError(429, "Rate limit exceeded. Please try again later.", headers=headers)
 
     def _analytics(self, request: Request, now_ms: int, level: str, report: str) -> Response:
+        api, query = self.analytics, request.query
+        answer: Callable[[], object]
         if level == "team" and report in REPORTS:
-            bucket = "analytics_team"
-
-            def answer() -> object:
-                return self.analytics.team(report, request.query, now_ms)
+            bucket, answer = "analytics_team", lambda: api.team(report, query, now_ms)
         elif level == "team" and report == "leaderboard":
-            bucket = "analytics_team"
-
-            def answer() -> object:
-                return self.analytics.leaderboard(request.query, now_ms)
+            bucket, answer = "analytics_team", lambda: api.leaderboard(query, now_ms)
         elif level == "by-user" and report in BY_USER:
-            bucket = "analytics_by_user"
-
-            def answer() -> object:
-                return self.analytics.by_user(report, request.query, now_ms)
+            bucket, answer = "analytics_by_user", lambda: api.by_user(report, query, now_ms)
         else:
             raise ApiError(404, "Resource not found")
         self._checks(request, "GET")
@@ -186,8 +179,7 @@ class CursorApi:
             self._take(bucket)
             raise
         if_none_match = request.headers.get("if-none-match")
-        etag = response.headers["ETag"]
-        if if_none_match is not None and etag_matches(if_none_match, etag):
+        if if_none_match is not None and etag_matches(if_none_match, response.headers["ETag"]):
             return not_modified(response)  # not counted, as at Cursor
         self._take(bucket)
         return response

@@ -1,6 +1,6 @@
 """Cursor's Admin API, read endpoints only (an exporter never calls a write endpoint):
 seats, billing-cycle spend, billing groups as poll jobs (members and groups at most once
-a minute, spend at most every 5 minutes), and the per-user daily usage as a daily report
+a minute, spend at most every 15 minutes), and the per-user daily usage as a daily report
 (Cursor aggregates it hourly and asks for at most one poll an hour).
 
 Members, spend, groups and daily usage share Cursor's 20 requests a minute; every page of
@@ -46,7 +46,7 @@ MODES = ("chat", "composer", "agent", "cmdk", "bugbot")
 # usage: polled at most this often, however short poll_interval is (spend costs a request
 # per 100 members).
 EVERY = {"members": timedelta(minutes=1), "groups": timedelta(minutes=1),
-         "spend": timedelta(minutes=5)}
+         "spend": timedelta(minutes=15)}
 
 Base = tuple[str, str]
 

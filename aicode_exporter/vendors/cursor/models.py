@@ -282,14 +282,9 @@ class Group(Tolerant):
     currentMembers: ListOf[GroupMember] = Field(default_factory=list)
 
 
-class BillingCycle(Tolerant):
-    cycleStart: OptTime = None
-
-
 class Groups(Tolerant):
     groups: ListOf[Group] = Field(default_factory=list)
     unassignedGroup: Group | None = None
-    billingCycle: BillingCycle = Field(default_factory=BillingCycle)
 
 
 class DailyUsageRow(Tolerant):

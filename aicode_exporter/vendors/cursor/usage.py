@@ -17,10 +17,14 @@ a re-read finds #0 and #1 again, and a twin Cursor ingests later is #1, new.
 That only holds if one answer is one consistent view. A list read page by page is not:
 Cursor aggregates hourly and lists newest first, so events ingested between two page
 reads shift the pages, and an event can come twice in one read (it would be #0 and #1,
-counted twice) or not at all. So a read is never paged: a time range whose events do not
-fit one page (1,000, the documented maximum) is cut into pieces by the count Cursor
-states, each asked again, until every piece fits one answer. Only a single millisecond
-with more events than a page is paged (never seen; said in the log).
+counted twice) or not at all. So a read is never paged. When a time range's events do
+not fit one page (1,000, the documented maximum), the page still holds, whole, every
+event newer than its oldest one (Cursor lists newest first): those are taken, and the
+rest of the range, up to that oldest millisecond, is asked next (about one request per
+thousand events). That the list is newest first is checked, not assumed (UsageClient
+._newest): should an answer show otherwise, ranges are cut by the count Cursor states
+instead, each piece asked again until it fits one answer. Only a single millisecond with
+more events than a page is paged (never seen; said in the log).
 
 Cursor asks for at most one poll an hour (hourly aggregation) and allows 60 requests a
 minute; both bounds are inclusive, so a piece ends one millisecond before the next
@@ -152,10 +156,20 @@ def _has_more(got: UsageEventsPage, page: int) -> bool:
     return len(got.usageEvents) >= PAGE_SIZE
 
 
+def _stamp(item: Any) -> int | None:
+    """An event's timestamp (epoch ms, a string or a number) as it is listed."""
+    raw = item.get("timestamp") if isinstance(item, dict) else None
+    try:
+        return int(float(str(raw)))
+    except (TypeError, ValueError, OverflowError):
+        return None
+
+
 class UsageClient:
     def __init__(self, api: ApiClient, wall: Callable[[], float]) -> None:
         self.api = api
         self._wall = wall
+        self.newest_first = True  # until an answer shows otherwise (_newest)
 
     def page(self, lo: int, hi: int, page: int) -> UsageEventsPage:
         body = {"startDate": lo, "endDate": hi, "page": page, "pageSize": PAGE_SIZE}
@@ -174,11 +188,18 @@ class UsageClient:
 
     def _piece(self, lo: int, hi: int) -> Iterator[StreamRecord | Skipped]:
         got = self.page(lo, hi, 1)
-        total = got.totalUsageEventsCount
-        more = _has_more(got, 1) if total is None else total > len(got.usageEvents)
-        if not more:
-            yield from numbered(got.usageEvents, self._wall())
-        elif hi > lo:  # cut by the count Cursor states, each piece asked again
+        while True:
+            total = got.totalUsageEventsCount
+            more = _has_more(got, 1) if total is None else total > len(got.usageEvents)
+            if not more:
+                yield from numbered(got.usageEvents, self._wall())
+                return
+            newest = self._newest(lo, got)
+            if newest is None:
+                break
+            events, hi, got = newest  # the page's newest events are all of (hi, old hi]
+            yield from numbered(events, self._wall())
+        if hi > lo:  # cut by the count Cursor states, each piece asked again
             wanted = math.ceil((total or 2 * PAGE_SIZE) / (PAGE_SIZE * FILL))
             pieces = max(2, min(MAX_PIECES, wanted, hi - lo + 1))
             step = (hi - lo + 1) / pieces
@@ -188,6 +209,36 @@ class UsageClient:
                     yield from self._piece(a, b - 1)
         else:
             yield from self._paged(lo, got)
+
+    def _newest(self, lo: int, got: UsageEventsPage,
+                ) -> tuple[list[Any], int, UsageEventsPage] | None:
+        """A full page listed newest first holds every event newer than its oldest one
+        (`oldest`): those are one answer's, whole. Whether Cursor lists newest first is
+        checked, not assumed: the next answer, for [lo, oldest], must hold at least what
+        the page's total leaves (it can only hold more: events ingested meanwhile). If it
+        holds less, events of (oldest, hi] were not on the page: ranges are cut from then
+        on. -> (the newer events, oldest, the next answer), or None."""
+        stamps = [_stamp(e) for e in got.usageEvents]
+        total = got.totalUsageEventsCount
+        if not self.newest_first or total is None or not stamps or None in stamps:
+            return None
+        known = [t for t in stamps if t is not None]
+        if any(a < b for a, b in itertools.pairwise(known)) or known[-1] < lo:
+            return None
+        oldest = known[-1]
+        newer = [e for e, t in zip(got.usageEvents, known, strict=True) if t > oldest]
+        if not newer:
+            return None  # one millisecond fills the page
+        following = self.page(lo, oldest, 1)
+        if (following.totalUsageEventsCount is None
+                or total > len(newer) + following.totalUsageEventsCount):
+            self.newest_first = False
+            logger.warning("usage events are not listed newest first; cutting time ranges "
+                           "instead (more requests)",
+                           extra={"page_total": total, "on_page": len(newer),
+                                  "rest": following.totalUsageEventsCount})
+            return None
+        return newer, oldest, following
 
     def _paged(self, ms: int, got: UsageEventsPage) -> Iterator[StreamRecord | Skipped]:
         """More events in one millisecond than one page holds: paged after all."""

@@ -10,13 +10,14 @@ import math
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
-import httpx
 import pytest
 
 from aicode_exporter.app import App
-from aicode_sim import Simulator, teams_csv
+from aicode_sim import Simulator
+from tests.support.bench import load
 from tests.support.exposition import parse
 from tests.support.fakes import FakeClock, make_app, make_config, sim_transport
 
@@ -37,86 +38,34 @@ def provider(**overrides: Any) -> dict[str, Any]:
             "api_key": "sim-key", **overrides}
 
 
-class Timed(httpx.BaseTransport):
-    """The simulator as a transport, each request logged with the clock's time."""
-
-    def __init__(self, sim: Simulator, clock: FakeClock) -> None:
-        self.inner = sim_transport(sim)
-        self.clock = clock
-        self.log: list[tuple[float, str, int]] = []
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = self.inner.handle_request(request)
-        self.log.append((self.clock.mono, request.url.path, response.status_code))
-        return response
+def load_bench() -> ModuleType:
+    """bench/cursor_api.py: its virtual-time scheduler, run and analysis."""
+    return load("cursor_api")
 
 
 def run_for(app: App, clock: FakeClock, hours: float) -> None:
-    """The scheduler in virtual time: every endpoint at start, then on its own interval
-    (a run still going when its next one is due skips that one)."""
-    start = clock.mono
-    due = dict.fromkeys(app.poller.job_ids, start)
-    while True:
-        job_id = min(due, key=lambda j: due[j])
-        if due[job_id] > start + hours * 3600:
-            return
-        idle = max(0.0, due[job_id] - clock.mono)
-        clock.mono += idle
-        clock.wall_time += idle
-        app.poller.run_endpoint(job_id)
-        p, ep = app.poller.job(job_id)
-        interval = p.interval_of(ep).total_seconds()
-        while due[job_id] <= clock.mono:
-            due[job_id] += interval
+    load_bench().schedule(app, clock, hours)
 
 
 @pytest.mark.slow  # three virtual hours of every endpoint: seconds of CPU
-def test_a_default_provider_never_draws_a_429(tmp_path: Path) -> None:
-    clock = FakeClock(wall_time=T0.timestamp())
-    sim = simulator(clock)
-    (tmp_path / "teams.csv").write_text(teams_csv(sim))
-    cfg = make_config(tmp_path, [provider()], {"per_user_counters": True},
-                      teams={"file": str(tmp_path / "teams.csv")})
-    transport = Timed(sim, clock)
-    app = make_app(cfg, transport, clock)
-    run_for(app, clock, hours=3)
-    app.close()
-    statuses = Counter(status for _, _, status in transport.log)
+def test_a_default_provider_never_draws_a_429() -> None:
+    """Per-user data and a teams map on, every endpoint on its own schedule: the bench's
+    run on a small team, every target met."""
+    bench = load_bench()
+    result = bench.run(bench.Settings(users=60, hours=3))
+    res = bench.analyse(result)
+    assert res["passed"], bench.render(res)
+    statuses = Counter(status for _, _, status in result.log)
     assert statuses[429] == 0 and set(statuses) <= {200, 304}, statuses
     assert statuses[304] > 0  # the Analytics ETags at work
-    paths = Counter(path for _, path, _ in transport.log)
-    for path in ("/analytics/team/dau", "/analytics/team/leaderboard",
-                 "/analytics/by-user/models", "/teams/members", "/teams/spend",
-                 "/teams/groups", "/teams/daily-usage-data", "/teams/filtered-usage-events",
-                 "/analytics/ai-code/changes.csv"):
-        assert paths[path] > 0, path
-    # hourly endpoints: the first run, then once an hour (3 hours: at most 4 runs)
-    assert paths["/teams/daily-usage-data"] <= 4
-    ups = {k: v for k, v in parse(app.publisher.render().text).items()
-           if k.startswith("aicode_up{")}
-    assert len(ups) == 16 and set(ups.values()) == {1.0}, ups
-    # the densest 60 s of each of Cursor's fixed windows stays within its limit
-    per_window = Counter((int(t // 60), bucket(path)) for t, path, s in transport.log
-                         if s != 304 and not path.startswith("/analytics/ai-code/"))
-    assert all(n <= limit(b) for (_, b), n in per_window.items()), per_window.most_common(3)
-    # the tracking API's 5 a minute holds in any 60 s (the simulator's sliding window)
-    for path in ("/analytics/ai-code/commits.csv", "/analytics/ai-code/changes.csv"):
-        times = [t for t, p, _ in transport.log if p == path]
-        assert all(b - a >= 60 for a, b in zip(times, times[5:], strict=False))
-
-
-def bucket(path: str) -> str:
-    """The simulator's rate bucket of a path (Cursor's documented limits)."""
-    if path.startswith("/analytics/team/"):
-        return "analytics_team"
-    if path.startswith("/analytics/by-user/"):
-        return "analytics_by_user"
-    return path
-
-
-def limit(bucket: str) -> int:
-    return {"analytics_team": 100, "analytics_by_user": 50,
-            "/teams/filtered-usage-events": 60}.get(bucket, 20)
+    assert set(res["endpoints"]) == {
+        "dau", "tabs", "agent_edits", "models", "top_file_extensions", "client_versions",
+        "leaderboard", "by_user_models", "by_user_client_versions", "members", "spend",
+        "groups", "daily_usage", "usage_events"}
+    assert all(e["runs"] and not e["failed"] for e in res["endpoints"].values())
+    # hourly endpoints: the first run, then once an hour
+    assert res["endpoints"]["daily_usage"]["runs"] == 4
+    assert res["endpoints"]["spend"]["runs"] == 13  # every 15 minutes for 3 hours
 
 
 def usage_only(**overrides: Any) -> dict[str, Any]:

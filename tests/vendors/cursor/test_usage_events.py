@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from aicode_exporter.app import App
 from aicode_exporter.vendors.cursor.config import ENDPOINTS
@@ -62,7 +63,7 @@ class Events:
 def app_of(tmp_path: Path, vendor: Any, clock: FakeClock, **provider: Any) -> App:
     endpoints = {ep: {"enabled": ep == "usage_events"} for ep in ENDPOINTS}
     cfg = cursor_config(tmp_path, tracking_only=False, endpoints=endpoints,
-                        initial_backfill="2d", **provider)
+                        **{"initial_backfill": "2d", **provider})
     return make_app(cfg, vendor, clock)
 
 
@@ -188,3 +189,52 @@ def test_the_documented_example_is_polled_at_most_hourly(tmp_path: Path) -> None
     assert got[f'aicode_usage_cost_usd_total{{model="claude-4.5-sonnet",{OP}}}'] == \
         (21.36232 + 37.33) / 100
     assert fixture("cursor", "admin-usage-events.json")["totalUsageEventsCount"] == 113
+
+
+def test_newest_first_pages_cost_about_one_request_per_thousand_events(
+        tmp_path: Path) -> None:
+    vendor = Events()
+    clock = FakeClock(wall_time=T0.timestamp())
+    vendor.events = [event(MS0 - 20 * HOUR_MS + i * 20_000, userEmail=f"u{i % 97}@x.io",
+                           requestsCosts=i) for i in range(3200)]
+    vendor.events += [event(MS0 - 2 * HOUR_MS)] * 3  # alike, at a page's edge or not
+    app = app_of(tmp_path, vendor, clock, initial_backfill="1d", backfill_slice="1d")
+    app.poller.poll_all_once()
+    app.close()
+    got = counted(app)
+    assert got[f'aicode_usage_requests_total{{kind="Usage-based",model="gpt-5",{OP}}}'] == 3203
+    assert len(vendor.bodies) <= 6  # 3,203 events: 4 full answers, and the edges
+
+
+class Oldest(Events):
+    """Pages the list oldest first, each page newest first: a page looks right but does
+    not hold the newest events of its range."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        got = super().__call__(request)
+        page = json.loads(got.content)
+        body = self.bodies[-1]
+        ordered = sorted((e for e in self.events
+                          if body["startDate"] <= int(e["timestamp"]) <= body["endDate"]),
+                         key=lambda e: int(e["timestamp"]))
+        size = body["pageSize"]
+        page["usageEvents"] = ordered[(body["page"] - 1) * size:body["page"] * size][::-1]
+        return httpx.Response(200, json=page)
+
+
+def test_a_list_not_newest_first_is_noticed_and_read_by_cutting(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    vendor = Oldest()
+    clock = FakeClock(wall_time=T0.timestamp())
+    # oldest first and descending look alike in one millisecond per page: spread them
+    vendor.events = [event(MS0 - 20 * HOUR_MS + i * 20_000, userEmail=f"u{i % 97}@x.io",
+                           requestsCosts=i) for i in range(2500)]
+    app = app_of(tmp_path, vendor, clock, initial_backfill="1d", backfill_slice="1d")
+    app.poller.poll_all_once()
+    app.close()
+    got = counted(app)
+    assert got[f'aicode_usage_requests_total{{kind="Usage-based",model="gpt-5",{OP}}}'] == 2500
+    assert all(b["page"] == 1 for b in vendor.bodies)
+    assert [r.message for r in caplog.records].count(
+        "usage events are not listed newest first; cutting time ranges instead "
+        "(more requests)") == 1
