@@ -28,6 +28,7 @@ from typing import Any
 
 from aicode_sim import gen
 from aicode_sim.cursor.activity import Activity, PersonDay
+from aicode_sim.cursor.analytics import checked_range
 from aicode_sim.cursor.usage import KINDS, MODELS, MODES, CursorUsageEvents
 from aicode_sim.index import Query, RecordIndex
 from aicode_sim.population import Person, Population
@@ -218,12 +219,7 @@ class AdminApi:
             if required:
                 raise ApiError(400, "startDate and endDate (epoch milliseconds) are required")
             return None
-        if end < start:
-            raise ApiError(400, "endDate is before startDate")
-        if end - start > MAX_RANGE_MS:
-            raise ApiError(400, "Date range cannot exceed 30 days. Make multiple requests "
-                                "for longer periods.")
-        return start, end
+        return checked_range(start, end, MAX_RANGE_MS)
 
     def daily_usage(self, body: dict[str, Any], now_ms: int) -> Row:
         bounds = self._bounds(body, required=True)

@@ -57,12 +57,18 @@ def day_range(query: dict[str, str], now_ms: int) -> tuple[int, int]:
     today = day_of(now_ms)
     first = parse_day(query.get("startDate") or "7d", today, "startDate")
     last = parse_day(query.get("endDate") or "today", today, "endDate")
-    if last < first:
+    return checked_range(first, last, MAX_RANGE_DAYS)
+
+
+def checked_range(start: int, end: int, longest: int) -> tuple[int, int]:
+    """(start, end), or the 400 Cursor answers a reversed range or one over 30 days with
+    (`longest`: 30 days in the bounds' unit)."""
+    if end < start:
         raise ApiError(400, "endDate is before startDate")
-    if last - first > MAX_RANGE_DAYS:
+    if end - start > longest:
         raise ApiError(400, "Date range cannot exceed 30 days. Make multiple requests for "
                             "longer periods.")
-    return first, last
+    return start, end
 
 
 def _edits_row(tab: bool, e: Edits) -> Row:

@@ -4,7 +4,6 @@ uninterrupted run's and the simulator's true totals."""
 
 from __future__ import annotations
 
-import math
 import signal
 import subprocess
 from datetime import UTC, datetime
@@ -14,27 +13,8 @@ import pytest
 
 from aicode_exporter.vendors.cursor.config import ENDPOINTS
 from aicode_sim import Simulator
-from tests.support.exposition import parse
+from tests.support.exposition import parse, same_totals, usage_counters
 from tests.support.processes import exporter_cmd, wait_for, write_config
-
-
-def usage(text: bytes) -> dict[str, float]:
-    """The usage counters keyed as the simulator's usage_totals keys them."""
-    out: dict[str, float] = {}
-    for key, v in parse(text, ("aicode_usage_",)).items():
-        name, _, labels = key.partition("{")
-        f = {k: value.strip('"') for k, value in
-             (part.split("=", 1) for part in labels.rstrip("}").split(","))}
-        what = {"aicode_usage_requests_total": f"requests|{f['model']}|{f.get('kind')}",
-                "aicode_usage_tokens_total": f"tokens|{f['model']}|{f.get('type')}",
-                "aicode_usage_cost_usd_total": f"cost|{f['model']}"}[name]
-        out[what] = v
-    return out
-
-
-def same(got: dict[str, float], want: dict[str, float]) -> bool:
-    return set(got) == set(want) and all(math.isclose(got[k], want[k], rel_tol=1e-9)
-                                         for k in want)
 
 
 @pytest.mark.parametrize("kill_after_requests", [2, 6])
@@ -58,7 +38,7 @@ def test_sigkill_mid_read_then_restart_counts_each_event_once(tmp_path: Path,
 
         clean = subprocess.run(exporter_cmd("--config.file", str(config("clean")), "--once"),
                                capture_output=True, timeout=120, check=True)
-        expected = usage(clean.stdout)
+        expected = usage_counters(clean.stdout)
         assert events_requests() > kill_after_requests + 3  # the kill lands mid-read
 
         before = events_requests()
@@ -75,8 +55,8 @@ def test_sigkill_mid_read_then_restart_counts_each_event_once(tmp_path: Path,
         sim.stop()
     now = int(frozen.timestamp() * 1000)
     truth = sim.api("cursor").admin.usage_totals(0, now, now)
-    assert same(expected, truth) and expected
-    assert same(usage(resumed.stdout), truth)
+    assert same_totals(expected, truth) and expected
+    assert same_totals(usage_counters(resumed.stdout), truth)
 
 
 def test_the_demo_fills_every_cursor_metric_without_a_429(tmp_path: Path) -> None:

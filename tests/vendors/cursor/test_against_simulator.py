@@ -6,7 +6,6 @@ endpoint takes down that endpoint only."""
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 from aicode_exporter.app import App
 from aicode_sim import Simulator
 from tests.support.bench import load
-from tests.support.exposition import parse
+from tests.support.exposition import parse, same_totals, usage_counters
 from tests.support.fakes import FakeClock, make_app, make_config, sim_transport
 
 T0 = datetime(2026, 6, 10, 9, 30, tzinfo=UTC)
@@ -75,24 +74,8 @@ def usage_only(**overrides: Any) -> dict[str, Any]:
                     **overrides)
 
 
-def usage_counters(app: App) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key, v in parse(app.publisher.render().text, ("aicode_usage_",)).items():
-        name, _, labels = key.partition("{")
-        fields = {k: value.strip('"') for k, value in
-                  (part.split("=", 1) for part in labels.rstrip("}").split(","))}
-        if name == "aicode_usage_requests_total":
-            out[f"requests|{fields['model']}|{fields['kind']}"] = v
-        elif name == "aicode_usage_tokens_total":
-            out[f"tokens|{fields['model']}|{fields['type']}"] = v
-        elif name == "aicode_usage_cost_usd_total":
-            out[f"cost|{fields['model']}"] = v
-    return out
 
 
-def same(got: dict[str, float], want: dict[str, float]) -> bool:
-    return set(got) == set(want) and all(math.isclose(got[k], want[k], rel_tol=1e-9)
-                                         for k in want)
 
 
 @pytest.mark.slow  # seven virtual hours of hourly polls: over a second of CPU
@@ -111,8 +94,8 @@ def test_usage_counters_equal_the_true_totals_across_polls_and_a_restart(
     app = make_app(cfg, sim_transport(sim), clock)
     run_for(app, clock, hours=5)  # hourly polls: each reads again what the last one read
     app.close()
-    counted = usage_counters(app)
-    assert same(counted, truth()) and counted
+    counted = usage_counters(app.publisher.render().text)
+    assert same_totals(counted, truth()) and counted
     late = parse(app.publisher.render().text)
     assert late[f'aicode_records_duplicate_total{{{OP},stream="usage_events"}}'] > 0
     # a restart: the same state, the events read again, nothing counted twice
@@ -121,8 +104,8 @@ def test_usage_counters_equal_the_true_totals_across_polls_and_a_restart(
     clock.mono += 1800
     run_for(again, clock, hours=2)
     again.close()
-    assert same(usage_counters(again), truth())
-    assert usage_counters(again) != counted  # more events came meanwhile
+    assert same_totals(usage_counters(again.publisher.render().text), truth())
+    assert usage_counters(again.publisher.render().text) != counted  # more events since
 
 
 def test_a_key_refused_by_one_endpoint_downs_only_that_one(tmp_path: Path) -> None:
