@@ -62,7 +62,7 @@ from aicode_exporter.expose.telemetry import EndpointKey, Telemetry
 from aicode_exporter.pipeline.daily import DailyJob, day_ranges
 from aicode_exporter.pipeline.jobs import Endpoint, PollContext
 from aicode_exporter.pipeline.poller import interruptible_sleep
-from aicode_exporter.pipeline.state import HOUR, HistorySeries, HistorySpan
+from aicode_exporter.pipeline.state import HOUR, CounterKey, HistorySeries, HistorySpan
 from aicode_exporter.pipeline.streams import StreamJob
 from aicode_exporter.toolkit.families import Family, LabelValues, Spec
 from aicode_exporter.toolkit.http.client import ApiClient
@@ -473,6 +473,14 @@ class Backfill:
                 spans[key] = self.store.history_span(*key)
             return spans[key]
 
+        live: dict[tuple[str, str], dict[CounterKey, float]] = {}
+
+        def live_value(s: HistorySeries) -> float | None:
+            key = (s.provider, s.org)
+            if key not in live:
+                live[key] = self.store.counters(*key)
+            return live[key].get((s.metric, s.labels))
+
         current: str | None = None
         batch: list[tuple[LabelValues, list[tuple[float, float]]]] = []
 
@@ -494,7 +502,7 @@ class Backfill:
                 continue
             points = counter_points(s.hours, since=max(span.since, lo),
                                     until=min(span.until or span.since, hi),
-                                    complete=(span.until or 0) <= hi)
+                                    complete=(span.until or 0) <= hi, end=live_value(s))
             if points:
                 batch.append(((s.provider, s.org, *s.labels), points))
         flush()
@@ -534,14 +542,17 @@ def _runs(days: Sequence[date]) -> list[tuple[date, date]]:
 
 
 def counter_points(hours: Sequence[tuple[int, float]], *, since: float, until: float,
-                   complete: bool) -> list[tuple[float, float]]:
+                   complete: bool, end: float | None = None) -> list[tuple[float, float]]:
     """A counter's samples from its deltas by event hour (hour start, delta), in hour
     order: at `since`, at every UTC midnight and at the end of every hour that changed it
     within (since, until), and at `until`. The value at t is the sum of the hours that
     ended by t; at `until`, when it is the end of the history (`complete`), every hour.
+    `end` is the live counter: where the sum differs from it only by rounding (the same
+    fractional amounts added in another order), the last sample is `end` itself, so the
+    backfilled and the live series meet exactly.
 
     >>> counter_points([(0, 2.0), (7200, 1.0)], since=0, until=9000, complete=True)
-    [(0, 0.0), (3600, 2.0), (9000, 3.0)]
+    [(0.0, 0.0), (3600.0, 2.0), (9000.0, 3.0)]
     """
     if until < since:
         return []
@@ -559,6 +570,11 @@ def counter_points(hours: Sequence[tuple[int, float]], *, since: float, until: f
         if t == until and complete:
             value += sum(d for h, d in hours[i:] if h <= until)
         out.append((float(t), value))
+    if (complete and out and end is not None and out[-1][0] == until
+            and math.isclose(out[-1][1], end, rel_tol=1e-9, abs_tol=1e-9)):
+        # Earlier samples above `end` are above it by the same rounding: capped, so the
+        # series never decreases.
+        out = [(t, min(v, end)) for t, v in out[:-1]] + [(out[-1][0], end)]
     return out
 
 

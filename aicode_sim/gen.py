@@ -28,6 +28,8 @@ QODER_COMMITS = 1
 QODER_CHANGES = 2
 CURSOR_COMMITS = 3
 CURSOR_CHANGES = 4
+CURSOR_USAGE = 5  # Cursor Admin API usage events
+CURSOR_DAYS = 6  # Cursor per-person daily extras (rejected suggestions, bugbot, version)
 
 # Purposes within a stream (4 bits).
 SKELETON = 0  # per (day, user): how many records, when, which repo/source

@@ -75,6 +75,8 @@ import httpx
 from aicode_exporter.app import App
 from aicode_exporter.config.file import Config, config_model
 from aicode_exporter.durations import parse_duration
+from aicode_exporter.vendors.cursor.config import ENDPOINTS as CURSOR_ENDPOINTS
+from aicode_exporter.vendors.cursor.config import TRACKING as CURSOR_TRACKING
 from aicode_sim import Simulator
 from aicode_sim.qoder.rollup import DayRollup, Rollups
 
@@ -185,7 +187,12 @@ def make_config(s: Settings, state_path: Path) -> Config:
         "providers": [
             {"type": "qoder", "organization_id": "org_sim",
              "rate_limit_per_minute": s.qoder_rate, **common},
-            {"type": "cursor", "rate_limit_per_minute": s.cursor_rate, **common},
+            # The AI Code Tracking streams: Cursor's Analytics and Admin endpoints share
+            # rate buckets, which these per-endpoint timelines do not model
+            # (bench/cursor_api.py measures them).
+            {"type": "cursor", "rate_limit_per_minute": s.cursor_rate, **common,
+             "endpoints": {ep: {"enabled": False} for ep in CURSOR_ENDPOINTS
+                           if ep not in CURSOR_TRACKING}},
         ],
     })
 

@@ -113,12 +113,26 @@ when it has none), `source` and `status` (lower-cased): what a package is called
 per-purchase id, so buying the same pack again adds to its group. Credits are Qoder's
 unit; usage records' `cost` is not exported (Qoder documents no currency for it).
 
+Cursor's Analytics and Admin figures: `surface` is `all`, `cli`, `cloud_agent` and
+`code_review` (Cursor's Bugbot, `bugbot_dau`); `feature` is `tab` (tab completions) and
+`agent` (agent edits: diffs suggested and accepted; in the team rollups, daily usage's
+`acceptedLinesAdded`), `vendor_feature` empty as Cursor's names are the shared ones;
+`extension` has its leading dot as everywhere; `model` and `client_version` are Cursor's
+own strings (the Analytics API spells models `claude-sonnet-4.5`, the usage events
+`claude-4.5-sonnet`); `mode` is `chat`, `composer`, `agent`, `cmdk` or `bugbot`; `group` is
+a billing group's name (`Unassigned` for members in none); `kind` on usage events is
+Cursor's own (`Usage-based`, `Included in Business`...); token `type` is `input`,
+`output`, `cache_read` or `cache_write`. Money is USD: Cursor's (fractional) cents / 100.
+
 `endpoint` values: `overview`, `daily_trend`, `member_ranking`, `repos`,
 `file_extensions`, `commits`, `changes`, and Qoder's `members`, `member_quota`,
 `resource_packages`, `credits`; Copilot's `totals_1_day`, `totals_28_day`, `users_1_day`,
 `user_teams_1_day` (requests only: it is read with `users_1_day`) and `repos_1_day`;
-Claude Code's `usage_report`. Copilot's requests count the report downloads too. `stream`
-values: `commits`, `changes`, `credits`. `aicode_records_invalid_total` and
+Claude Code's `usage_report`; Cursor's `dau`, `tabs`, `agent_edits`, `models`,
+`top_file_extensions`, `client_versions`, `leaderboard`, `by_user_models`,
+`by_user_client_versions`, `members`, `spend`, `groups`, `daily_usage`, `usage_events`.
+Copilot's requests count the report downloads too. `stream` values: `commits`, `changes`,
+`credits`, `usage_events`. `aicode_records_invalid_total` and
 `aicode_user_records_folded_total` make skipped and folded records visible, not silent.
 
 The `team` label of the `aicode_team_*_total` counters comes from the user-to-team map

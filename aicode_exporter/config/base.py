@@ -255,6 +255,11 @@ class UsersConfig(Strict):
     def hmac_key(self) -> bytes:
         return self._hmac_key
 
+    @property
+    def per_user(self) -> bool:
+        """Per-user series are exported: per_user_counters on and a label other than none."""
+        return self.per_user_counters and self.label != "none"
+
 
 class LabelsConfig(Strict):
     """Bounds on the values of vendor-supplied labels (repo, model, extension, source,

@@ -238,6 +238,10 @@ DAILY_USER_LINES_ACCEPTED = Shared(
     "aicode_daily_user_lines_accepted", "gauge",
     f"{DAY} lines accepted per user and feature (users.per_user_counters; beyond "
     "users.max_users summed into user=\"__other__\").", ("user", "feature"))
+DAILY_USER_SUGGESTIONS_ACCEPTED = Shared(
+    "aicode_daily_user_suggestions_accepted", "gauge",
+    f"{DAY} suggestions accepted per user and feature (users.per_user_counters; beyond "
+    "users.max_users summed into user=\"__other__\").", ("user", "feature"))
 DAILY_COST = Shared("aicode_daily_cost_usd", "gauge",
                     f"{DAY} cost the vendor reports, in USD, by model.", ("model",))
 DAILY_TOKENS = Shared("aicode_daily_tokens", "gauge",
@@ -271,7 +275,7 @@ BILLING_GROUP_SPEND = Shared("aicode_billing_group_spend_usd", "gauge",
 
 SHARED = (DAILY_DATE, DAILY_ACTIVE_USERS, DAILY_SUGGESTIONS, DAILY_SUGGESTIONS_ACCEPTED,
           DAILY_LINES_SUGGESTED, DAILY_LINES_ACCEPTED, DAILY_LINES_REMOVED,
-          DAILY_USER_LINES_ACCEPTED, DAILY_COST, DAILY_TOKENS,
+          DAILY_USER_LINES_ACCEPTED, DAILY_USER_SUGGESTIONS_ACCEPTED, DAILY_COST, DAILY_TOKENS,
           DAILY_TEAM_ACTIVE_USERS, DAILY_TEAM_LINES_ACCEPTED, DAILY_TAB_SUGGESTIONS,
           DAILY_TAB_ACCEPTS, DAILY_TAB_ACCEPT_RATIO, SEATS, BILLING_CYCLE_SPEND,
           BILLING_CYCLE_START, BILLING_GROUP_SPEND)

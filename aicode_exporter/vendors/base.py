@@ -86,6 +86,8 @@ class DailyReport:
     # Live polls ask one day at a time, newest first, and stop at the first day found.
     newest_first: bool = False
     min_interval: timedelta | None = None
+    # Per-user data: built only when users.per_user (per_user_counters, label not none).
+    per_user: bool = False
 
 
 @dataclass(frozen=True)

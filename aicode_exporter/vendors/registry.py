@@ -111,7 +111,8 @@ def daily_jobs(cfg: ProviderBase, api: ApiClient,
                               fetch=report.open(cfg, api, w), max_days=report.max_days,
                               lookback_days=report.lookback_days, dated=report.dates,
                               newest_first=report.newest_first))
-            for report in vendor.daily if cfg.enabled(report.name)]
+            for report in vendor.daily
+            if cfg.enabled(report.name) and (w.users.per_user or not report.per_user)]
 
 
 def stream_jobs(cfg: ProviderBase, api: ApiClient, w: Wiring, store: StateStore,

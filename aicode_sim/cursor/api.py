@@ -1,4 +1,17 @@
-"""Cursor AI Code Tracking API (alpha): commits, changes, their CSV streams, commit blame.
+"""Cursor's APIs: the AI Code Tracking API (alpha: commits, changes, their CSV streams,
+commit blame), here, and the Analytics API (analytics.py) and the Admin API's read
+endpoints (admin.py), routed from here with their own limits.
+
+Analytics and Admin: each request counts in its bucket's fixed 60 s window ("reset every
+minute"): the team-level reports share one (100), the by-user reports one (50), each Admin
+endpoint has its own (20; usage events 60). Over the limit: 429 with Cursor's documented
+body and, only with the ``retry_after`` option, a Retry-After header (Cursor documents
+none). Analytics answers carry an ETag and ``Cache-Control: public, max-age=900``; a
+matching If-None-Match gets 304, which is not counted; the Admin API sends no ETag. Paths
+listed in the ``forbidden`` option answer 403 ``Enterprise access required`` (a key
+without that scope).
+
+The tracking API:
 
 Auth is HTTP Basic with the API key as user name and an empty password. Each endpoint
 allows `cursor_rate_limit_per_minute` requests per key in any 60 s (the vendor's
@@ -33,14 +46,16 @@ import base64
 import binascii
 import hmac
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from aicode_sim.csvstream import csv_chunks
+from aicode_sim.cursor.admin import AdminApi, body_of
+from aicode_sim.cursor.analytics import BY_USER, REPORTS, AnalyticsApi
 from aicode_sim.cursor.data import CursorChanges, CursorCommits
 from aicode_sim.index import Query, RecordIndex, Selection
 from aicode_sim.population import Population
-from aicode_sim.ratelimit import SlidingWindowLimiter
+from aicode_sim.ratelimit import FixedWindowLimiter, SlidingWindowLimiter
 from aicode_sim.records import Ref
 from aicode_sim.responses import (
     CSV_TYPE,
@@ -58,6 +73,13 @@ from aicode_sim.responses import (
 from aicode_sim.timeutil import DAY_MS, day_of, parse_cursor_time
 
 PREFIX = "/analytics/"
+ADMIN_PREFIX = "/teams/"
+_ANALYTICS = re.compile(r"^/analytics/(team|by-user)/([a-z-]+)$")
+_GROUP = re.compile(r"^/teams/groups/([^/]+)$")
+# path -> (method, rate bucket)
+_ADMIN = {"/teams/members": ("GET", "members"), "/teams/groups": ("GET", "groups"),
+          "/teams/spend": ("POST", "spend"), "/teams/daily-usage-data": ("POST", "daily_usage"),
+          "/teams/filtered-usage-events": ("POST", "usage_events")}
 DEFAULT_RANGE_MS = 7 * DAY_MS
 DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
@@ -77,12 +99,22 @@ class CursorApi:
         changes: RecordIndex[CursorChanges],
         api_key: str,
         limiter: SlidingWindowLimiter | None,
+        analytics: AnalyticsApi,
+        admin: AdminApi,
+        buckets: Mapping[str, FixedWindowLimiter | None] | None = None,
+        retry_after: bool = False,
+        forbidden: Sequence[str] = (),
     ) -> None:
         self.population = population
         self.commits = commits
         self.changes = changes
+        self.analytics = analytics
+        self.admin = admin
         self._api_key = api_key
         self._limiter = limiter
+        self._buckets = dict(buckets or {})
+        self._retry_after = retry_after
+        self._forbidden = tuple(forbidden)
         self._routes: dict[str, Handler] = {
             "/analytics/ai-code/commits": self._commit_list,
             "/analytics/ai-code/changes": self._change_list,
@@ -103,6 +135,80 @@ class CursorApi:
         return encoded_json_response(status, cursor_error_body(status, message), headers)
 
     def _dispatch(self, request: Request, now_ms: int) -> Response:
+        if request.path.startswith("/teams/"):
+            return self._admin(request, now_ms)
+        match = _ANALYTICS.match(request.path)
+        if match is not None:
+            return self._analytics(request, now_ms, match.group(1), match.group(2))
+        return self._tracking(request, now_ms)
+
+    # ---- Analytics and Admin ------------------------------------------------------------
+
+    def _checks(self, request: Request, method: str) -> None:
+        if request.method != method:
+            raise ApiError(405, f"method {request.method} not allowed",
+                           headers={"Allow": method})
+        self._authenticate(request)
+        if any(request.path.startswith(p) for p in self._forbidden):
+            raise ApiError(403, "Enterprise access required")
+
+    def _take(self, bucket: str) -> None:
+        limiter = self._buckets.get(bucket)
+        if limiter is None:
+            return
+        decision = limiter.acquire((self._api_key, bucket))
+        if not decision.allowed:
+            headers = {"Retry-After": str(decision.retry_after)} if self._retry_after else {}
+            raise ApiError(429, "Rate limit exceeded. Please try again later.", headers=headers)
+
+    def _analytics(self, request: Request, now_ms: int, level: str, report: str) -> Response:
+        api, query = self.analytics, request.query
+        answer: Callable[[], object]
+        if level == "team" and report in REPORTS:
+            bucket, answer = "analytics_team", lambda: api.team(report, query, now_ms)
+        elif level == "team" and report == "leaderboard":
+            bucket, answer = "analytics_team", lambda: api.leaderboard(query, now_ms)
+        elif level == "by-user" and report in BY_USER:
+            bucket, answer = "analytics_by_user", lambda: api.by_user(report, query, now_ms)
+        else:
+            raise ApiError(404, "Resource not found")
+        self._checks(request, "GET")
+        try:
+            response = self._json_200(answer())
+        except ApiError:
+            self._take(bucket)
+            raise
+        if_none_match = request.headers.get("if-none-match")
+        if if_none_match is not None and etag_matches(if_none_match, response.headers["ETag"]):
+            return not_modified(response)  # not counted, as at Cursor
+        self._take(bucket)
+        return response
+
+    def _admin(self, request: Request, now_ms: int) -> Response:
+        found = _ADMIN.get(request.path)
+        group = _GROUP.match(request.path)
+        if found is None and group is None:
+            raise ApiError(404, "Resource not found")
+        method, bucket = found or ("GET", "groups")
+        self._checks(request, method)
+        self._take(bucket)
+        admin = self.admin
+        if group is not None:
+            payload = admin.groups(request.query, now_ms, only=group.group(1))
+        elif bucket == "members":
+            payload = admin.members()
+        elif bucket == "groups":
+            payload = admin.groups(request.query, now_ms)
+        else:
+            body = body_of(request.body)
+            payload = (admin.spend(body, now_ms) if bucket == "spend" else
+                       admin.daily_usage(body, now_ms) if bucket == "daily_usage" else
+                       admin.usage_events(body, now_ms))
+        return encoded_json_response(200, json_bytes(payload))
+
+    # ---- AI Code Tracking ---------------------------------------------------------------
+
+    def _tracking(self, request: Request, now_ms: int) -> Response:
         route = request.path
         handler = self._routes.get(route)
         if handler is None and _BLAME.match(request.path):

@@ -241,7 +241,7 @@ class CursorChanges(ChangeStream):
     def keys(self, event_ms: int, ingest_ms: int) -> tuple[int, int]:
         return ingest_ms, ingest_ms
 
-    def _fields(self, ref: Ref) -> tuple[str, str | None, int, int, list[dict[str, object]]]:
+    def fields(self, ref: Ref) -> tuple[str, str | None, int, int, list[dict[str, object]]]:
         person = self.population.people[ref.user]
         rand: Callable[[], float] = self.detail_rand(ref)
         tab = ref.attr == 0
@@ -264,7 +264,7 @@ class CursorChanges(ChangeStream):
 
     def record(self, ref: Ref) -> dict[str, object]:
         person = self.population.people[ref.user]
-        change_id, model, added, deleted, metadata = self._fields(ref)
+        change_id, model, added, deleted, metadata = self.fields(ref)
         return {
             "changeId": change_id,
             "userId": person.cursor_id,
@@ -279,7 +279,7 @@ class CursorChanges(ChangeStream):
 
     def csv_row(self, ref: Ref) -> list[object]:
         person = self.population.people[ref.user]
-        change_id, model, added, deleted, metadata = self._fields(ref)
+        change_id, model, added, deleted, metadata = self.fields(ref)
         return [
             change_id,
             person.cursor_id,

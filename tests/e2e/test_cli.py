@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from aicode_exporter.vendors.cursor.config import ENDPOINTS as CURSOR_ENDPOINTS
 from aicode_sim import Simulator
 from tests.support.fakes import FIXTURES
 from tests.support.processes import ROOT, exporter_cmd, free_port, wait_for, write_config
@@ -63,8 +64,10 @@ def test_once_exit_codes_make_a_credentials_smoke_test(tmp_path: Path) -> None:
     assert good.returncode == 0 and "failed:" not in good.stderr
     assert bad.returncode == 1
     lines = [ln for ln in bad.stderr.splitlines() if ln.startswith("failed:")]
-    assert sorted(ln.split(":")[1].strip() for ln in lines) == ["cursor/sim changes",
-                                                               "cursor/sim commits"]
+    # every endpoint the provider polls (Cursor's per-user reports need per-user data)
+    per_user = {"leaderboard", "by_user_models", "by_user_client_versions"}
+    assert sorted(ln.split(":")[1].strip() for ln in lines) == sorted(
+        f"cursor/sim {ep}" for ep in CURSOR_ENDPOINTS if ep not in per_user)
     assert all("authentication failed" in ln for ln in lines)
     assert "wrong-key-123" not in bad.stderr + bad.stdout
 

@@ -84,9 +84,9 @@ def test_once_fills_every_contract_metric_and_promtool_accepts_it(tmp_path: Path
     missing = sorted(expected - names)
     assert not missing, f"--once lacks {missing}"
     ups = {k: v for k, v in got.items() if k.startswith("aicode_up{")}
-    # 11 Qoder (member_quota with per-user data), 2 Cursor, 4 Copilot endpoints and
-    # 1 Claude Code
-    assert len(ups) == 18 and set(ups.values()) == {1.0}
+    # 11 Qoder (member_quota with per-user data), 16 Cursor (tracking, Analytics, Admin,
+    # with per-user data), 4 Copilot endpoints and 1 Claude Code
+    assert len(ups) == 32 and set(ups.values()) == {1.0}, ups
     for provider in ("qoder", "cursor"):
         assert any(k.startswith("aicode_commits_total{") and f'provider="{provider}"' in k
                    and v > 0 for k, v in got.items())

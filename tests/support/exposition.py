@@ -3,6 +3,7 @@ the publisher's snapshot)."""
 
 from __future__ import annotations
 
+import math
 import re
 
 SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*(?:\{.*\})?) (\S+)$")
@@ -46,3 +47,24 @@ def sample(text: str | bytes, series: str) -> float | None:
 def names(text: str | bytes) -> set[str]:
     """The metric names that have at least one sample."""
     return {k.split("{")[0] for k in parse(text)}
+
+
+def usage_counters(text: str | bytes) -> dict[str, float]:
+    """The usage-event counters keyed as the simulator's usage_totals keys them:
+    requests|model|kind, tokens|model|type, cost|model."""
+    out: dict[str, float] = {}
+    for key, v in parse(text, ("aicode_usage_",)).items():
+        name, _, labels = key.partition("{")
+        f = {k: value.strip('"') for k, value in
+             (part.split("=", 1) for part in labels.rstrip("}").split(","))}
+        what = {"aicode_usage_requests_total": f"requests|{f['model']}|{f.get('kind')}",
+                "aicode_usage_tokens_total": f"tokens|{f['model']}|{f.get('type')}",
+                "aicode_usage_cost_usd_total": f"cost|{f['model']}"}[name]
+        out[what] = v
+    return out
+
+
+def same_totals(got: dict[str, float], want: dict[str, float]) -> bool:
+    """The same keys, each value equal but for float summing order."""
+    return set(got) == set(want) and all(math.isclose(got[k], want[k], rel_tol=1e-9)
+                                         for k in want)

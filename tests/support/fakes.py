@@ -71,6 +71,21 @@ CURSOR_ROUTES = {
     "/analytics/ai-code/commits.csv": "commits.csv",
     "/analytics/ai-code/changes": "changes.json",
     "/analytics/ai-code/changes.csv": "changes.csv",
+    # Analytics API and Admin API: the documented examples.
+    "/analytics/team/dau": "analytics-dau.json",
+    "/analytics/team/tabs": "analytics-tabs.json",
+    "/analytics/team/agent-edits": "analytics-agent-edits.json",
+    "/analytics/team/models": "analytics-models.json",
+    "/analytics/team/top-file-extensions": "analytics-top-file-extensions.json",
+    "/analytics/team/client-versions": "analytics-client-versions.json",
+    "/analytics/team/leaderboard": "analytics-leaderboard.json",
+    "/analytics/by-user/models": "analytics-by-user-models.json",
+    "/analytics/by-user/client-versions": "analytics-by-user-client-versions.json",
+    "/teams/members": "admin-members.json",
+    "/teams/spend": "admin-spend.json",
+    "/teams/groups": "admin-groups.json",
+    "/teams/daily-usage-data": "admin-daily-usage.json",
+    "/teams/filtered-usage-events": "admin-usage-events.json",
 }
 
 
@@ -109,6 +124,10 @@ class VendorFake:
         name = self.files.get(suffix)
         if name is None:
             return httpx.Response(404, json={"code": "NotFound", "message": suffix})
+        return self.serve(request, name)
+
+    def serve(self, request: httpx.Request, name: str) -> httpx.Response:
+        """The fixture file `name` as the answer to `request`."""
         body = (FIXTURES / self.vendor / name).read_bytes()
         ctype = "text/csv; charset=utf-8" if name.endswith(".csv") else "application/json"
         return httpx.Response(200, content=body, headers={"content-type": ctype})
@@ -144,6 +163,40 @@ class CursorFake(VendorFake):
     def authorized(self, request: httpx.Request) -> bool:
         token = base64.b64encode(f"{self.key}:".encode()).decode()
         return request.headers.get("authorization") == f"Basic {token}"
+
+    def serve(self, request: httpx.Request, name: str) -> httpx.Response:
+        """The documented examples are one page each: a later page of a paged report is
+        empty, and the usage events are filtered and paged as the request asks."""
+        if not name.startswith(("analytics-", "admin-")):
+            return super().serve(request, name)
+        data = fixture(self.vendor, name)
+        body = json.loads(request.content) if request.content else {}
+        page = int(request.url.params.get("page") or body.get("page") or 1)
+        if name == "admin-usage-events.json":
+            return httpx.Response(200, json=usage_page(data, body))
+        if page > 1 and isinstance(data.get("data"), dict):
+            data["data"] = {k: ({"data": [], "total_users": v.get("total_users")}
+                                if k.endswith("_leaderboard") else [])
+                            for k, v in data["data"].items()}
+        return httpx.Response(200, json=data)
+
+
+def usage_page(data: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+    """The documented usage events between the request's startDate and endDate (both
+    inclusive, epoch ms), newest first, paged as asked, with the envelope's counts."""
+    lo, hi = body.get("startDate", 0), body.get("endDate", 2**62)
+
+    def when(e: dict[str, Any]) -> int:  # an event without a time is in every range
+        return int(e["timestamp"]) if e.get("timestamp") is not None else lo
+
+    events = sorted((e for e in data["usageEvents"] if lo <= when(e) <= hi),
+                    key=lambda e: -when(e))
+    size, page = int(body.get("pageSize") or 100), int(body.get("page") or 1)
+    pages = max(1, -(-len(events) // size))
+    return {**data, "usageEvents": events[(page - 1) * size:page * size],
+            "totalUsageEventsCount": len(events),
+            "pagination": {"numPages": pages, "currentPage": page, "pageSize": size,
+                           "hasNextPage": page < pages, "hasPreviousPage": page > 1}}
 
 
 def sim_transport(sim: Simulator) -> httpx.MockTransport:
@@ -181,11 +234,32 @@ def qoder_config(tmp_path: Path, users: dict[str, Any] | None = None,
     return make_config(tmp_path, [provider], users, top)
 
 
-def cursor_config(tmp_path: Path, users: dict[str, Any] | None = None,
-                  top: dict[str, Any] | None = None, **overrides: Any) -> Any:
+# Cursor's Analytics and Admin endpoints: on by default, off where a test is about the
+# tracking streams alone (cursor_config's tracking_only).
+CURSOR_ANALYTICS_ADMIN = ("dau", "tabs", "agent_edits", "models", "top_file_extensions",
+                          "client_versions", "leaderboard", "by_user_models",
+                          "by_user_client_versions", "members", "spend", "groups",
+                          "daily_usage", "usage_events")
+
+
+def tracking_only(endpoints: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`endpoints:` with every Cursor Analytics and Admin endpoint off, then `endpoints`."""
+    return {**{ep: {"enabled": False} for ep in CURSOR_ANALYTICS_ADMIN}, **(endpoints or {})}
+
+
+def cursor_config(tmp_path: Path, users: dict[str, Any] | None = None, *,
+                  top: dict[str, Any] | None = None, tracking_only: bool = True,
+                  **overrides: Any) -> Any:
+    """A Cursor provider entry; with `tracking_only` (what the tracking tests were written
+    for) the Analytics and Admin endpoints are off."""
+    if tracking_only:
+        overrides["endpoints"] = _tracking_only(overrides.get("endpoints"))
     provider = {"type": "cursor", "name": "acme", "base_url": "http://cursor.test",
                 "api_key": CURSOR_KEY, **overrides}
     return make_config(tmp_path, [provider], users, top)
+
+
+_tracking_only = tracking_only
 
 
 def make_config(tmp_path: Path, providers: list[dict[str, Any]],

@@ -6,6 +6,7 @@ no counter, and a stream the daemon already counted is left alone."""
 from __future__ import annotations
 
 import io
+import itertools
 import math
 import threading
 from collections import defaultdict
@@ -146,7 +147,7 @@ def test_counters_count_the_records_up_to_each_time_and_end_at_the_live_value(
     # Every series: samples at every midnight, the end value is the live counter's.
     app = make_app(cfg, sim_transport(world.sim), world.clock)  # restores, does not poll
     live = parse(app.publisher.render().text,
-                 ("aicode_commit", "aicode_change", "aicode_credits"))
+                 ("aicode_commit", "aicode_change", "aicode_credits", "aicode_usage"))
     app.close()
     ends = {}
     for (name, labels), points in data.items():
@@ -240,6 +241,19 @@ def test_counter_points_are_sparse() -> None:
     # Records before the start (a late record's event time) are in the first value.
     assert counter_points(hours, since=2 * h, until=2 * h, complete=False) == [(2 * h, 1.0)]
     assert counter_points(hours, since=3 * h, until=2 * h, complete=True) == []
+
+
+def test_fractional_counters_end_at_the_live_value_exactly() -> None:
+    # The same cents summed by hour and in record order differ in the last bits; the
+    # written series ends at the live value and never decreases on the way.
+    h = 3600
+    hours = [(0, 0.1), (h, 0.2), (2 * h, 0.3)]
+    live = 0.3 + 0.2 + 0.1  # 0.6, where the hourly sum is 0.6000000000000001
+    points = counter_points(hours, since=0, until=4 * h, complete=True, end=live)
+    assert points[-1] == (4 * h, live)
+    assert all(a[1] <= b[1] for a, b in itertools.pairwise(points))
+    # A live value that is not the same sum (the daemon counted more since) is not used.
+    assert counter_points(hours, since=0, until=4 * h, complete=True, end=5.0)[-1][1] < 1
 
 
 @pytest.mark.parametrize(("text", "error"), [

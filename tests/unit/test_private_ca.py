@@ -21,6 +21,7 @@ import pytest
 from aicode_exporter.app import App
 from aicode_exporter.config.file import load_config
 from aicode_exporter.errors import ConfigError
+from tests.support.fakes import tracking_only
 from tests.support.processes import write_config
 
 KEY = "cursor-key-behind-a-gateway"
@@ -89,7 +90,8 @@ def poll(tmp_path: Path, base_url: str, **tls: str) -> str:
     cfg = load_config(write_config(tmp_path / "c.yaml", tmp_path / "state.db", [{
         "type": "cursor", "name": "acme", "base_url": base_url, "api_key": KEY,
         "initial_backfill": "1d", "rate_limit_per_minute": 6000, "request_timeout": "10s",
-        "endpoints": {"commits": {"format": "json"}, "changes": {"format": "json"}},
+        "endpoints": tracking_only({"commits": {"format": "json"},
+                                    "changes": {"format": "json"}}),
         **tls}]))
     app = App(cfg)
     try:

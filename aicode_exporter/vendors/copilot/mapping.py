@@ -247,6 +247,7 @@ class _Person:
     prompts: float = 0.0
     credits: float = 0.0
     lines_by_feature: dict[str, float] = field(default_factory=dict)
+    accepts_by_feature: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -274,9 +275,11 @@ class UsersDay:
             self.credits += u.ai_credits_used
             self.credits_seen = True
         lines: dict[str, float] = {}
+        accepts: dict[str, float] = {}
         for f in u.totals_by_feature:
             feature = feature_of(f.feature)[0]
             lines[feature] = lines.get(feature, 0.0) + _n(f.loc_added_sum)
+            accepts[feature] = accepts.get(feature, 0.0) + _n(f.code_acceptance_activity_count)
         if self.keep:
             p = self.people.get(u.user_id)
             if p is None:
@@ -288,6 +291,8 @@ class UsersDay:
             p.credits += _n(u.ai_credits_used)
             for feature, n in lines.items():
                 p.lines_by_feature[feature] = p.lines_by_feature.get(feature, 0.0) + n
+            for feature, n in accepts.items():
+                p.accepts_by_feature[feature] = p.accepts_by_feature.get(feature, 0.0) + n
         return UserDay(User(str(u.user_id), "", u.user_login), True, lines)
 
 
@@ -306,6 +311,11 @@ def _top(items: Mapping[str, tuple[float, ...]], limit: int,
     return kept, len(rest)
 
 
+def _add_into(into: dict[str, float], more: Mapping[str, float]) -> None:
+    for k, n in more.items():
+        into[k] = into.get(k, 0.0) + n
+
+
 def users_families(acc: UsersDay, base: Base, *, labeler: UserLabeler | None,
                    max_users: int) -> list[Family]:
     """A users report:
@@ -320,27 +330,28 @@ def users_families(acc: UsersDay, base: Base, *, labeler: UserLabeler | None,
         out.append(metrics.AI_CREDITS.family([(base, acc.credits)]))
     if labeler is not None:
         per_label: dict[str, tuple[float, ...]] = {}
-        by_feature: dict[str, dict[str, float]] = {}
+        lines_of: dict[str, dict[str, float]] = {}
+        accepts_of: dict[str, dict[str, float]] = {}
         for uid, p in acc.people.items():
             label = labeler.label(user_id=str(uid), name=p.login)
             old = per_label.get(label, (0.0, 0.0, 0.0, 0.0))
             now = (p.lines_accepted, p.suggestions_accepted, p.prompts, p.credits)
             per_label[label] = tuple(a + b for a, b in zip(old, now, strict=True))
-            mine = by_feature.setdefault(label, {})
-            for feature, n in p.lines_by_feature.items():
-                mine[feature] = mine.get(feature, 0.0) + n
+            _add_into(lines_of.setdefault(label, {}), p.lines_by_feature)
+            _add_into(accepts_of.setdefault(label, {}), p.accepts_by_feature)
         kept, folded = _top(per_label, max_users, lambda v: v[0] + v[1] + v[2])
-        lines: dict[tuple[str, str], float] = {}
-        for label, features in by_feature.items():
-            shown = label if label in kept else OTHER
-            for feature, n in features.items():
-                lines[(shown, feature)] = lines.get((shown, feature), 0.0) + n
         rows = sorted(kept.items())
-        out.append(catalog.DAILY_USER_LINES_ACCEPTED.spec.family(
-            ((*base, label, feature), n) for (label, feature), n in sorted(lines.items())))
+        for spec, of in ((catalog.DAILY_USER_LINES_ACCEPTED.spec, lines_of),
+                         (catalog.DAILY_USER_SUGGESTIONS_ACCEPTED.spec, accepts_of)):
+            by_key: dict[tuple[str, str], float] = {}
+            for label, features in of.items():
+                shown = label if label in kept else OTHER
+                for feature, n in features.items():
+                    by_key[(shown, feature)] = by_key.get((shown, feature), 0.0) + n
+            out.append(spec.family(((*base, label, feature), n)
+                                   for (label, feature), n in sorted(by_key.items())))
         out += [spec.family(((*base, label), v[i]) for label, v in rows)
-                for i, spec in ((1, metrics.USER_SUGGESTIONS_ACCEPTED),
-                                (2, metrics.USER_PROMPTS), (3, metrics.USER_AI_CREDITS))]
+                for i, spec in ((2, metrics.USER_PROMPTS), (3, metrics.USER_AI_CREDITS))]
         out.append(metrics.USERS_FOLDED.family([(base, float(folded))]))
     return out
 

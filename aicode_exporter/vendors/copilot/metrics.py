@@ -117,9 +117,6 @@ COPILOT_REVIEW_SUGGESTIONS_APPLIED = _daily(
 AI_CREDITS = _daily("aicode_daily_ai_credits_used",
                     "AI credits used by everyone (a usage signal, not a billed amount).",
                     f"{USERS} sum of ai_credits_used")
-USER_SUGGESTIONS_ACCEPTED = _daily("aicode_daily_user_suggestions_accepted",
-                                   "suggestions a user accepted (users.per_user_counters).",
-                                   f"{USERS} code_acceptance_activity_count", "user")
 USER_PROMPTS = _daily("aicode_daily_user_prompts",
                       "prompts a user sent (users.per_user_counters).",
                       f"{USERS} user_initiated_interaction_count", "user")
@@ -204,6 +201,8 @@ SOURCES = {
         f"GitHub Copilot {TOTALS} totals_by_feature[].loc_deleted_sum",
     catalog.DAILY_USER_LINES_ACCEPTED.name:
         f"GitHub Copilot {USERS} totals_by_feature[].loc_added_sum per user",
+    catalog.DAILY_USER_SUGGESTIONS_ACCEPTED.name:
+        f"GitHub Copilot {USERS} totals_by_feature[].code_acceptance_activity_count per user",
     catalog.DAILY_TAB_SUGGESTIONS.name:
         f"GitHub Copilot {TOTALS} code_completion code_generation_activity_count",
     catalog.DAILY_TAB_ACCEPTS.name:
@@ -224,7 +223,7 @@ SPECS = (
     PR_MERGED_CREATED_BY_COPILOT, PR_MERGED_REVIEWED_BY_COPILOT, PR_MERGE_MEDIAN,
     REVIEW_SUGGESTIONS, REVIEW_SUGGESTIONS_APPLIED, COPILOT_REVIEW_SUGGESTIONS,
     COPILOT_REVIEW_SUGGESTIONS_APPLIED, AI_CREDITS,
-    USER_SUGGESTIONS_ACCEPTED, USER_PROMPTS, USER_AI_CREDITS, USERS_FOLDED, INVALID_LINES,
+    USER_PROMPTS, USER_AI_CREDITS, USERS_FOLDED, INVALID_LINES,
     REPO_PR_CREATED, REPO_PR_CREATED_BY_COPILOT, REPO_PR_REVIEWED,
     REPO_PR_REVIEWED_BY_COPILOT, REPO_PR_MERGED, REPO_PR_MERGE_MEDIAN, REPOS_FOLDED,
     ACTIVE_USERS, WINDOW_SUGGESTIONS, WINDOW_SUGGESTIONS_ACCEPTED, WINDOW_LINES_SUGGESTED,

@@ -159,6 +159,7 @@ class WindowReport(Tolerant):
 
 class UserFeature(Tolerant):
     feature: Str = ""
+    code_acceptance_activity_count: N = None
     loc_added_sum: N = None
 
 

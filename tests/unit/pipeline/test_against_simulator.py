@@ -11,7 +11,7 @@ import httpx
 from aicode_exporter.app import App
 from aicode_sim import Simulator
 from tests.support.exposition import RECORD_COUNTERS, parse
-from tests.support.fakes import FakeClock, make_app, make_config, sim_transport
+from tests.support.fakes import FakeClock, make_app, make_config, sim_transport, tracking_only
 
 
 def test_cursor_at_5_per_minute_never_sees_a_429(tmp_path: Path) -> None:
@@ -90,7 +90,8 @@ def test_once_then_the_daemon_keeps_a_sliding_window_limit(tmp_path: Path) -> No
     cfg = make_config(tmp_path, [{
         "type": "cursor", "name": "sim", "base_url": "http://cursor.sim", "api_key": "sim-key",
         "initial_backfill": "30h", "backfill_slice": "6h",  # five requests per stream
-        "endpoints": {"commits": {"format": "csv"}, "changes": {"format": "csv"}}}])
+        "endpoints": tracking_only({"commits": {"format": "csv"},
+                                    "changes": {"format": "csv"}})}])
     once = make_app(cfg, sim_transport(sim), clock)
     once.run_once()  # closes it, as --once does
     daemon = make_app(cfg, sim_transport(sim), clock)  # a new process: new buckets
