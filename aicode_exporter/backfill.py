@@ -80,6 +80,7 @@ logger = logging.getLogger(__name__)
 DAY = 86_400
 # Prometheus's head block holds the last 2-3 hours and is still being written: blocks
 # must not overlap it.
+BACKFILL_MAX_WAIT = 3600.0  # seconds one request may wait for a slot or a Retry-After
 SAFETY_MARGIN = timedelta(hours=3)
 # The longest a past aggregate's request may wait (for its turn in the rate bucket, a
 # retry or a vendor's Retry-After) before that day counts as failed.
@@ -275,6 +276,9 @@ class Backfill:
     def _provider_tasks(self, cfg: Any) -> list[Task]:
         vendor = vendors()[cfg.type]
         api = make_api(cfg, self.wiring)
+        # A backfill waits its turn however long a shared bucket's queue is (Cursor's
+        # Analytics endpoints share one); a poll's cap, one interval, is for the daemon.
+        api.max_wait = BACKFILL_MAX_WAIT
         self._apis.append(api)
         tasks: list[Task] = []
         first, last = self._day_range()

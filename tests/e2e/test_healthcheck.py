@@ -48,9 +48,12 @@ def tls_exporter(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pat
     with running(exporter_cmd("--config.file", str(cfg), "--web.config.file",
                               str(d / "web.yml"), "--web.listen-address",
                               f"127.0.0.1:{port}"), d / "exp.log") as proc:
+        # Ready once every aggregate endpoint has been polled once (here: failed, the
+        # vendor address refuses connections).
         wait_for(lambda: healthcheck(port, "--web.config.file", str(d / "web.yml"),
-                                     "--auth.password-file", str(d / "probe-password")
-                                     ).returncode == 0, 30, "the exporter",
+                                     "--auth.password-file", str(d / "probe-password"),
+                                     "--path", "/-/ready").returncode == 0, 60,
+                 "the exporter to be ready",
                  abort=lambda: "exited" if proc.poll() is not None else None,
                  details=(d / "exp.log").read_text)
         yield d, port
