@@ -70,9 +70,10 @@ typecheck: $(VENV)/.installed-test
 unit: $(VENV)/.installed-test
 	$(BIN)/pytest
 
-# The suite without the tests marked slow (e2e/, ops/, anything over ~1 s).
+# The suite without the tests marked slow (e2e/, ops/, real sockets against the clock,
+# anything over ~1 s), on every core.
 test-fast: $(VENV)/.installed-test
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow" -n auto
 
 test: tools wheelhouse lint typecheck unit
 

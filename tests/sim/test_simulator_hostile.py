@@ -425,6 +425,7 @@ def test_hang_pure_handler_blocks_then_drops_the_connection() -> None:
     assert call(sim, Q_COMMITS, QODER)[0] == 200  # times=1: used up
 
 
+@pytest.mark.slow  # real sockets, real time
 def test_hang_over_http_ends_when_the_client_leaves() -> None:
     sim = make("hang:seconds=60")
     sim.start()

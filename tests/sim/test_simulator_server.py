@@ -137,6 +137,7 @@ def test_truncation_without_a_socket(sim: Simulator) -> None:
     assert len(received) == 10
 
 
+@pytest.mark.slow  # real sockets, a timeout against a delay
 def test_fault_delay_trips_client_timeouts(sim: Simulator) -> None:
     sim.faults.add("repos", status=200, delay=0.6)
     with pytest.raises(TimeoutError):
@@ -154,6 +155,7 @@ def test_unknown_paths_and_methods(sim: Simulator) -> None:
     assert response.status == 405
 
 
+@pytest.mark.slow  # a subprocess on a real socket
 def test_serve_runs_until_sigterm() -> None:
     code = (
         "import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stderr);"

@@ -201,6 +201,7 @@ def test_a_stream_the_daemon_counted_is_left_alone(world: World) -> None:
     assert [n for n, _ in data if n.startswith("aicode_daily_")]
 
 
+@pytest.mark.slow  # over a second of CPU
 def test_a_failing_endpoint_fails_the_run_and_the_rest_is_written(world: World) -> None:
     world.sim.faults.add("/v1/organizations/org_sim/ai-code/stats/daily-trend", status=500,
                          times=1000)
@@ -214,6 +215,7 @@ def test_a_failing_endpoint_fails_the_run_and_the_rest_is_written(world: World) 
     assert [n for n, _ in data if n == "aicode_commits_total"]
 
 
+@pytest.mark.slow  # over a second of CPU
 def test_a_stop_ends_the_run_and_the_output_holds_what_was_read(world: World) -> None:
     cfg = world.config()
     b, text = world.backfill(cfg, stop_after=25)

@@ -76,7 +76,9 @@ def gateway(request: pytest.FixtureRequest, pki: Path) -> Iterator[tuple[str, bo
         ctx.load_verify_locations(pki / "ca.crt")
     server = ThreadingHTTPServer(("127.0.0.1", 0), Cursor)
     server.socket = ctx.wrap_socket(server.socket, server_side=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    # A short poll: shutdown() waits for it, once per test.
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
     thread.start()
     try:
         yield f"https://127.0.0.1:{server.server_address[1]}", request.param

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 
 from aicode_exporter.app import App
 from aicode_sim import Simulator
@@ -14,6 +15,7 @@ from tests.support.exposition import RECORD_COUNTERS, parse
 from tests.support.fakes import FakeClock, make_app, make_config, sim_transport, tracking_only
 
 
+@pytest.mark.slow  # over a second of CPU
 def test_cursor_at_5_per_minute_never_sees_a_429(tmp_path: Path) -> None:
     """Several poll intervals in virtual time: the simulator and the exporter share a fake
     clock, so a poll that paces for minutes runs in milliseconds."""
@@ -39,6 +41,7 @@ def test_cursor_at_5_per_minute_never_sees_a_429(tmp_path: Path) -> None:
     assert sum(clock.sleeps) >= 60 * (len(pages) - 5) / 5 - 1
 
 
+@pytest.mark.slow  # over a second of CPU
 def test_late_records_are_caught_by_the_lookback(tmp_path: Path) -> None:
     """Polls at T and T+6h count exactly what one fresh read at T+6h of the same span
     counts, although some records committed before T are only ingested after it."""

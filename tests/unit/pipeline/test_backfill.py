@@ -175,6 +175,7 @@ def test_state_file_of_schema_1_is_migrated(tmp_path: Path) -> None:
     app.close()
 
 
+@pytest.mark.slow  # over a second of CPU
 def test_deep_reread_slices_are_sized_to_fit_the_run_when_reads_are_slow(
         tmp_path: Path) -> None:
     """At one request a minute a day of 8,000 records takes 8 minutes to read, and a run

@@ -233,7 +233,9 @@ def test_a_record_the_vendor_mapping_cannot_convert_is_skipped_not_fatal(
             raise OverflowError("date value out of range")
         return cursor_commit(item, seen_at)
 
-    cfg = cursor_config(tmp_path, endpoints={"commits": {"format": fmt}}).providers[0]
+    # The real clock paces the buckets here: a rate that never makes the second read wait.
+    cfg = cursor_config(tmp_path, endpoints={"commits": {"format": fmt}},
+                        rate_limit_per_minute=6000).providers[0]
     w = Wiring(telemetry=Telemetry(), users=UsersConfig(), transport=CursorFake().transport())
     api = make_api(cfg, w)
     fetch = tracking._fetch(cfg, api, w, CursorTrackingClient(api), "commits", convert, True)

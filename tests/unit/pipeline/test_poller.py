@@ -164,6 +164,7 @@ def test_stop_waits_for_its_own_runs_not_for_other_threads() -> None:
         foreign.join()
 
 
+@pytest.mark.slow  # a slow vendor in real time
 def test_poll_all_once_says_what_a_slow_endpoint_waits_for(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     fake = QoderFake()

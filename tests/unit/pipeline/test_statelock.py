@@ -28,6 +28,7 @@ def test_second_app_on_the_same_state_file_is_refused(tmp_path: Path) -> None:
     App(cfg).close()  # released on close
 
 
+@pytest.mark.slow  # a subprocess killed, real time
 def test_the_lock_dies_with_a_killed_holder(tmp_path: Path) -> None:
     state = tmp_path / "state.db"
     holder = subprocess.Popen([sys.executable, "-c", (

@@ -176,6 +176,7 @@ def test_a_2500_actor_day_over_several_pages_is_exact(tmp_path: Path) -> None:
     assert not [q for q in w.sim.requests if q.query.get("starting_at") == "2026-03-10"]
 
 
+@pytest.mark.slow  # over a second of CPU
 def test_a_restart_mid_read_or_between_polls_never_counts_twice(tmp_path: Path) -> None:
     w = world(tmp_path, users=2000)
     assert not {"aicode_daily_active_users", "aicode_daily_agent_sessions",
