@@ -31,6 +31,7 @@ from aicode_exporter.pipeline.statelock import check_writable
 from aicode_exporter.toolkit.logfmt import setup_logging
 from aicode_exporter.toolkit.web.auth import WebConfigSource, hash_password
 from aicode_exporter.toolkit.web.server import parse_listen_address
+from aicode_exporter.vendors import registry
 
 logger = logging.getLogger("aicode_exporter")
 
@@ -46,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
                 "backfill": _backfill}
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
-    args = exporter_parser().parse_args(argv)
+    titles = sorted(v.title or v.name for v in registry.vendors().values())
+    args = exporter_parser(titles).parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     if not args.config_file:
         print("error: --config.file is required", file=sys.stderr)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -24,11 +25,16 @@ class _Version(argparse.Action):
         parser.exit(0)
 
 
-def exporter_parser() -> argparse.ArgumentParser:
+def _listed(names: Sequence[str]) -> str:
+    return " and ".join((", ".join(names[:-1]), names[-1])) if len(names) > 1 else "".join(names)
+
+
+def exporter_parser(vendors: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """`vendors`: the registered vendors' titles, for the description."""
+    of = f" of {_listed(vendors)}" if vendors else ""
     p = _Parser(
         prog="aicode-exporter",
-        description="Prometheus exporter for Qoder, Cursor and GitHub Copilot AI-code "
-                    "metrics. "
+        description=f"Prometheus exporter for the AI-code metrics{of}. "
                     "Subcommands: `simulate` (fake vendor APIs), `demo` (simulator + "
                     "exporter, no key needed), `backfill` (the vendors' past for "
                     "Prometheus), `commit-detail`, `hash-password`, `healthcheck`.")
@@ -65,7 +71,7 @@ def _logging_flags(p: argparse.ArgumentParser, level: str = "info") -> None:
 
 def simulate_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="aicode-exporter simulate",
-                                description="Serve fake Qoder, Cursor and GitHub Copilot APIs.")
+                description="Serve fake versions of every vendor API the exporter reads.")
     p.add_argument("--listen", default="127.0.0.1:19878", metavar="HOST:PORT")
     _sim_flags(p)
     _logging_flags(p)

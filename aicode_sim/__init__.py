@@ -1,5 +1,5 @@
-"""Built-in simulator of the Qoder, Cursor and GitHub Copilot AI-code APIs, for tests,
-demos and benchmarks.
+"""Built-in simulator of the Qoder, Cursor, GitHub Copilot and Claude Code AI-code APIs, for
+tests, demos and benchmarks.
 
     with Simulator(seed=1, users=50) as sim:
         # Qoder:  GET {sim.url}/v1/organizations/org_sim/ai-code/stats/overview?...
@@ -7,6 +7,8 @@ demos and benchmarks.
         # Cursor: GET {sim.url}/analytics/ai-code/commits   (Basic auth, user sim-key, no password)
         # Copilot: GET {sim.url}/orgs/sim-org/copilot/metrics/reports/users-1-day?day=...
         #         (Bearer sim-key): links to files on sim.extra_url("copilot")
+        # Claude Code: GET {sim.url}/v1/organizations/usage_report/claude_code?starting_at=...
+        #         (x-api-key: sim-key)
         ...
 
 Data is deterministic (same seed and same ``now`` give byte-identical responses), generated

@@ -14,6 +14,7 @@ import pytest
 
 import aicode_exporter.vendors
 from aicode_exporter import commitdetail
+from aicode_exporter.__main__ import main
 from aicode_exporter.config.file import build_config
 from aicode_exporter.errors import ConfigError
 from aicode_exporter.vendors import registry
@@ -50,8 +51,8 @@ def jobs(cfg: Any, api: Any, _w: Any) -> list[Endpoint]:
     return [Endpoint("things", things)]
 
 
-VENDOR = Vendor(name="widget", config_model=WidgetProvider, auth=BearerAuth, specs=(THINGS,),
-                jobs=jobs)
+VENDOR = Vendor(name="widget", title="Widget Pro", config_model=WidgetProvider, auth=BearerAuth,
+                specs=(THINGS,), jobs=jobs)
 '''
 
 
@@ -101,6 +102,14 @@ def test_a_vendor_folder_is_discovered_polled_and_exported(widget: None,
 def test_commit_detail_says_the_vendor_has_none(widget: None, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="widget has no commit detail"):
         commitdetail.lookup(config(tmp_path), "w1", ["abc"], None)  # type: ignore[arg-type]
+
+
+def test_help_names_every_registered_vendor(widget: None,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "Claude Code, Cursor, GitHub Copilot, Qoder and Widget Pro." in text
 
 
 def test_an_unknown_type_names_the_registered_vendors(widget: None) -> None:

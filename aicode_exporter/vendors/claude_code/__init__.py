@@ -13,6 +13,7 @@ from aicode_exporter.vendors.claude_code.report import usage_report
 
 VENDOR = Vendor(
     name="claude_code",
+    title="Claude Code",
     config_model=ClaudeCodeProvider,
     auth=AdminKeyAuth,
     specs=metrics.SPECS,

@@ -12,6 +12,7 @@ from aicode_exporter.vendors.copilot.config import REPOS, TOTALS, USERS, Copilot
 
 VENDOR = Vendor(
     name="copilot",
+    title="GitHub Copilot",
     config_model=CopilotProvider,
     auth=GitHubAuth,
     specs=metrics.SPECS,

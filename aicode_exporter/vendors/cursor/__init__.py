@@ -48,6 +48,7 @@ _DAILY_USAGE = DailyReport("daily_usage", admin.daily_usage, max_days=analytics.
 
 VENDOR = Vendor(
     name="cursor",
+    title="Cursor",
     config_model=CursorProvider,
     auth=basic_auth,
     specs=metrics.SPECS,

@@ -37,6 +37,7 @@ def _jobs(cfg: QoderProvider, api: ApiClient, w: Wiring) -> list[Endpoint]:
 
 VENDOR = Vendor(
     name="qoder",
+    title="Qoder",
     config_model=QoderProvider,
     auth=BearerAuth,
     specs=metrics.SPECS,
