@@ -132,6 +132,10 @@ class ClaudeCodeUsage:
         self.seed_bits = seed_bits
         self.population = population
         self._activity = [self._affinity(p) for p in population.people]
+        # One of these people works every day, weekends too, so a small simulated
+        # organisation (the demo's, the tests') has per-person figures on every day.
+        self._regulars = [p.index for p in population.people
+                          if p.email and self._activity[p.index] > 0]
         self._days: OrderedDict[int, tuple[Row, ...]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -165,10 +169,12 @@ class ClaudeCodeUsage:
     def _build(self, day: int) -> tuple[Row, ...]:
         weekend = weekday(day) >= 5
         rows: list[Row] = []
+        regular = self._regulars[day % len(self._regulars)] if self._regulars else None
         for p in self.population.people:
             a = self._activity[p.index]
             rand = _rand(self.seed_bits, "day", day, p.index)
-            if a <= 0 or rand.random() >= min(0.95, 0.55 * a) * (0.25 if weekend else 1.0):
+            if (a <= 0 or rand.random() >= min(0.95, 0.55 * a) * (0.25 if weekend else 1.0)
+                    ) and p.index != regular:
                 continue
             actor = ({"type": "user_actor", "email_address": p.email} if p.email else
                      {"type": "api_actor", "api_key_name": f"dev-{p.index}"})

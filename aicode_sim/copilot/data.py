@@ -133,11 +133,20 @@ class CopilotData:
     def flags(self, day: int, index: int) -> Flags:
         rand = gen.record_rand(self.seed_bits, PEOPLE_DAYS, gen.SKELETON, day, index, 0)
         weekend = weekday(day) >= 5
-        if rand() >= (0.12 if weekend else 0.72) * min(1.0, 0.55 + self.users[index].activity / 3):
+        regular = self._regular(day, index)
+        if (rand() >= (0.12 if weekend else 0.72) * min(1.0, 0.55 + self.users[index].activity / 3)
+                and not regular):
             return Flags()
-        return Flags(active=True, chat=rand() < 0.55, agent=rand() < 0.5, cli=rand() < 0.15,
-                     cloud_agent=rand() < 0.06, review_active=rand() < 0.12,
-                     review_passive=rand() < 0.25)
+        # Each draw is taken before `or regular`, so the regular's figures stay its own.
+        return Flags(active=True, chat=rand() < 0.55 or regular, agent=rand() < 0.5 or regular,
+                     cli=rand() < 0.15 or regular, cloud_agent=rand() < 0.06 or regular,
+                     review_active=rand() < 0.12 or regular,
+                     review_passive=rand() < 0.25 or regular)
+
+    def _regular(self, day: int, index: int) -> bool:
+        """One person a day uses every surface: a small simulated organisation (the demo's,
+        the tests') then has a value for every Copilot figure on every day, weekends too."""
+        return index == day % len(self.users)
 
     def user_day(self, day: int, index: int) -> UserDay | None:
         flags = self.flags(day, index)
@@ -186,7 +195,7 @@ class CopilotData:
         if day >= CREDITS_FROM:
             uic = sum(f[0] for f in out.features.values())
             out.credits = round(uic * 0.5 + (out.cli[1] * 0.1 if out.cli else 0.0), 2)
-        if rand() < 0.1:
+        if rand() < 0.1 or self._regular(day, index):
             out.agent_app = (int(rand() * len(AGENT_APPS)), 1 + int(3 * rand()),
                              1 + int(2 * rand()))
         return out
@@ -226,14 +235,16 @@ class CopilotData:
         weekend = weekday(day) >= 5
         for index, full in enumerate(self.population.repos):
             rand = gen.record_rand(self.seed_bits, REPO_DAYS, gen.SKELETON, day, index, 0)
-            if rand() >= (0.1 if weekend else 0.45):
+            # As with people, one repository a day has every kind of pull request.
+            busy = index == day % len(self.population.repos)
+            if rand() >= (0.1 if weekend else 0.45) and not busy:
                 continue
             owner, _, name = full.rpartition("/")
             created = 1 + int(5 * rand())
-            merged = int(created * rand() * 1.2)
-            by_copilot = int(created * 0.3 * rand())
+            merged = max(int(created * rand() * 1.2), int(busy))
+            by_copilot = max(int(created * 0.3 * rand()), int(busy))
             reviewed = created + int(3 * rand())
-            reviewed_by_copilot = int(reviewed * 0.5 * rand())
+            reviewed_by_copilot = max(int(reviewed * 0.5 * rand()), int(busy))
             suggestions = int(reviewed * 2.5 * rand())
             copilot_suggestions = int(suggestions * 0.6)
             pr: dict[str, float | None] = {

@@ -219,3 +219,15 @@ def test_same_seed_same_bytes() -> None:
     a = make().app("GET", f"{PATH}?starting_at={YESTERDAY}&limit=50", AUTH, b"")
     b = make().app("GET", f"{PATH}?starting_at={YESTERDAY}&limit=50", AUTH, b"")
     assert b"".join(a[2]) == b"".join(b[2])
+
+
+@pytest.mark.parametrize("users", [8, 30])
+def test_a_small_organisation_has_a_person_at_work_every_day(users: int) -> None:
+    """The demo and the tests read whichever day is newest: a weekend day of a small
+    organisation still has someone with an e-mail (the per-user figures) at work."""
+    sim = make(users=users)
+    for offset in range(1, 43):
+        day = (NOW - timedelta(days=offset)).date().isoformat()
+        records, _ = read_day(sim, day)
+        people = [r for r in records if r["actor"]["type"] == "user_actor"]
+        assert people and all(r["core_metrics"]["num_sessions"] > 0 for r in people), day

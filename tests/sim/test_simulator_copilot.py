@@ -132,6 +132,25 @@ def test_the_day_totals_are_the_sum_of_the_users_and_repositories(sim: Simulator
     assert all(isinstance(u["user_login"], str) and u["user_login"] for u in users)
 
 
+@pytest.mark.parametrize("users", [8, 30])
+def test_a_small_organisation_has_every_figure_every_day(users: int) -> None:
+    """The demo and the tests read whichever day is newest: weekends and quiet days too
+    must carry CLI use, agent apps, cloud agents, reviews and merged pull requests."""
+    sim = make(users=users)[0]
+    for offset in range(42):
+        day = NEWEST - timedelta(days=offset)
+        _, (record,) = report(sim, ORG + "organization-1-day", day=day.isoformat())
+        assert record["daily_active_cli_users"] > 0, day
+        assert record["totals_by_cli"] and record["totals_by_3rd_party_agent"], day
+        for flag in ("copilot_cloud_agent", "copilot_code_review"):
+            assert record[f"daily_active_{flag}_users"] > 0, (day, flag)
+        assert record["daily_passive_copilot_code_review_users"] > 0, day
+        pr = record["pull_requests"]
+        for median in ("median_minutes_to_merge", "median_minutes_to_merge_copilot_authored",
+                       "median_minutes_to_merge_copilot_reviewed"):
+            assert pr[median] is not None, (day, median)
+
+
 def test_github_teams_name_the_same_logins_and_leave_out_small_teams(sim: Simulator) -> None:
     _, rows = report(sim, ORG + "user-teams-1-day", day="2026-12-01")
     per_team: dict[str, set[int]] = {}
