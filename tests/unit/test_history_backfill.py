@@ -104,6 +104,7 @@ def world(tmp_path: Path) -> World:
     return World(tmp_path)
 
 
+@pytest.mark.slow  # over a second of CPU
 def test_daily_gauges_are_the_vendors_days_at_the_next_midnight(world: World) -> None:
     b, text = world.backfill(world.config())
     assert all(t.state == "done" for t in b.tasks), [(t.name, t.detail) for t in b.tasks]
@@ -126,6 +127,7 @@ def test_daily_gauges_are_the_vendors_days_at_the_next_midnight(world: World) ->
     assert {t % DAY for t, _ in share} == {DAY - 1}
 
 
+@pytest.mark.slow  # over a second of CPU
 def test_counters_count_the_records_up_to_each_time_and_end_at_the_live_value(
         world: World, tmp_path: Path) -> None:
     cfg = world.config()
