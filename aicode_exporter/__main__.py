@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
                 "backfill": _backfill}
     if argv and argv[0] in commands:
         return commands[argv[0]](argv[1:])
-    titles = sorted(v.title or v.name for v in registry.vendors().values())
+    titles = sorted(v.title for v in registry.vendors().values())
     args = exporter_parser(titles).parse_args(argv)
     setup_logging(args.log_level, args.log_format)
     if not args.config_file:

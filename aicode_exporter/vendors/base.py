@@ -113,9 +113,9 @@ CommitDetail = Callable[[Any, ApiClient, Sequence[str], str | None], list[Commit
 @dataclass(frozen=True, eq=False)  # hashed by identity: one object per vendor folder
 class Vendor:
     name: str  # the `type:` of a provider entry and the value of the `provider` label
+    title: str  # the product's name for people, as --help lists it
     config_model: type[ProviderBase]  # with `type: Literal[name]`
     auth: Callable[[str], httpx.Auth]  # API key -> how requests carry it
-    title: str = ""  # the product's name for people (--help); `name` when empty
     specs: Sequence[Spec] = ()  # metrics only this vendor feeds
     # shared metric -> where this vendor's values come from: "Vendor GET /path field", or
     # (that for HELP, the full path for the docs) when the full path is long

@@ -96,6 +96,8 @@ class UserDay:
         return [sum(f[i] for f in self.features.values()) for i in range(len(FIGURES))]
 
 
+EVERY_SURFACE = Flags(active=True, chat=True, agent=True, cli=True, cloud_agent=True,
+                      review_active=True, review_passive=True)
 WINDOW_FLAGS = ("active", "chat", "agent", "cloud_agent", "review_active", "review_passive")
 
 
@@ -131,17 +133,15 @@ class CopilotData:
     # ---- one person's day ----------------------------------------------------------------
 
     def flags(self, day: int, index: int) -> Flags:
+        if self._regular(day, index):
+            return EVERY_SURFACE
         rand = gen.record_rand(self.seed_bits, PEOPLE_DAYS, gen.SKELETON, day, index, 0)
         weekend = weekday(day) >= 5
-        regular = self._regular(day, index)
-        if (rand() >= (0.12 if weekend else 0.72) * min(1.0, 0.55 + self.users[index].activity / 3)
-                and not regular):
+        if rand() >= (0.12 if weekend else 0.72) * min(1.0, 0.55 + self.users[index].activity / 3):
             return Flags()
-        # Each draw is taken before `or regular`, so the regular's figures stay its own.
-        return Flags(active=True, chat=rand() < 0.55 or regular, agent=rand() < 0.5 or regular,
-                     cli=rand() < 0.15 or regular, cloud_agent=rand() < 0.06 or regular,
-                     review_active=rand() < 0.12 or regular,
-                     review_passive=rand() < 0.25 or regular)
+        return Flags(active=True, chat=rand() < 0.55, agent=rand() < 0.5, cli=rand() < 0.15,
+                     cloud_agent=rand() < 0.06, review_active=rand() < 0.12,
+                     review_passive=rand() < 0.25)
 
     def _regular(self, day: int, index: int) -> bool:
         """One person a day uses every surface: a small simulated organisation (the demo's,

@@ -1,8 +1,8 @@
-"""Every day of a week, weekend included and at any hour: a poll of every vendor against a
-small simulated organisation serves every metric of the catalogue, with every endpoint
-up. test_integration checks the same today; this pins the week, so a quiet simulated day
-(no CLI use, no merged pull request, nobody at work on a Saturday) fails here, on any
-date, rather than in CI on the day it comes round."""
+"""Every day of a week, weekend included and at any hour: a poll of every simulated vendor
+(the demo's providers) against a small simulated organisation serves every metric of the
+catalogue, with every endpoint up. test_integration checks the same today; this pins the
+week, so a quiet simulated day (no CLI use, no merged pull request, nobody at work on a
+Saturday) fails here, on any date, rather than in CI on the day it comes round."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from aicode_sim import Simulator, teams_csv
-from tests.ops.helpers import contract_metrics
+from tests.ops.helpers import unserved_contract_metrics
 from tests.support import exposition
 from tests.support.fakes import FakeClock, make_app, make_config
 
@@ -30,14 +30,10 @@ def test_a_poll_on_any_day_serves_every_metric(tmp_path: Path, now: datetime) ->
     sim.start()
     try:
         (tmp_path / "teams.csv").write_text(teams_csv(sim))
-        common = {"name": "sim", "base_url": sim.url, "api_key": "sim-key",
-                  "rate_limit_per_minute": 6000}
-        cfg = make_config(tmp_path, [
-            {"type": "qoder", "organization_id": "org_sim", **common},
-            {"type": "cursor", **common}, {"type": "claude_code", **common},
-            {"type": "copilot", "organization": "sim-org", **common}],
-            users={"per_user_counters": True},
-            top={"teams": {"file": str(tmp_path / "teams.csv")}})
+        cfg = make_config(tmp_path, [{**entry, "name": "sim", "rate_limit_per_minute": 6000}
+                                     for entry in sim.demo_providers()],
+                          users={"per_user_counters": True},
+                          top={"teams": {"file": str(tmp_path / "teams.csv")}})
         app = make_app(cfg, httpx.HTTPTransport(), clock)
         try:
             got = exposition.parse(app.run_once().decode())
@@ -45,10 +41,7 @@ def test_a_poll_on_any_day_serves_every_metric(tmp_path: Path, now: datetime) ->
             app.close()
     finally:
         sim.stop()
-    names = {k.split("{")[0] for k in got}
-    # The OTLP push's own metrics exist only while it pushes (tests/e2e/test_otlp_app.py).
-    missing = sorted({n for n in contract_metrics() if not n.startswith("aicode_otlp_")}
-                     - names)
+    missing = unserved_contract_metrics(got)
     assert not missing, f"{now:%A %H:%M}: no {missing}"
     down = sorted(k for k, v in got.items() if k.startswith("aicode_up{") and v != 1)
     assert not down, down

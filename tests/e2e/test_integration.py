@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from aicode_sim import Simulator, teams_csv
-from tests.ops.helpers import contract_metrics
+from tests.ops.helpers import unserved_contract_metrics
 from tests.support.exposition import RECORD_COUNTERS, names, parse
 from tests.support.processes import (
     exporter_cmd,
@@ -78,10 +78,7 @@ def test_once_fills_every_contract_metric_and_promtool_accepts_it(tmp_path: Path
                            capture_output=True, timeout=30)
     assert check.returncode == 0 and check.stdout == b"" and check.stderr == b"", check
     got = parse(text)
-    names = {k.split("{")[0] for k in got}
-    # The OTLP push's own metrics exist only while it pushes (tests/e2e/test_otlp_app.py).
-    expected = {n for n in contract_metrics() if not n.startswith("aicode_otlp_")}
-    missing = sorted(expected - names)
+    missing = unserved_contract_metrics(got)
     assert not missing, f"--once lacks {missing}"
     ups = {k: v for k, v in got.items() if k.startswith("aicode_up{")}
     # 11 Qoder (member_quota with per-user data), 16 Cursor (tracking, Analytics, Admin,

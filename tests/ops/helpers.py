@@ -9,7 +9,7 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -120,6 +120,14 @@ def _catalogue() -> dict[str, frozenset[str]]:
 def contract_metrics() -> frozenset[str]:
     """Every metric name of the catalogue: what the registered vendors serve."""
     return frozenset(s.name for s in all_specs())
+
+
+def unserved_contract_metrics(samples: Iterable[str]) -> list[str]:
+    """The catalogue's names that no sample key (`name{labels}`) of a poll has. The OTLP
+    push's own metrics exist only while it pushes (tests/e2e/test_otlp_app.py)."""
+    names = {k.split("{")[0] for k in samples}
+    return sorted(n for n in contract_metrics() if n not in names
+                  and not n.startswith("aicode_otlp_"))
 
 
 def readable_metrics() -> frozenset[str]:
